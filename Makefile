@@ -1,0 +1,104 @@
+# redscope: HTTP RED metrics for Prometheus, from the kernel.
+#
+#   make          build build/redscope
+#   make run      install missing build dependencies, build, start redscope (root)
+#   make test     install missing dependencies, build, run every test (root)
+#   make unit     unit tests only, with ASan/UBSan
+#   make clean    remove build/
+#
+# V=1 shows the commands.
+
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON ?= /usr/bin/python3
+PYTEST_ARGS ?=
+RUN_ARGS ?=
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARNINGS := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+override CFLAGS += -std=gnu11 $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD) \
+	-DREDSCOPE_VERSION='"$(VERSION)"'
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude -I$(BUILD)
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
+# modules that read captured bytes or render: unit tested in isolation, with sanitizers
+PURE_SRCS := user/http1.c user/route.c user/metrics.c user/expose.c user/buf.c user/log.c
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: all run test unit integration deps deps-test clean
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/redscope
+
+$(BUILD) $(BUILD)/user $(BUILD)/unit:
+	$(Q)mkdir -p $@
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/redscope.bpf.o: bpf/redscope.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/redscope.skel.h: $(BUILD)/redscope.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name redscope_bpf > $@
+
+# every daemon object may include the skeleton
+$(USER_OBJS): $(BUILD)/redscope.skel.h
+
+$(BUILD)/user/%.o: user/%.c | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/redscope: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS) | $(BUILD)/unit
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) -std=gnu11 -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
+		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lm -lpthread -o $@
+
+deps:
+	$(Q)scripts/install-deps.sh build
+
+deps-test:
+	$(Q)scripts/install-deps.sh build test
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(BUILD)/redscope $(RUN_ARGS)
+
+unit: $(UNIT_TESTS)
+	$(Q)set -e; for t in $(UNIT_TESTS); do echo "  UNIT     $$t"; $$t; done
+
+integration: all
+	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
+
+test: deps-test
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+-include $(USER_OBJS:.o=.d) $(BUILD)/redscope.bpf.d

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* BPF maps of redscope and the per-CPU work area the parser runs in. */
+#ifndef REDSCOPE_MAPS_BPF_H
+#define REDSCOPE_MAPS_BPF_H
+
+#include "redscope.h"
+
+/* How the buffer of an in-flight socket syscall is described. */
+enum rs_io_kind {
+	RS_IO_BUF = 0, /* one buffer: read, recvfrom, write, sendto */
+	RS_IO_IOV,     /* struct iovec array: readv, writev */
+	RS_IO_MSG,     /* struct user_msghdr: recvmsg, sendmsg */
+	RS_IO_BLIND,   /* bytes without a buffer we may read: sendfile */
+};
+
+/* Arguments of a watched socket syscall, kept from enter to exit. */
+struct rs_io {
+	__u64 buf; /* buffer, iovec array or msghdr, by kind */
+	__u32 fd;
+	__u32 vlen; /* iovec count for RS_IO_IOV */
+	__u8 kind;  /* enum rs_io_kind */
+	__u8 dir;   /* enum rs_dir */
+	__u8 pad[6];
+};
+
+/* Per-CPU scratch: a working copy of the connection being parsed and a copy window. */
+struct rs_work {
+	struct rs_conn conn;
+	struct rs_conn_key key;
+	__u64 now;
+	__u64 off;  /* bytes of the current buffer segment fed so far */
+	__u32 done; /* the scanner finished a message */
+	__u32 pad;
+	__u8 buf[RS_SCAN_WINDOW];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct rs_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_CONNS);
+	__type(key, struct rs_conn_key);
+	__type(value, struct rs_conn);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_PIPELINED);
+	__type(key, struct rs_pipe_key);
+	__type(value, struct rs_request);
+} pipeline SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct rs_io);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RS_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RS_STAT__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rs_work);
+} work SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct rs_work *work_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&work, &zero);
+}
+
+#endif /* REDSCOPE_MAPS_BPF_H */

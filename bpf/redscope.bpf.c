@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* redscope BPF programs: socket syscall tracepoints and process lifecycle hooks. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "redscope.h"
+#include "maps.bpf.h"
+#include "sock.bpf.h"
+#include "h1.bpf.h"
+
+#define RS_MSG_PEEK 2
+
+/* Set by the daemon before load. */
+const volatile __u32 targ_self_tgid = 0; /* never watch redscope itself */
+const volatile bool targ_auto = true;	 /* a process that accepts a connection becomes a target */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline struct rs_target *target_of(__u32 tgid)
+{
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (t && (t->flags & RS_TARGET_IGNORED))
+		return NULL;
+	return t;
+}
+
+/* Read-side and write-side syscalls of a target: remember the buffer until exit. */
+static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 vlen, __u8 kind, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_conn_key key = { .tgid = id >> 32, .fd = fd };
+	struct rs_io io = { .buf = buf, .fd = fd, .vlen = vlen, .kind = kind, .dir = dir };
+
+	if (!target_of(key.tgid))
+		return 0;
+	/* responses only matter on connections whose requests were seen */
+	if (dir == RS_DIR_RESP && !bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	if (bpf_map_update_elem(&inflight, &id, &io, BPF_ANY))
+		stat_inc(RS_STAT_INFLIGHT_FULL);
+	return 0;
+}
+
+/* The first user buffer of a syscall, for a look at its first bytes. */
+static __always_inline __u64 io_first_buf(const struct rs_io *io)
+{
+	struct user_msghdr msg;
+	struct iovec iov;
+	__u64 vec = io->buf;
+
+	if (io->kind == RS_IO_BUF)
+		return io->buf;
+	if (io->kind == RS_IO_MSG) {
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)io->buf))
+			return 0;
+		vec = (__u64)msg.msg_iov;
+	}
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)vec))
+		return 0;
+	return (__u64)iov.iov_base;
+}
+
+/*
+ * Does a read that returned len bytes starting with the 8 bytes in w look like the
+ * start of a request: a known method and a space?
+ */
+static __always_inline bool looks_like_request(__u64 w, long len)
+{
+	if (len < 4)
+		return false;
+	if ((w & 0xffffffff) == M4('G', 'E', 'T', ' ') || (w & 0xffffffff) == M4('P', 'U', 'T', ' '))
+		return true;
+	if (len < 5)
+		return false;
+	w &= len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+	if ((w & 0xffffffffff) == M8('P', 'O', 'S', 'T', ' ', 0, 0, 0) ||
+	    (w & 0xffffffffff) == M8('H', 'E', 'A', 'D', ' ', 0, 0, 0))
+		return true;
+	if ((w & 0xffffffffffff) == M8('P', 'A', 'T', 'C', 'H', ' ', 0, 0) ||
+	    (w & 0xffffffffffff) == M8('T', 'R', 'A', 'C', 'E', ' ', 0, 0))
+		return true;
+	if ((w & 0xffffffffffffff) == M8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))
+		return true;
+	return w == M8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') ||
+	       w == M8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ');
+}
+
+/*
+ * A request read on a descriptor we do not know: a connection accepted before
+ * redscope started. Follow it from this request on if it is a stream socket.
+ */
+static __always_inline bool conn_adoptable(const struct rs_io *io, long ret)
+{
+	__u64 first = 0;
+	__u64 buf = io_first_buf(io);
+
+	if (!buf || bpf_probe_read_user(&first, sizeof(first), (void *)buf))
+		return false;
+	return looks_like_request(first, ret) && fd_is_stream_socket(io->fd);
+}
+
+static __always_inline int io_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_io *iop = bpf_map_lookup_elem(&inflight, &id);
+	struct rs_conn_key key;
+	struct rs_conn *c;
+	struct rs_work *w;
+	struct rs_io io;
+
+	if (!iop)
+		return 0;
+	io = *iop;
+	bpf_map_delete_elem(&inflight, &id);
+	if (ret <= 0)
+		return 0;
+	key.tgid = id >> 32;
+	key.fd = io.fd;
+	w = work_get();
+	if (!w)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c) {
+		if (c->req.state == RS_H1_BROKEN)
+			return 0;
+		w->conn = *c;
+	} else {
+		if (io.dir != RS_DIR_REQ || !conn_adoptable(&io, ret))
+			return 0;
+		__builtin_memset(&w->conn, 0, sizeof(w->conn));
+		stat_inc(RS_STAT_CONNS_OPENED);
+	}
+	w->key = key;
+	w->now = bpf_ktime_get_ns();
+	rs_feed_io(io.dir, io.kind, io.buf, io.vlen, ret);
+	if (c)
+		*c = w->conn;
+	else
+		bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_BUF, RS_DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & RS_MSG_PEEK)
+		return 0;
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_BUF, RS_DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], RS_IO_IOV, RS_DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & RS_MSG_PEEK)
+		return 0;
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_MSG, RS_DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_BUF, RS_DIR_RESP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_BUF, RS_DIR_RESP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], ctx->args[2], RS_IO_IOV, RS_DIR_RESP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], ctx->args[1], 0, RS_IO_MSG, RS_DIR_RESP);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int enter_sendfile64(struct trace_event_raw_sys_enter *ctx)
+{
+	return io_enter(ctx->args[0], 0, 0, RS_IO_BLIND, RS_DIR_RESP);
+}
+
+/*
+ * Exit of every watched read- and write-side syscall. One program, attached by the
+ * loader to each sys_exit tracepoint of the io_enter programs above, so that the
+ * verifier checks the parser once.
+ */
+SEC("tracepoint/syscalls/sys_exit_read")
+int exit_io(struct trace_event_raw_sys_exit *ctx)
+{
+	return io_exit(ctx->ret);
+}
+
+/* A new connection: its first bytes will be a request. */
+static __always_inline int accept_exit(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+	struct rs_conn_key key = { .tgid = tgid, .fd = ret };
+	struct rs_work *w;
+
+	if (!t) {
+		struct rs_target nt = { .flags = RS_TARGET_AUTO | RS_TARGET_FOLLOW };
+
+		if (!targ_auto || ret < 0 || tgid == targ_self_tgid)
+			return 0;
+		bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST);
+	} else if (t->flags & RS_TARGET_IGNORED) {
+		return 0;
+	}
+	if (ret < 0)
+		return 0;
+	w = work_get();
+	if (!w)
+		return 0;
+	__builtin_memset(&w->conn, 0, sizeof(w->conn));
+	w->conn.accept_ns = bpf_ktime_get_ns();
+	w->conn.flags = RS_CONN_ACCEPTED;
+	bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
+	stat_inc(RS_STAT_CONNS_OPENED);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_conn_key key = { .tgid = id >> 32, .fd = ctx->args[0] };
+	struct rs_conn *c;
+	struct rs_work *w;
+
+	if (!bpf_map_lookup_elem(&targets, &key.tgid))
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	w = work_get();
+	if (w && (c->flags & RS_CONN_IN_REQUEST)) {
+		w->conn = *c;
+		w->key = key;
+		w->now = bpf_ktime_get_ns();
+		rs_close();
+	}
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent)
+{
+	struct rs_event_proc *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(RS_STAT_LOST_EVENTS);
+		return;
+	}
+	e->type = type;
+	e->tgid = tgid;
+	e->parent_tgid = parent;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Children of a followed target are targets from the moment they exist. */
+SEC("raw_tp/sched_process_fork")
+int on_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 parent = bpf_get_current_pid_tgid() >> 32;
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &parent);
+	struct rs_target nt = {};
+	__u32 tgid;
+
+	if (!t || !(t->flags & RS_TARGET_FOLLOW))
+		return 0;
+	tgid = BPF_CORE_READ(child, tgid);
+	if (tgid == parent)
+		return 0; /* a new thread */
+	nt.flags = t->flags;
+	bpf_map_update_elem(&targets, &tgid, &nt, BPF_ANY);
+	proc_event(RS_EV_FORK, tgid, parent);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	(void)ctx;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	proc_event(RS_EV_EXEC, tgid, 0);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exit")
+int on_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	(void)ctx;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct task_struct *task;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	bpf_map_delete_elem(&inflight, &id);
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* other threads of the process live on */
+	bpf_map_delete_elem(&targets, &tgid);
+	proc_event(RS_EV_EXIT, tgid, 0);
+	return 0;
+}

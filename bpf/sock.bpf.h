@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Resolve a file descriptor of the current task to its socket with CO-RE reads. */
+#ifndef REDSCOPE_SOCK_BPF_H
+#define REDSCOPE_SOCK_BPF_H
+
+#define RS_S_IFMT 00170000
+#define RS_S_IFSOCK 0140000
+#define RS_AF_UNIX 1
+#define RS_AF_INET 2
+#define RS_AF_INET6 10
+#define RS_SOCK_STREAM 1
+#define RS_TCP_LISTEN 10
+
+/*
+ * True when fd is a connected stream socket (TCP over IPv4/IPv6, or unix) of the
+ * current task: the kind of descriptor an HTTP/1.x server reads requests from.
+ * Used for connections that were accepted before redscope started.
+ */
+static __always_inline bool fd_is_stream_socket(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return false;
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & RS_S_IFMT) != RS_S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != RS_SOCK_STREAM)
+		return false;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return false;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != RS_AF_INET && family != RS_AF_INET6 && family != RS_AF_UNIX)
+		return false;
+	return BPF_CORE_READ(sk, __sk_common.skc_state) != RS_TCP_LISTEN;
+}
+
+#endif /* REDSCOPE_SOCK_BPF_H */

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types, limits and constants shared by the BPF programs and the redscope daemon. */
+#ifndef REDSCOPE_H
+#define REDSCOPE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Map sizes: every BPF map is sized here and nowhere else. */
+#define RS_MAX_TARGETS 16384	/* watched processes */
+#define RS_MAX_CONNS 32768	/* tracked connections (LRU), overridable at load */
+#define RS_MAX_INFLIGHT 16384	/* threads inside a watched socket syscall */
+#define RS_RINGBUF_BYTES (4u << 20)
+
+/* Capture and scan bounds. */
+#define RS_HEAD_MAX 256		/* bytes of the request line kept per request */
+#define RS_SCAN_WINDOW 512	/* bytes copied from userspace and scanned at a time */
+#define RS_SCAN_STEPS 16	/* windows or body steps per buffer segment */
+#define RS_MAX_IOV 8		/* iovec segments inspected per readv/writev/msghdr */
+#define RS_HEAD_SCAN_MAX 32768	/* a message head longer than this is not HTTP we follow */
+
+/* Direction of the bytes on a server-side connection. */
+enum rs_dir {
+	RS_DIR_REQ = 0,	 /* read by the application: requests */
+	RS_DIR_RESP = 1, /* written by the application: responses */
+};
+
+/* Framing state of one direction of an HTTP/1.x connection (rs_h1.state). */
+enum rs_h1_state {
+	RS_H1_IDLE = 0,	       /* between messages */
+	RS_H1_HEAD,	       /* start line and header fields */
+	RS_H1_BODY,	       /* counting a Content-Length body */
+	RS_H1_CHUNK_SIZE,      /* chunk-size line, with extensions */
+	RS_H1_CHUNK_DATA,      /* counting chunk data */
+	RS_H1_CHUNK_END,       /* CRLF after chunk data */
+	RS_H1_TRAILER,	       /* trailer fields after the last chunk */
+	RS_H1_UNTIL_CLOSE,     /* response body delimited by connection close */
+	RS_H1_BROKEN,	       /* lost sync or not HTTP: ignored until close */
+};
+
+/* What the scanner is doing inside the current line (rs_h1.mode). */
+enum rs_line_mode {
+	RS_LINE_REQUEST = 0, /* request line: captured into the head */
+	RS_LINE_STATUS,	     /* status line: HTTP/1.x NNN */
+	RS_LINE_NAME,	     /* start of a field line: first character decides */
+	RS_LINE_NAME_CL,     /* matching "content-length:" */
+	RS_LINE_NAME_TE,     /* matching "transfer-encoding:" */
+	RS_LINE_VALUE_CL,    /* digits of Content-Length */
+	RS_LINE_VALUE_TE,    /* looking for "chunked" in Transfer-Encoding */
+	RS_LINE_SKIP,	     /* anything else up to the end of the line */
+};
+
+/* rs_h1.flags */
+#define RS_H1F_CL (1u << 0)	     /* a Content-Length field was seen */
+#define RS_H1F_CHUNKED (1u << 1)     /* Transfer-Encoding ends in chunked */
+#define RS_H1F_HEAD_METHOD (1u << 2) /* response to a HEAD request: no body */
+#define RS_H1F_CL_DIGITS (1u << 3)   /* at least one Content-Length digit seen */
+#define RS_H1F_BAD_CL (1u << 4)	     /* Content-Length is not a plain number */
+
+/* Streaming framing parser state of one direction. */
+struct rs_h1 {
+	__u64 remaining;  /* body bytes left: Content-Length or current chunk */
+	__u64 clen;	  /* Content-Length being parsed, then parsed */
+	__u64 body_bytes; /* body bytes of the current message so far */
+	__u32 head_bytes; /* bytes of the current head scanned so far */
+	__u16 line_open;  /* the current line has a character other than CR */
+	__u16 status;	  /* response status code */
+	__u8 state;	  /* enum rs_h1_state */
+	__u8 mode;	  /* enum rs_line_mode */
+	__u8 pos;	  /* match position inside the current token */
+	__u8 flags;	  /* RS_H1F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct rs_h1) == 40, "rs_h1 layout");
+
+/* rs_conn.flags */
+#define RS_CONN_ACCEPTED (1u << 0)   /* seen at accept(): the first bytes start a request */
+#define RS_CONN_IN_REQUEST (1u << 1) /* a request was read and is not answered yet */
+
+struct rs_conn_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+/* A request read from a connection and not answered yet. */
+struct rs_request {
+	__u64 start_ns;	  /* its first byte was read */
+	__u64 body_bytes; /* its body, once the next request was read after it */
+	__u16 head_len;	  /* bytes of the request line seen; head holds the first RS_HEAD_MAX */
+	__u8 head_method; /* the method is HEAD: the response has no body */
+	__u8 pad[5];
+	char head[RS_HEAD_MAX]; /* request line, CR/LF excluded */
+};
+_Static_assert(sizeof(struct rs_request) == 24 + RS_HEAD_MAX, "rs_request layout");
+
+/* One server-side connection of a watched process. */
+struct rs_conn {
+	struct rs_h1 req;
+	struct rs_h1 resp;
+	struct rs_request cur; /* newest request read; older unanswered ones are queued */
+	__u64 accept_ns;       /* accept() returned; 0 when the connection predates redscope */
+	__u64 end_ns;	       /* last byte of the response so far was written */
+	__u32 flags;	       /* RS_CONN_* */
+	__u16 queued;	       /* unanswered requests older than cur, in the pipeline map */
+	__u16 seq;	       /* pipeline sequence number of the oldest queued request */
+};
+_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 24, "rs_conn layout");
+
+/* Key of a queued (pipelined) request in the pipeline map. */
+struct rs_pipe_key {
+	__u32 tgid;
+	__u32 fd;
+	__u32 seq;
+	__u32 pad;
+};
+
+#define RS_PIPELINE_MAX 16 /* unanswered requests queued per connection */
+#define RS_MAX_PIPELINED 4096 /* queued requests on the whole host */
+
+/* targets map value: one per watched process. */
+#define RS_TARGET_AUTO (1u << 0)    /* found by auto mode, not named by a selector */
+#define RS_TARGET_IGNORED (1u << 1) /* known and deliberately not watched */
+#define RS_TARGET_FOLLOW (1u << 2)  /* forked children become targets too */
+
+struct rs_target {
+	__u32 flags;  /* RS_TARGET_* */
+	__s32 active; /* requests in flight in this process */
+};
+
+/* Self statistics kept in a per-CPU array, indexed by enum rs_stat. */
+enum rs_stat {
+	RS_STAT_LOST_EVENTS = 0,     /* ringbuf full: record dropped */
+	RS_STAT_CONNS_OPENED,	     /* connections that started being tracked */
+	RS_STAT_PE_NOT_HTTP,	     /* first bytes of a connection are not a request */
+	RS_STAT_PE_BAD_STATUS_LINE,  /* response does not start with HTTP/1.x NNN */
+	RS_STAT_PE_HEAD_TOO_LARGE,   /* head longer than RS_HEAD_SCAN_MAX */
+	RS_STAT_PE_BAD_CHUNK,	     /* malformed chunked framing */
+	RS_STAT_PE_BAD_LENGTH,	     /* malformed Content-Length */
+	RS_STAT_PE_SCAN_LIMIT,	     /* more head bytes in one call than one call may scan */
+	RS_STAT_PE_UNSEEN_BYTES,     /* bytes beyond the inspected iovecs while parsing a head */
+	RS_STAT_PE_ORPHAN_RESPONSE,  /* response written with no request pending */
+	RS_STAT_PE_PIPELINE_FULL,    /* more than RS_PIPELINE_MAX requests awaiting responses */
+	RS_STAT_PE_READ_FAULT,	     /* bytes could not be copied from the application */
+	RS_STAT_CONNS_UPGRADED,	     /* 101 Switching Protocols: no longer HTTP/1.x */
+	RS_STAT_INFLIGHT_FULL,	     /* too many threads inside watched syscalls */
+	RS_STAT__COUNT,
+};
+
+/* Ringbuf record types. */
+enum rs_event_type {
+	RS_EV_HTTP = 1, /* one finished (or abandoned) request */
+	RS_EV_FORK = 2, /* a watched process forked a new process */
+	RS_EV_EXIT = 3, /* a watched process exited */
+	RS_EV_EXEC = 4, /* a watched process executed a new program */
+};
+
+/* How the response of an RS_EV_HTTP record ended. */
+enum rs_end_reason {
+	RS_END_LENGTH = 0,	/* framing said so: Content-Length, last chunk, no body */
+	RS_END_CLOSE,		/* connection closed after (part of) the response */
+	RS_END_NEXT_REQUEST,	/* next request arrived on a close-delimited response */
+	RS_END_TRUNCATED,	/* connection closed before the framing said the response ended */
+	RS_END_NO_RESPONSE,	/* connection closed before any response: status 0 */
+};
+
+struct rs_event_http {
+	__u32 type; /* RS_EV_HTTP */
+	__u32 tgid;
+	__u64 cgroup_id;
+	__u64 start_ns;
+	__u64 end_ns;
+	__u64 accept_ns;
+	__u64 req_body_bytes;
+	__u64 resp_body_bytes;
+	__u16 status;
+	__u16 head_len; /* bytes of the request line seen; head holds min(head_len, RS_HEAD_MAX) */
+	__u8 end_reason; /* enum rs_end_reason */
+	__u8 pad[3];
+	char head[RS_HEAD_MAX];
+};
+_Static_assert(sizeof(struct rs_event_http) == 64 + RS_HEAD_MAX, "rs_event_http layout");
+
+struct rs_event_proc {
+	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC */
+	__u32 tgid;
+	__u32 parent_tgid; /* RS_EV_FORK: the process that forked */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct rs_event_proc) == 16, "rs_event_proc layout");
+
+#endif /* REDSCOPE_H */

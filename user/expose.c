@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Render the store and the self metrics in the Prometheus text exposition format 0.0.4. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and values beyond Unicode are not UTF-8 */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * A label value, escaped: backslash, double quote and line feed. Bytes that are not
+ * UTF-8 become U+FFFD, since Prometheus rejects a whole scrape over one bad label.
+ */
+void expose__label_value(struct buf *b, const char *v)
+{
+	const unsigned char *p = (const unsigned char *)(v ? v : "");
+	size_t n = strlen((const char *)p);
+
+	while (n) {
+		size_t k = utf8_seq_len(p, n);
+
+		if (!k) {
+			buf__puts(b, "\xef\xbf\xbd");
+			k = 1;
+		} else if (*p == '\\') {
+			buf__puts(b, "\\\\");
+		} else if (*p == '"') {
+			buf__puts(b, "\\\"");
+		} else if (*p == '\n') {
+			buf__puts(b, "\\n");
+		} else {
+			buf__append(b, p, k);
+		}
+		p += k;
+		n -= k;
+	}
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf__printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void label(struct buf *b, bool *first, const char *name, const char *value)
+{
+	buf__puts(b, *first ? "{" : ",");
+	*first = false;
+	buf__puts(b, name);
+	buf__puts(b, "=\"");
+	expose__label_value(b, value);
+	buf__puts(b, "\"");
+}
+
+/* Labels every series of a service carries. */
+static void identity_labels(struct buf *b, bool *first, const struct identity *id)
+{
+	label(b, first, "service_name", id->service_name);
+}
+
+static void request_labels(struct buf *b, const struct identity *id,
+			   const struct request_series_view *v)
+{
+	char status[12];
+	bool first = true;
+
+	snprintf(status, sizeof(status), "%u", v->status);
+	identity_labels(b, &first, id);
+	label(b, &first, "http_request_method", http_method_name(v->method));
+	label(b, &first, "http_route", v->route);
+	label(b, &first, "http_response_status_code", status);
+}
+
+/* A raw integer times scale, exactly where scale is 1 or 1e-9. */
+static void raw_value(struct buf *b, uint64_t raw, double scale)
+{
+	if (scale == 1.0)
+		buf__printf(b, "%" PRIu64, raw);
+	else if (scale == 1e-9)
+		buf__printf(b, "%" PRIu64 ".%09" PRIu64, raw / 1000000000, raw % 1000000000);
+	else
+		buf__printf(b, "%.17g", (double)raw * scale);
+}
+
+enum which_histogram { H_DURATION, H_REQ_BODY, H_RESP_BODY };
+
+static const struct histogram *pick(const struct request_series_view *v, enum which_histogram w)
+{
+	return w == H_DURATION ? v->duration : w == H_REQ_BODY ? v->req_body : v->resp_body;
+}
+
+static void render_histograms(struct store *s, struct buf *b, const char *name,
+			      enum which_histogram which, const struct histogram_spec *spec)
+{
+	struct service_series *svc;
+
+	for (svc = store__services(s); svc; svc = service_series__next(svc)) {
+		const struct identity *id = service_series__identity(svc);
+		struct request_series *r;
+
+		for (r = service_series__requests(svc); r; r = request_series__next(r)) {
+			struct request_series_view v;
+			const struct histogram *h;
+			size_t start, i;
+			uint64_t cum = 0;
+
+			request_series__view(r, &v);
+			h = pick(&v, which);
+			for (i = 0; i <= spec->n; i++) {
+				cum += h->buckets[i];
+				buf__printf(b, "%s_bucket", name);
+				start = b->len;
+				request_labels(b, id, &v);
+				if (b->len == start)
+					buf__puts(b, "{");
+				else
+					buf__puts(b, ",");
+				if (i < spec->n)
+					buf__printf(b, "le=\"%.15g\"} %" PRIu64 "\n", spec->bounds[i], cum);
+				else
+					buf__printf(b, "le=\"+Inf\"} %" PRIu64 "\n", cum);
+			}
+			buf__printf(b, "%s_sum", name);
+			request_labels(b, id, &v);
+			buf__puts(b, "} ");
+			raw_value(b, h->sum, spec->scale);
+			buf__printf(b, "\n%s_count", name);
+			request_labels(b, id, &v);
+			buf__printf(b, "} %" PRIu64 "\n", h->count);
+		}
+	}
+}
+
+static void render_active(struct store *s, struct buf *b)
+{
+	struct service_series *svc;
+
+	family(b, "http_server_active_requests", "gauge",
+	       "Number of HTTP server requests in flight.");
+	for (svc = store__services(s); svc; svc = service_series__next(svc)) {
+		bool first = true;
+
+		buf__puts(b, "http_server_active_requests");
+		identity_labels(b, &first, service_series__identity(svc));
+		buf__printf(b, "} %" PRId64 "\n", service_series__active(svc));
+	}
+}
+
+static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
+{
+	family(b, name, "counter", help);
+	buf__printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+static void gauge(struct buf *b, const char *name, const char *help, double v)
+{
+	family(b, name, "gauge", help);
+	buf__printf(b, "%s %.17g\n", name, v);
+}
+
+/* BPF parse error counters by their label value. */
+static const struct {
+	enum rs_stat stat;
+	const char *reason;
+} bpf_parse_errors[] = {
+	{ RS_STAT_PE_NOT_HTTP, "not_http" },
+	{ RS_STAT_PE_BAD_STATUS_LINE, "bad_status_line" },
+	{ RS_STAT_PE_HEAD_TOO_LARGE, "head_too_large" },
+	{ RS_STAT_PE_BAD_CHUNK, "bad_chunk" },
+	{ RS_STAT_PE_BAD_LENGTH, "bad_content_length" },
+	{ RS_STAT_PE_SCAN_LIMIT, "scan_limit" },
+	{ RS_STAT_PE_UNSEEN_BYTES, "unseen_bytes" },
+	{ RS_STAT_PE_ORPHAN_RESPONSE, "orphan_response" },
+	{ RS_STAT_PE_PIPELINE_FULL, "pipeline_full" },
+	{ RS_STAT_PE_READ_FAULT, "read_fault" },
+};
+
+static void render_process(struct buf *b, const struct self_stats *self)
+{
+	long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long utime = 0, stime = 0, vsize = 0;
+	long rss = 0;
+	char line[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t fds = 0;
+	struct dirent *de;
+	DIR *dir;
+	FILE *lim;
+	unsigned long long max_fds = 0;
+
+	if (f) {
+		/* fields after the parenthesised comm: state is field 3, utime 14, rss 24 */
+		if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')))
+			sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %lu %ld",
+			       &utime, &stime, &vsize, &rss);
+		fclose(f);
+	}
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		while ((de = readdir(dir)))
+			if (de->d_name[0] != '.')
+				fds++;
+		closedir(dir);
+		fds--; /* the descriptor of the listing itself */
+	}
+	lim = fopen("/proc/self/limits", "r");
+	if (lim) {
+		while (fgets(line, sizeof(line), lim))
+			if (!strncmp(line, "Max open files", 14))
+				sscanf(line + 14, "%llu", &max_fds);
+		fclose(lim);
+	}
+	family(b, "process_cpu_seconds_total", "counter",
+	       "Total user and system CPU time spent in seconds.");
+	buf__printf(b, "process_cpu_seconds_total %.2f\n",
+		    (double)(utime + stime) / (double)(ticks > 0 ? ticks : 100));
+	gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+	      (double)rss * (double)page);
+	gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", (double)vsize);
+	gauge(b, "process_open_fds", "Number of open file descriptors.", (double)fds);
+	gauge(b, "process_max_fds", "Maximum number of open file descriptors.", (double)max_fds);
+	gauge(b, "process_start_time_seconds",
+	      "Start time of the process since unix epoch in seconds.", self->start_time);
+}
+
+static void render_self(struct store *s, struct buf *b, const struct self_stats *self)
+{
+	struct utsname uts;
+	uint64_t pe;
+	size_t i;
+
+	if (uname(&uts))
+		strcpy(uts.release, "unknown");
+	family(b, "redscope_build_info", "gauge",
+	       "A metric with a constant '1' value labeled by the redscope version and the kernel it runs on.");
+	buf__puts(b, "redscope_build_info{version=\"");
+	expose__label_value(b, REDSCOPE_VERSION);
+	buf__puts(b, "\",kernel=\"");
+	expose__label_value(b, uts.release);
+	buf__puts(b, "\"} 1\n");
+
+	counter(b, "redscope_events_total", "Records received from the kernel.", self->events);
+	counter(b, "redscope_lost_events_total",
+		"Records the kernel dropped because the ring buffer was full.",
+		self->bpf[RS_STAT_LOST_EVENTS]);
+	counter(b, "redscope_connections_total", "Server connections redscope started to follow.",
+		self->bpf[RS_STAT_CONNS_OPENED]);
+	counter(b, "redscope_connections_upgraded_total",
+		"Connections that switched protocols (101) and are no longer followed.",
+		self->bpf[RS_STAT_CONNS_UPGRADED]);
+	counter(b, "redscope_syscalls_dropped_total",
+		"Socket syscalls of watched processes not followed: too many in flight at once.",
+		self->bpf[RS_STAT_INFLIGHT_FULL]);
+	counter(b, "redscope_requests_unanswered_total",
+		"Requests whose connection closed before any response was written.",
+		self->unanswered);
+	counter(b, "redscope_responses_truncated_total",
+		"Responses cut short by a connection close (counted with their status).",
+		self->truncated);
+
+	family(b, "redscope_parse_errors_total", "counter",
+	       "Traffic on watched connections that is not HTTP/1.x redscope can follow, by reason.");
+	for (i = 0; i < ARRAY_SIZE(bpf_parse_errors); i++) {
+		pe = self->bpf[bpf_parse_errors[i].stat];
+		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+			    bpf_parse_errors[i].reason, pe);
+	}
+	for (i = 1; i < HTTP1_ERROR__COUNT; i++)
+		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+			    http1_error_name((enum http1_error)i), self->parse_errors[i]);
+
+	gauge(b, "redscope_tracked_processes", "Processes watched right now.",
+	      (double)self->tracked_processes);
+	gauge(b, "redscope_tracked_connections", "Connections followed right now.",
+	      (double)self->tracked_connections);
+	gauge(b, "redscope_series", "HTTP request series in the store.",
+	      (double)store__series_count(s));
+}
+
+void expose__render(struct store *s, const struct self_stats *self, struct buf *out)
+{
+	const struct store_opts *o = store__opts(s);
+
+	family(out, "http_server_request_duration_seconds", "histogram",
+	       "Duration of HTTP server requests.");
+	render_histograms(s, out, "http_server_request_duration_seconds", H_DURATION, &o->duration);
+	family(out, "http_server_request_body_size_bytes", "histogram",
+	       "Size of HTTP server request bodies.");
+	render_histograms(s, out, "http_server_request_body_size_bytes", H_REQ_BODY, &o->body_size);
+	family(out, "http_server_response_body_size_bytes", "histogram",
+	       "Size of HTTP server response bodies.");
+	render_histograms(s, out, "http_server_response_body_size_bytes", H_RESP_BODY,
+			  &o->body_size);
+	render_active(s, out);
+	render_self(s, out, self);
+	render_process(out, self);
+}

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Interfaces between the modules of the redscope daemon. */
+#ifndef REDSCOPE_INTERNAL_H
+#define REDSCOPE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "redscope.h"
+
+#ifndef REDSCOPE_VERSION
+#define REDSCOPE_VERSION "dev"
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* log.c */
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+extern enum log_level log_level;
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define p_err(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define p_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define p_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define p_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+int log_level_parse(const char *s, enum log_level *out);
+
+/* buf.c: growable byte buffer */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom; /* an append failed: contents are incomplete */
+};
+void buf__append(struct buf *b, const void *p, size_t n);
+void buf__puts(struct buf *b, const char *s);
+void buf__printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf__free(struct buf *b);
+
+/* http1.c: what a captured request line says */
+enum http_method {
+	HTTP_GET = 0,
+	HTTP_HEAD,
+	HTTP_POST,
+	HTTP_PUT,
+	HTTP_DELETE,
+	HTTP_CONNECT,
+	HTTP_OPTIONS,
+	HTTP_TRACE,
+	HTTP_PATCH,
+	HTTP_OTHER, /* a valid token that is no RFC 9110 method nor PATCH */
+	HTTP_METHOD__COUNT,
+};
+const char *http_method_name(enum http_method m);
+
+/* Why a captured request line was not counted (userspace parse errors). */
+enum http1_error {
+	HTTP1_OK = 0,
+	HTTP1_BAD_METHOD,     /* method is not a token */
+	HTTP1_BAD_TARGET,     /* request target missing or not a valid form */
+	HTTP1_BAD_VERSION,    /* not HTTP/1.0 or HTTP/1.1 */
+	HTTP1_HTTP2_PREFACE,  /* HTTP/2 connection preface (prior knowledge) */
+	HTTP1_ERROR__COUNT,
+};
+const char *http1_error_name(enum http1_error e);
+
+struct http1_request {
+	enum http_method method;
+	const char *path; /* request target's path, query and fragment cut; not NUL-terminated */
+	size_t path_len;
+	bool truncated; /* the request line was longer than the capture: path is a prefix */
+};
+
+/*
+ * Parse a request line captured by the BPF side: line[0, len), no CR/LF. line_len is
+ * the length of the full line as seen on the wire; when it exceeds len, only the
+ * start was captured. Pure function: reads nothing outside line[0, len).
+ */
+enum http1_error http1_parse_request_line(const char *line, size_t len, size_t line_len,
+					  struct http1_request *out);
+
+/* route.c: request path to low-cardinality route */
+#define ROUTE_MAX 256
+/* Write the route for path[0, len) into out (NUL-terminated, at most ROUTE_MAX bytes). */
+void route_from_path(const char *path, size_t len, bool truncated, char out[ROUTE_MAX]);
+
+/* metrics.c: the metric store */
+struct histogram_spec {
+	const double *bounds; /* upper bounds, ascending; +Inf implicit */
+	size_t n;
+	double scale; /* sum and observations are integers; value = raw * scale */
+};
+
+struct histogram {
+	uint64_t *buckets; /* per bucket, not cumulative; n + 1 entries (+Inf last) */
+	uint64_t count;
+	uint64_t sum; /* raw units */
+};
+
+/* Who served a request: the identity labels of a service. */
+struct identity {
+	const char *service_name;
+};
+
+struct store;
+
+struct store_opts {
+	struct histogram_spec duration; /* seconds, observed in nanoseconds */
+	struct histogram_spec body_size; /* bytes */
+};
+
+struct request_obs {
+	const struct identity *id;
+	enum http_method method;
+	const char *route;
+	unsigned int status;
+	uint64_t duration_ns;
+	uint64_t req_body_bytes;
+	uint64_t resp_body_bytes;
+};
+
+struct store *store__new(const struct store_opts *opts);
+void store__free(struct store *s);
+void store__lock(struct store *s);
+void store__unlock(struct store *s);
+/* Record a finished request; call with the store locked. Returns -ENOMEM on failure. */
+int store__observe_request(struct store *s, const struct request_obs *obs);
+
+/* Iteration for rendering, with the store locked. */
+struct service_series;
+struct request_series;
+struct service_series *store__services(struct store *s);
+struct service_series *service_series__next(struct service_series *svc);
+const struct identity *service_series__identity(struct service_series *svc);
+int64_t service_series__active(struct service_series *svc);
+void service_series__set_active(struct service_series *svc, int64_t active);
+struct request_series *service_series__requests(struct service_series *svc);
+struct request_series *request_series__next(struct request_series *r);
+
+struct request_series_view {
+	enum http_method method;
+	const char *route;
+	unsigned int status;
+	const struct histogram *duration;
+	const struct histogram *req_body;
+	const struct histogram *resp_body;
+};
+void request_series__view(struct request_series *r, struct request_series_view *v);
+const struct store_opts *store__opts(struct store *s);
+size_t store__series_count(struct store *s);
+/* The service of an identity, created if needed (for gauges before any request). */
+struct service_series *store__service(struct store *s, const struct identity *id);
+
+/* Self metrics: counters the daemon keeps about itself. */
+struct self_stats {
+	uint64_t events;		       /* ringbuf records consumed */
+	uint64_t bpf[RS_STAT__COUNT];	       /* summed over CPUs at render time */
+	uint64_t parse_errors[HTTP1_ERROR__COUNT]; /* request lines not counted */
+	uint64_t unanswered;		       /* requests closed without a response */
+	uint64_t truncated;		       /* responses cut short by a close */
+	uint64_t tracked_processes;
+	uint64_t tracked_connections;
+	double start_time;		       /* unix seconds */
+};
+
+/* expose.c: Prometheus text exposition format 0.0.4 */
+void expose__label_value(struct buf *b, const char *v);
+void expose__render(struct store *s, const struct self_stats *self, struct buf *out);
+
+/* service.c: which service a process belongs to */
+struct service_opts {
+	const char *service_name; /* --service-name: overrides everything */
+};
+void service__init(const struct service_opts *opts);
+/* Identity of a watched process; never NULL. */
+const struct identity *service__of(pid_t tgid);
+void service__on_fork(pid_t parent, pid_t child);
+void service__forget(pid_t tgid);
+void service__cleanup(void);
+
+/* targets.c: which processes are watched */
+struct targets_opts {
+	pid_t *pids; /* --pid: these and their descendants; none: auto mode */
+	size_t n_pids;
+};
+struct redscope_bpf;
+int targets__init(struct redscope_bpf *skel, const struct targets_opts *opts);
+void targets__on_exit(pid_t tgid);
+/* Drop map entries of processes that exited; call now and then. */
+void targets__sweep(void);
+/* Counts for self metrics. */
+void targets__stats(struct self_stats *st);
+void targets__cleanup(void);
+
+/* loader.c */
+struct loader_opts {
+	bool auto_mode;
+	uint32_t max_connections;
+};
+int loader__preflight(void);
+int loader__open_and_attach(struct redscope_bpf **skel, const struct loader_opts *opts);
+void loader__destroy(struct redscope_bpf *skel);
+
+/* web.c: the HTTP endpoint */
+struct web_opts {
+	const char *listen_address; /* [host]:port */
+	const char *telemetry_path;
+};
+struct web;
+/* Bind the listen address; fails early, with a clear message, when it is taken. */
+int web__bind(const struct web_opts *opts, int *fd_out);
+struct web *web__start(const struct web_opts *opts, int listen_fd,
+		       void (*render)(struct buf *out, void *ctx), void *ctx);
+void web__stop(struct web *w);
+
+#endif /* REDSCOPE_INTERNAL_H */

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Check the kernel and privileges, then open, load and attach the BPF programs. */
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "redscope.skel.h"
+
+#define MIN_KERNEL_MAJOR 5
+#define MIN_KERNEL_MINOR 8
+#define BTF_PATH "/sys/kernel/btf/vmlinux"
+#define TRACEFS_PATH "/sys/kernel/tracing"
+#define BPFFS_PATH "/sys/fs/bpf"
+#define BPF_FS_MAGIC 0xcafe4a11
+#define RS_CAP_PERFMON 38
+#define RS_CAP_BPF 39
+
+/* Syscall exits that share the exit_io program (sys_exit_read attaches by section). */
+static const char *const io_exits[] = {
+	"sys_exit_recvfrom", "sys_exit_readv",	 "sys_exit_recvmsg",   "sys_exit_write",
+	"sys_exit_sendto",   "sys_exit_writev", "sys_exit_sendmsg", "sys_exit_sendfile64",
+};
+static struct bpf_link *io_exit_links[ARRAY_SIZE(io_exits)];
+
+static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
+{
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		p_err("cannot read the capabilities of redscope: %s", strerror(errno));
+		return -errno;
+	}
+	if (has_cap(data, CAP_SYS_ADMIN) || (has_cap(data, RS_CAP_BPF) && has_cap(data, RS_CAP_PERFMON)))
+		return 0;
+	p_err("redscope needs root, or the capabilities CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and "
+	      "CAP_DAC_READ_SEARCH: run it with sudo");
+	return -EPERM;
+}
+
+static int check_kernel(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	if (uname(&u) == 0 && sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+	    (major < MIN_KERNEL_MAJOR || (major == MIN_KERNEL_MAJOR && minor < MIN_KERNEL_MINOR))) {
+		p_err("kernel %s is too old: redscope needs Linux >= %d.%d with BTF", u.release,
+		      MIN_KERNEL_MAJOR, MIN_KERNEL_MINOR);
+		return -ENOTSUP;
+	}
+	if (access(BTF_PATH, R_OK)) {
+		p_err("kernel has no BTF (%s missing): redscope needs Linux >= %d.%d built with "
+		      "CONFIG_DEBUG_INFO_BTF=y",
+		      BTF_PATH, MIN_KERNEL_MAJOR, MIN_KERNEL_MINOR);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* Syscall tracepoints are found through tracefs; mount it when nobody did. */
+static int ensure_tracefs(void)
+{
+	if (!access(TRACEFS_PATH "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", TRACEFS_PATH, "tracefs", 0, NULL)) {
+		p_err("tracefs is not mounted and mounting it on %s failed (%s): mount it with "
+		      "'mount -t tracefs tracefs %s' or run redscope as root",
+		      TRACEFS_PATH, strerror(errno), TRACEFS_PATH);
+		return -errno;
+	}
+	p_info("mounted tracefs on %s", TRACEFS_PATH);
+	return 0;
+}
+
+static void ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs(BPFFS_PATH, &st) && st.f_type == BPF_FS_MAGIC)
+		return;
+	if (mount("bpf", BPFFS_PATH, "bpf", 0, NULL))
+		p_warn("bpffs is not mounted on %s and mounting it failed: %s", BPFFS_PATH,
+		       strerror(errno));
+	else
+		p_info("mounted bpffs on %s", BPFFS_PATH);
+}
+
+int loader__preflight(void)
+{
+	int err;
+
+	err = check_kernel();
+	if (!err)
+		err = check_privileges();
+	if (!err)
+		err = ensure_tracefs();
+	if (!err)
+		ensure_bpffs();
+	return err;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log_level < LOG_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && log_level < LOG_INFO)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts *opts)
+{
+	struct redscope_bpf *skel;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	skel = redscope_bpf__open();
+	if (!skel) {
+		p_err("failed to open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	skel->rodata->targ_self_tgid = getpid();
+	skel->rodata->targ_auto = opts->auto_mode;
+	if (opts->max_connections)
+		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
+
+	err = redscope_bpf__load(skel);
+	if (err) {
+		if (err == -EPERM || err == -EACCES)
+			p_err("the kernel refused to load the BPF programs (%s): redscope needs "
+			      "CAP_BPF and CAP_PERFMON or CAP_SYS_ADMIN; in a container, grant them "
+			      "or run privileged",
+			      strerror(-err));
+		else
+			p_err("failed to load the BPF programs: %s (run with --log.level=debug "
+			      "for the verifier log)",
+			      strerror(-err));
+		goto fail;
+	}
+	err = redscope_bpf__attach(skel);
+	if (err) {
+		p_err("failed to attach the BPF programs: %s", strerror(-err));
+		goto fail;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(io_exits); i++) {
+		io_exit_links[i] =
+			bpf_program__attach_tracepoint(skel->progs.exit_io, "syscalls", io_exits[i]);
+		if (!io_exit_links[i]) {
+			err = -errno;
+			p_err("failed to attach to tracepoint syscalls:%s: %s", io_exits[i],
+			      strerror(-err));
+			goto fail;
+		}
+	}
+	*out = skel;
+	return 0;
+fail:
+	loader__destroy(skel);
+	return err;
+}
+
+void loader__destroy(struct redscope_bpf *skel)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(io_exit_links); i++) {
+		bpf_link__destroy(io_exit_links[i]);
+		io_exit_links[i] = NULL;
+	}
+	redscope_bpf__destroy(skel);
+}

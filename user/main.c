@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* redscope: command line, start-up order, the ring buffer loop and clean shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+#include "redscope.skel.h"
+
+#define POLL_TIMEOUT_MS 100
+#define SWEEP_INTERVAL_NS 1000000000ULL
+#define MAX_BUCKETS 64
+
+/* OpenTelemetry's advised boundaries for http.server.request.duration. */
+static const double default_duration_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+						   0.5,	  0.75, 1,	2.5,   5,     7.5,  10 };
+/* Body sizes in bytes: empty, then powers of four from 64 B to 16 MiB. */
+static const double body_size_buckets[] = { 0,	   64,	    256,     1024,    4096,    16384,
+					    65536, 262144, 1048576, 4194304, 16777216 };
+
+struct daemon {
+	struct redscope_bpf *skel;
+	struct store *store;
+	struct self_stats self; /* guarded by the store lock */
+	double duration_buckets[MAX_BUCKETS];
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: redscope [serve] [OPTION]...\n"
+		"Serve Prometheus RED metrics (rate, errors, duration) of the HTTP/1.x servers on\n"
+		"this host, seen from the kernel: no change to the applications.\n"
+		"\n"
+		"Selecting processes (without a selector, every process that serves HTTP is watched,\n"
+		"including ones that start later):\n"
+		"  --pid=PID                  watch PID and all its descendants; repeatable\n"
+		"\n"
+		"Metrics:\n"
+		"  --service-name=NAME        service_name label of everything watched (default: the\n"
+		"                             process's OTEL_SERVICE_NAME, the gunicorn WSGI module, or\n"
+		"                             the executable of the topmost process of the program)\n"
+		"  --duration-buckets=LIST    comma-separated upper bounds of the duration histogram,\n"
+		"                             in seconds (default 0.005,0.01,...,10: OpenTelemetry's)\n"
+		"\n"
+		"Web:\n"
+		"  --web.listen-address=ADDR  address to serve metrics on (default :9435)\n"
+		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
+		"\n"
+		"Other:\n"
+		"  --max-connections=N        connections followed at once (default %u)\n"
+		"  --log.level=LEVEL          error, warn, info or debug (default info)\n"
+		"  -v, --verbose              same as --log.level=debug\n"
+		"  -h, --help                 show this help and exit\n"
+		"      --version              show the version and exit\n",
+		RS_MAX_CONNS);
+}
+
+static int parse_buckets(const char *arg, double *out, size_t *n)
+{
+	char *copy = strdup(arg), *tok, *save = NULL, *end;
+	int err = 0;
+
+	*n = 0;
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		double v = strtod(tok, &end);
+
+		if (end == tok || *end || !(v > 0) || (*n && v <= out[*n - 1]) || *n == MAX_BUCKETS) {
+			err = -EINVAL;
+			break;
+		}
+		out[(*n)++] = v;
+	}
+	if (!*n)
+		err = -EINVAL;
+	free(copy);
+	return err;
+}
+
+/* One finished request from the kernel: parse, label, count. Store lock held. */
+static void on_http(struct daemon *d, const struct rs_event_http *e)
+{
+	struct http1_request req;
+	struct request_obs obs;
+	enum http1_error err;
+	char route[ROUTE_MAX];
+	size_t len = e->head_len < RS_HEAD_MAX ? e->head_len : RS_HEAD_MAX;
+
+	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
+		d->self.unanswered++;
+		return;
+	}
+	err = http1_parse_request_line(e->head, len, e->head_len, &req);
+	if (err) {
+		d->self.parse_errors[err]++;
+		return;
+	}
+	if (e->end_reason == RS_END_TRUNCATED)
+		d->self.truncated++;
+	route_from_path(req.path, req.path_len, req.truncated, route);
+	obs = (struct request_obs){
+		.id = service__of(e->tgid),
+		.method = req.method,
+		.route = route,
+		.status = e->status,
+		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
+		.req_body_bytes = e->req_body_bytes,
+		.resp_body_bytes = e->resp_body_bytes,
+	};
+	if (store__observe_request(d->store, &obs))
+		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	const struct rs_event_proc *p = data;
+	__u32 type;
+
+	if (size < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	store__lock(d->store);
+	d->self.events++;
+	if (type == RS_EV_HTTP && size >= sizeof(struct rs_event_http))
+		on_http(d, data);
+	else if (type == RS_EV_FORK && size >= sizeof(*p))
+		service__on_fork(p->parent_tgid, p->tgid);
+	else if (type == RS_EV_EXEC && size >= sizeof(*p))
+		service__forget(p->tgid);
+	else if (type == RS_EV_EXIT && size >= sizeof(*p))
+		targets__on_exit(p->tgid);
+	store__unlock(d->store);
+	return 0;
+}
+
+static void read_bpf_stats(struct daemon *d, struct self_stats *st)
+{
+	int fd = bpf_map__fd(d->skel->maps.stats);
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 i = 0; i < RS_STAT__COUNT; i++) {
+		st->bpf[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			st->bpf[i] += vals[c];
+	}
+	free(vals);
+}
+
+/* Requests in flight per service: summed over the watched processes. Store lock held. */
+static void refresh_active(struct daemon *d)
+{
+	int fd = bpf_map__fd(d->skel->maps.targets);
+	struct service_series *svc;
+	__u32 key, next, *prev = NULL;
+	struct rs_target t;
+
+	for (svc = store__services(d->store); svc; svc = service_series__next(svc))
+		service_series__set_active(svc, 0);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &t) || t.active <= 0)
+			continue;
+		svc = store__service(d->store, service__of(key));
+		if (svc)
+			service_series__set_active(svc, service_series__active(svc) + t.active);
+	}
+}
+
+static void render(struct buf *out, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct self_stats st = {};
+
+	read_bpf_stats(d, &st);
+	targets__stats(&st);
+	store__lock(d->store);
+	refresh_active(d);
+	st.events = d->self.events;
+	st.unanswered = d->self.unanswered;
+	st.truncated = d->self.truncated;
+	st.start_time = d->self.start_time;
+	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
+	expose__render(d->store, &st, out);
+	store__unlock(d->store);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+enum {
+	OPT_LISTEN = 256,
+	OPT_PATH,
+	OPT_PID,
+	OPT_SERVICE_NAME,
+	OPT_BUCKETS,
+	OPT_MAX_CONNS,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "web.listen-address", required_argument, NULL, OPT_LISTEN },
+		{ "web.telemetry-path", required_argument, NULL, OPT_PATH },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
+		{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
+		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{},
+	};
+	static struct daemon d;
+	struct web_opts web_opts = { .listen_address = ":9435", .telemetry_path = "/metrics" };
+	struct service_opts svc_opts = {};
+	struct targets_opts tgt_opts = {};
+	struct loader_opts ld_opts = { .auto_mode = true };
+	struct store_opts st_opts = {
+		.duration = { default_duration_buckets, ARRAY_SIZE(default_duration_buckets), 1e-9 },
+		.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
+	};
+	struct ring_buffer *rb = NULL;
+	struct web *web = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t last_sweep = 0;
+	int listen_fd = -1, opt, err = 1;
+	char *end;
+	long v;
+
+	if (argc > 1 && !strcmp(argv[1], "serve")) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN:
+			web_opts.listen_address = optarg;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/') {
+				p_err("--web.telemetry-path must start with '/': got '%s'", optarg);
+				return 2;
+			}
+			web_opts.telemetry_path = optarg;
+			break;
+		case OPT_PID:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > INT_MAX) {
+				p_err("invalid --pid '%s': expected a process id", optarg);
+				return 2;
+			}
+			tgt_opts.pids = realloc(tgt_opts.pids, (tgt_opts.n_pids + 1) * sizeof(pid_t));
+			if (!tgt_opts.pids)
+				return 1;
+			tgt_opts.pids[tgt_opts.n_pids++] = (pid_t)v;
+			ld_opts.auto_mode = false;
+			break;
+		case OPT_SERVICE_NAME:
+			svc_opts.service_name = optarg;
+			break;
+		case OPT_BUCKETS:
+			if (parse_buckets(optarg, d.duration_buckets, &st_opts.duration.n)) {
+				p_err("invalid --duration-buckets '%s': expected ascending positive "
+				      "seconds separated by commas, at most %d",
+				      optarg, MAX_BUCKETS);
+				return 2;
+			}
+			st_opts.duration.bounds = d.duration_buckets;
+			break;
+		case OPT_MAX_CONNS:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 64 || v > (1 << 24)) {
+				p_err("invalid --max-connections '%s': expected 64 to %d", optarg, 1 << 24);
+				return 2;
+			}
+			ld_opts.max_connections = v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (log_level_parse(optarg, &log_level)) {
+				p_err("invalid --log.level '%s': expected error, warn, info or debug", optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			log_level = LOG_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("redscope %s\n", REDSCOPE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		p_err("unexpected argument '%s': see redscope --help", argv[optind]);
+		return 2;
+	}
+
+	if (loader__preflight())
+		return 1;
+	if (web__bind(&web_opts, &listen_fd))
+		return 1;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d.self.start_time = (double)time(NULL);
+	service__init(&svc_opts);
+	d.store = store__new(&st_opts);
+	if (!d.store) {
+		p_err("out of memory creating the metric store");
+		goto cleanup;
+	}
+	if (loader__open_and_attach(&d.skel, &ld_opts))
+		goto cleanup;
+	if (targets__init(d.skel, &tgt_opts))
+		goto cleanup;
+	rb = ring_buffer__new(bpf_map__fd(d.skel->maps.events), on_event, &d, NULL);
+	if (!rb) {
+		p_err("failed to open the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	web = web__start(&web_opts, listen_fd, render, &d);
+	if (!web)
+		goto cleanup;
+	listen_fd = -1; /* the web server owns it now */
+	p_info("redscope %s serving %s on %s, watching %s", REDSCOPE_VERSION,
+	       web_opts.telemetry_path, web_opts.listen_address,
+	       tgt_opts.n_pids ? "the selected processes" : "every HTTP server on this host");
+
+	while (!exiting) {
+		int n = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
+
+		if (n < 0 && n != -EINTR) {
+			p_err("reading the ring buffer failed: %s", strerror(-n));
+			goto cleanup;
+		}
+		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
+			targets__sweep();
+			last_sweep = now_ns();
+		}
+	}
+	/* what the kernel produced before the signal is still counted */
+	ring_buffer__consume(rb);
+	p_info("shutting down");
+	err = 0;
+cleanup:
+	web__stop(web);
+	ring_buffer__free(rb);
+	if (d.skel)
+		loader__destroy(d.skel);
+	targets__cleanup();
+	store__free(d.store);
+	service__cleanup();
+	if (listen_fd >= 0)
+		close(listen_fd);
+	free(tgt_opts.pids);
+	return err;
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The metric store: label sets to counters and histograms, for the life of the
+ * process (never reset, so counters only go up). Services in insertion order, each
+ * with its request series in insertion order, so renders are stable.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct request_series {
+	struct request_series *next;  /* insertion order within the service */
+	struct request_series *hnext; /* hash chain */
+	uint64_t hash;
+	enum http_method method;
+	unsigned int status;
+	char *route;
+	struct histogram duration;
+	struct histogram req_body;
+	struct histogram resp_body;
+};
+
+struct service_series {
+	struct service_series *next;
+	struct service_series *hnext;
+	uint64_t hash;
+	struct identity id;
+	int64_t active;
+	struct request_series *requests, **requests_tail;
+	struct request_series **rtab;
+	size_t rtab_size, n_requests;
+};
+
+/* Bucket bounds in raw units (nanoseconds, bytes), precomputed from the spec. */
+struct raw_bounds {
+	uint64_t *v;
+	size_t n;
+};
+
+struct store {
+	pthread_mutex_t lock;
+	struct store_opts opts;
+	struct raw_bounds duration_raw, size_raw;
+	struct service_series *services, **services_tail;
+	struct service_series **stab;
+	size_t stab_size, n_services, n_series;
+};
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * FNV_PRIME;
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	/* the terminating NUL separates fields */
+	return fnv_bytes(h, s ? s : "", (s ? strlen(s) : 0) + 1);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static uint64_t identity_hash(const struct identity *id)
+{
+	return fnv_str(FNV_OFFSET, id->service_name);
+}
+
+static bool identity_eq(const struct identity *a, const struct identity *b)
+{
+	return str_eq(a->service_name, b->service_name);
+}
+
+static int raw_bounds_init(struct raw_bounds *rb, const struct histogram_spec *spec)
+{
+	rb->v = calloc(spec->n ? spec->n : 1, sizeof(*rb->v));
+	if (!rb->v)
+		return -ENOMEM;
+	rb->n = spec->n;
+	for (size_t i = 0; i < spec->n; i++)
+		rb->v[i] = (uint64_t)llround(spec->bounds[i] / spec->scale);
+	return 0;
+}
+
+static int histogram_init(struct histogram *h, size_t n_bounds)
+{
+	h->buckets = calloc(n_bounds + 1, sizeof(*h->buckets));
+	return h->buckets ? 0 : -ENOMEM;
+}
+
+static void histogram_observe(struct histogram *h, const struct raw_bounds *rb, uint64_t raw)
+{
+	size_t lo = 0, hi = rb->n;
+
+	/* first bucket whose upper bound is >= raw; n is +Inf */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (raw <= rb->v[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	h->buckets[lo]++;
+	h->count++;
+	h->sum += raw;
+}
+
+static double *copy_bounds(const struct histogram_spec *spec)
+{
+	double *v = calloc(spec->n ? spec->n : 1, sizeof(*v));
+
+	if (v && spec->n)
+		memcpy(v, spec->bounds, spec->n * sizeof(*v));
+	return v;
+}
+
+struct store *store__new(const struct store_opts *opts)
+{
+	struct store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	s->opts = *opts;
+	s->opts.duration.bounds = copy_bounds(&opts->duration);
+	s->opts.body_size.bounds = copy_bounds(&opts->body_size);
+	s->services_tail = &s->services;
+	s->stab_size = 64;
+	s->stab = calloc(s->stab_size, sizeof(*s->stab));
+	if (!s->opts.duration.bounds || !s->opts.body_size.bounds || !s->stab ||
+	    raw_bounds_init(&s->duration_raw, &opts->duration) ||
+	    raw_bounds_init(&s->size_raw, &opts->body_size)) {
+		store__free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void request_series_free(struct request_series *r)
+{
+	free(r->route);
+	free(r->duration.buckets);
+	free(r->req_body.buckets);
+	free(r->resp_body.buckets);
+	free(r);
+}
+
+void store__free(struct store *s)
+{
+	struct service_series *svc, *nsvc;
+	struct request_series *r, *nr;
+
+	if (!s)
+		return;
+	for (svc = s->services; svc; svc = nsvc) {
+		nsvc = svc->next;
+		for (r = svc->requests; r; r = nr) {
+			nr = r->next;
+			request_series_free(r);
+		}
+		free((char *)svc->id.service_name);
+		free(svc->rtab);
+		free(svc);
+	}
+	free(s->stab);
+	free((double *)s->opts.duration.bounds);
+	free((double *)s->opts.body_size.bounds);
+	free(s->duration_raw.v);
+	free(s->size_raw.v);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void store__lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void store__unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Double a chained hash table when it gets loaded; entries keep their hash. */
+#define GROW_TABLE(type, tab, size, count)                                        \
+	do {                                                                      \
+		if ((count) < (size))                                             \
+			break;                                                    \
+		size_t nsize_ = (size) * 2;                                       \
+		type **ntab_ = calloc(nsize_, sizeof(*ntab_));                    \
+		if (!ntab_)                                                       \
+			break; /* keep the old table: slower, still correct */    \
+		for (size_t i_ = 0; i_ < (size); i_++) {                          \
+			type *e_ = (tab)[i_], *n_;                                \
+			for (; e_; e_ = n_) {                                     \
+				n_ = e_->hnext;                                   \
+				e_->hnext = ntab_[e_->hash & (nsize_ - 1)];       \
+				ntab_[e_->hash & (nsize_ - 1)] = e_;              \
+			}                                                         \
+		}                                                                 \
+		free(tab);                                                        \
+		(tab) = ntab_;                                                    \
+		(size) = nsize_;                                                  \
+	} while (0)
+
+struct service_series *store__service(struct store *s, const struct identity *id)
+{
+	uint64_t h = identity_hash(id);
+	struct service_series *svc;
+
+	for (svc = s->stab[h & (s->stab_size - 1)]; svc; svc = svc->hnext)
+		if (svc->hash == h && identity_eq(&svc->id, id))
+			return svc;
+	svc = calloc(1, sizeof(*svc));
+	if (!svc)
+		return NULL;
+	svc->id.service_name = strdup(id->service_name ? id->service_name : "");
+	svc->rtab_size = 16;
+	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
+	if (!svc->id.service_name || !svc->rtab) {
+		free((char *)svc->id.service_name);
+		free(svc->rtab);
+		free(svc);
+		return NULL;
+	}
+	svc->hash = h;
+	svc->requests_tail = &svc->requests;
+	GROW_TABLE(struct service_series, s->stab, s->stab_size, s->n_services);
+	svc->hnext = s->stab[h & (s->stab_size - 1)];
+	s->stab[h & (s->stab_size - 1)] = svc;
+	*s->services_tail = svc;
+	s->services_tail = &svc->next;
+	s->n_services++;
+	return svc;
+}
+
+static struct request_series *request_series_get(struct store *s, struct service_series *svc,
+						 const struct request_obs *obs)
+{
+	uint64_t h = fnv_str(FNV_OFFSET, obs->route);
+	struct request_series *r;
+
+	h = fnv_bytes(h, &obs->method, sizeof(obs->method));
+	h = fnv_bytes(h, &obs->status, sizeof(obs->status));
+	for (r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
+		if (r->hash == h && r->method == obs->method && r->status == obs->status &&
+		    !strcmp(r->route, obs->route))
+			return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->hash = h;
+	r->method = obs->method;
+	r->status = obs->status;
+	r->route = strdup(obs->route);
+	if (!r->route || histogram_init(&r->duration, s->duration_raw.n) ||
+	    histogram_init(&r->req_body, s->size_raw.n) ||
+	    histogram_init(&r->resp_body, s->size_raw.n)) {
+		request_series_free(r);
+		return NULL;
+	}
+	GROW_TABLE(struct request_series, svc->rtab, svc->rtab_size, svc->n_requests);
+	r->hnext = svc->rtab[h & (svc->rtab_size - 1)];
+	svc->rtab[h & (svc->rtab_size - 1)] = r;
+	*svc->requests_tail = r;
+	svc->requests_tail = &r->next;
+	svc->n_requests++;
+	s->n_series++;
+	return r;
+}
+
+int store__observe_request(struct store *s, const struct request_obs *obs)
+{
+	struct service_series *svc = store__service(s, obs->id);
+	struct request_series *r = svc ? request_series_get(s, svc, obs) : NULL;
+
+	if (!r)
+		return -ENOMEM;
+	histogram_observe(&r->duration, &s->duration_raw, obs->duration_ns);
+	histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
+	histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+	return 0;
+}
+
+struct service_series *store__services(struct store *s)
+{
+	return s->services;
+}
+
+struct service_series *service_series__next(struct service_series *svc)
+{
+	return svc->next;
+}
+
+const struct identity *service_series__identity(struct service_series *svc)
+{
+	return &svc->id;
+}
+
+int64_t service_series__active(struct service_series *svc)
+{
+	return svc->active;
+}
+
+void service_series__set_active(struct service_series *svc, int64_t active)
+{
+	svc->active = active;
+}
+
+struct request_series *service_series__requests(struct service_series *svc)
+{
+	return svc->requests;
+}
+
+struct request_series *request_series__next(struct request_series *r)
+{
+	return r->next;
+}
+
+void request_series__view(struct request_series *r, struct request_series_view *v)
+{
+	v->method = r->method;
+	v->route = r->route;
+	v->status = r->status;
+	v->duration = &r->duration;
+	v->req_body = &r->req_body;
+	v->resp_body = &r->resp_body;
+}
+
+const struct store_opts *store__opts(struct store *s)
+{
+	return &s->opts;
+}
+
+size_t store__series_count(struct store *s)
+{
+	return s->n_series;
+}
