@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -130,6 +131,8 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	int err;
 
 	libbpf_set_print(libbpf_print);
+	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
+	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
 	skel = redscope_bpf__open();
 	if (!skel) {
 		p_err("failed to open the BPF object: %s", strerror(errno));

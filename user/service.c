@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Which service a watched process belongs to. All workers of a pre-fork server
- * resolve to the identity of their topmost ancestor running the same program, so
- * a gunicorn master and its workers are one service. Not thread-safe: callers hold
- * the store lock.
+ * Which service a watched process belongs to. A process is named after what it
+ * shares with every worker of the same server: its OTEL_SERVICE_NAME, its gunicorn
+ * WSGI module, or the program it runs. So a gunicorn master and its workers are one
+ * service. Not thread-safe: callers hold the store lock.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -83,21 +83,6 @@ static bool proc_exe(pid_t pid, char out[PATH_MAX])
 	return true;
 }
 
-static pid_t proc_ppid(pid_t pid)
-{
-	char *stat = proc_read(pid, "stat", NULL);
-	char *p;
-	int ppid = 0;
-
-	if (!stat)
-		return 0;
-	p = strrchr(stat, ')');
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		ppid = 0;
-	free(stat);
-	return ppid;
-}
-
 /* The value of NAME= in a NUL-separated environment block, or NULL. */
 static char *env_value(const char *env, size_t len, const char *name)
 {
@@ -132,25 +117,44 @@ static bool is_dotted_ident(const char *s, size_t n)
 	return !start;
 }
 
+/* Split a NUL-separated command line into at most max arguments. */
+static size_t split_cmdline(const char *cmdline, size_t len, const char **args, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n < max; i += strlen(cmdline + i) + 1)
+		args[n++] = cmdline + i;
+	return n;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /*
  * The WSGI module of a gunicorn command line ("myproject.wsgi:application" gives
- * "myproject"), or NULL when the command line is not gunicorn's.
+ * "myproject"), or NULL when the command line is not gunicorn's. Workers renamed
+ * by setproctitle read "gunicorn: worker [myproject.wsgi:application]".
  */
-static char *gunicorn_module(const char *cmdline, size_t len)
+static char *gunicorn_module(const char **args, size_t n)
 {
-	const char *args[256], *app = NULL;
-	size_t n = 0, i;
+	const char *app = NULL;
 	bool is_gunicorn = false;
+	size_t i;
 
-	for (i = 0; i < len && n < ARRAY_SIZE(args); i += strlen(cmdline + i) + 1)
-		args[n++] = cmdline + i;
-	for (i = 0; i < n && i < 2; i++) {
-		const char *base = strrchr(args[i], '/');
+	if (n && !strncmp(args[0], "gunicorn: ", 10)) {
+		const char *open = strchr(args[0], '['), *close = open ? strrchr(open, ']') : NULL;
 
-		base = base ? base + 1 : args[i];
-		if (!strncmp(base, "gunicorn", 8))
-			is_gunicorn = true;
+		if (close && close > open + 1)
+			return strndup(open + 1, strcspn(open + 1, ".:]"));
+		return NULL;
 	}
+	for (i = 0; i < n && i < 2; i++)
+		if (!strncmp(basename_of(args[i]), "gunicorn", 8))
+			is_gunicorn = true;
 	if (!is_gunicorn)
 		return NULL;
 	for (i = 1; i < n; i++) {
@@ -166,7 +170,7 @@ static char *gunicorn_module(const char *cmdline, size_t len)
 		}
 		/* a bare module, unless it is the value of the option before it */
 		if (!colon && is_dotted_ident(args[i], strlen(args[i])) &&
-		    (prev[0] != '-' || strchr(prev, '=')) && !strstr(args[i], "gunicorn"))
+		    (prev[0] != '-' || strchr(prev, '=')) && strncmp(basename_of(args[i]), "gunicorn", 8))
 			app = args[i];
 	}
 	if (!app)
@@ -174,27 +178,53 @@ static char *gunicorn_module(const char *cmdline, size_t len)
 	return strndup(app, strcspn(app, ".:"));
 }
 
-/* The topmost ancestor of pid that runs the same executable. */
-static pid_t program_root(pid_t pid, const char *exe)
+static bool is_interpreter(const char *exe)
 {
-	char pexe[PATH_MAX];
-	pid_t ppid;
+	static const char *const names[] = { "python", "node", "nodejs", "ruby", "perl", "php" };
+	const char *base = basename_of(exe);
 
-	for (int depth = 0; depth < 64; depth++) {
-		ppid = proc_ppid(pid);
-		if (ppid <= 1 || !proc_exe(ppid, pexe) || strcmp(pexe, exe))
-			return pid;
-		pid = ppid;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (!strncmp(base, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
+/*
+ * The name of the program a process runs: the executable, or for an interpreter the
+ * script or module it runs ("python3 -m http.server" is http.server, "node app.js"
+ * is app). A forked worker runs the same program as its master, so both get it.
+ */
+static char *program_name(const char *exe, const char **args, size_t n)
+{
+	if (is_interpreter(exe)) {
+		for (size_t i = 1; i < n; i++) {
+			const char *a = args[i], *base, *dot;
+
+			if (!strcmp(a, "-m") && i + 1 < n)
+				return strdup(args[i + 1]);
+			if (!strcmp(a, "-c") || !strcmp(a, "-e") || !strcmp(a, "--eval"))
+				break; /* inline code: no script to name */
+			if (a[0] == '-') {
+				/* options that take a separate value */
+				if (!strcmp(a, "-X") || !strcmp(a, "-W") || !strcmp(a, "-r") ||
+				    !strcmp(a, "--require"))
+					i++;
+				continue;
+			}
+			base = basename_of(a);
+			dot = strrchr(base, '.');
+			return strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
+		}
 	}
-	return pid;
+	return strdup(basename_of(exe));
 }
 
 static char *resolve_name(pid_t tgid)
 {
 	char exe[PATH_MAX];
+	const char *args[256];
 	char *env, *cmdline, *name = NULL;
-	size_t len;
-	pid_t root;
+	size_t len, n;
 
 	if (opts.service_name)
 		return strdup(opts.service_name);
@@ -207,16 +237,15 @@ static char *resolve_name(pid_t tgid)
 	}
 	if (!proc_exe(tgid, exe))
 		return strdup(UNKNOWN_SERVICE);
-	root = program_root(tgid, exe);
-	cmdline = proc_read(root, "cmdline", &len);
-	if (cmdline) {
-		name = gunicorn_module(cmdline, len);
-		free(cmdline);
-		if (name)
-			return name;
-	}
-	name = strrchr(exe, '/');
-	return strdup(name ? name + 1 : exe);
+	cmdline = proc_read(tgid, "cmdline", &len);
+	if (!cmdline)
+		return strdup(basename_of(exe));
+	n = split_cmdline(cmdline, len, args, ARRAY_SIZE(args));
+	name = gunicorn_module(args, n);
+	if (!name)
+		name = program_name(exe, args, n);
+	free(cmdline);
+	return name;
 }
 
 static struct svc_entry *entry_add(pid_t tgid, char *name)

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Install what redscope needs on Debian or Ubuntu, only what is missing.
+# Usage: scripts/install-deps.sh build [test]
+set -eu
+
+BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev"
+TEST_PKGS="curl wrk gunicorn python3 python3-pytest python3-flask python3-requests
+python3-prometheus-client prometheus util-linux"
+
+want=""
+for group in "$@"; do
+	case "$group" in
+	build) want="$want $BUILD_PKGS" ;;
+	test) want="$want $TEST_PKGS" ;;
+	*) echo "install-deps: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
+	esac
+done
+[ -n "$want" ] || { echo "usage: $0 build [test]" >&2; exit 2; }
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "install-deps: no apt-get here; install by hand:$want bpftool" >&2
+	exit 1
+fi
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+missing=""
+for p in $want; do
+	installed "$p" || missing="$missing $p"
+done
+# bpftool: its own package on Debian, part of linux-tools on Ubuntu
+if ! command -v bpftool >/dev/null 2>&1 && ! installed bpftool; then
+	missing="$missing bpftool"
+fi
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages:$missing; run as root (sudo make ...)" >&2
+	exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+case " $missing " in
+*" bpftool "*)
+	if ! apt-cache show bpftool >/dev/null 2>&1; then
+		missing=$(echo "$missing" | sed 's/ bpftool//')
+		missing="$missing linux-tools-common linux-tools-generic linux-tools-$(uname -r)"
+	fi
+	;;
+esac
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

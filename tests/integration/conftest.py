@@ -1,0 +1,277 @@
+"""Real parts for the integration tests: redscope, gunicorn, curl and wrk clients.
+
+Every test here loads BPF programs, so it needs root and a kernel with BTF; when
+either is missing the test is skipped and says why.
+"""
+import collections
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REDSCOPE = ROOT / "build" / "redscope"
+APPS = pathlib.Path(__file__).parent / "apps"
+GUNICORN = "/usr/bin/gunicorn"
+
+# Servers on one CPU, clients and redscope on the others: a client woken by a
+# response must not preempt the worker before the worker reads its own clock.
+NCPU = os.cpu_count() or 1
+SERVER_CPUS = "0"
+CLIENT_CPUS = "1-%d" % (NCPU - 1) if NCPU > 1 else "0"
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root to load BPF programs (run: sudo make test)"
+    if not os.path.exists("/sys/kernel/btf/vmlinux"):
+        return "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    if not REDSCOPE.exists():
+        return "build/redscope is missing: run make"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _privileged():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def pinned(cmd, cpus):
+    return ["taskset", "-c", cpus] + list(cmd)
+
+
+class Metrics:
+    """One parsed scrape."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = []
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                self.samples.append(s)
+
+    def find(self, name, **labels):
+        return [s for s in self.samples
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def value(self, name, **labels):
+        found = self.find(name, **labels)
+        assert len(found) == 1, "expected one %s%r, found %d" % (name, labels, len(found))
+        return found[0].value
+
+    def request_counts(self, service):
+        """(route, method, status) -> _count of the duration histogram."""
+        out = {}
+        for s in self.find("http_server_request_duration_seconds_count", service_name=service):
+            key = (s.labels["http_route"], s.labels["http_request_method"],
+                   int(s.labels["http_response_status_code"]))
+            out[key] = int(s.value)
+        return out
+
+    def request_sums(self, service):
+        out = {}
+        for s in self.find("http_server_request_duration_seconds_sum", service_name=service):
+            key = (s.labels["http_route"], s.labels["http_request_method"],
+                   int(s.labels["http_response_status_code"]))
+            out[key] = s.value
+        return out
+
+
+class Redscope:
+    def __init__(self, workdir, args=(), cpus=CLIENT_CPUS):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = workdir / ("redscope-%d.log" % self.port)
+        cmd = [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port] + list(args)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(pinned(cmd, cpus), stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._healthy, 30, what="redscope /healthz")
+
+    def _healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("redscope exited with %s:\n%s" % (self.proc.returncode, self.logs()))
+        try:
+            return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def scrape_text(self, headers=None):
+        r = requests.get(self.url + "/metrics", timeout=10, headers=headers or {})
+        r.raise_for_status()
+        return r.text
+
+    def metrics(self):
+        return Metrics(self.scrape_text())
+
+    def logs(self):
+        if not self.log.closed:
+            self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("redscope did not stop on %s" % sig)
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def redscope(tmp_path):
+    """Start redscope with the given arguments; stopped (and checked) at the end."""
+    started = []
+
+    def start(*args):
+        r = Redscope(tmp_path, args)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        code = r.stop()
+        assert code == 0, "redscope exited with %s:\n%s" % (code, r.logs())
+
+
+class Gunicorn:
+    def __init__(self, workdir, app, args=(), env=None, cpus=SERVER_CPUS):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.access_log = workdir / ("access-%d.log" % self.port)
+        self.error_log = workdir / ("gunicorn-%d.log" % self.port)
+        cmd = [GUNICORN, "--chdir", str(APPS), "--bind", "127.0.0.1:%d" % self.port,
+               "--access-logfile", str(self.access_log),
+               "--access-logformat", "%(m)s %(U)s %(s)s %(D)s %(p)s",
+               "--error-logfile", str(self.error_log)] + list(args) + [app]
+        full_env = dict(os.environ, **(env or {}))
+        self.proc = subprocess.Popen(pinned(cmd, cpus), env=full_env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._ready, 30, what="gunicorn on port %d" % self.port)
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("gunicorn exited: %s" % self.error_log.read_text())
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def access_entries(self):
+        """(method, path, status, duration_us, pid) for every logged request."""
+        out = []
+        if not self.access_log.exists():
+            return out
+        for line in self.access_log.read_text().splitlines():
+            method, path, status, dur, pid = line.split()
+            out.append((method, path, int(status), int(dur), pid))
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def gunicorn(tmp_path):
+    started = []
+
+    def start(app, *args, env=None):
+        g = Gunicorn(tmp_path, app, args, env)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.stop()
+
+
+def curl_requests(base_url, paths, cpus=CLIENT_CPUS):
+    """One curl process fetching base_url+path for each path, in order.
+
+    Returns a Counter of (path, status) as curl saw them."""
+    args = ["curl", "-s", "-w", "%{http_code}\\n"]
+    for p in paths:
+        args += ["-o", "/dev/null", base_url + p]
+    out = subprocess.run(pinned(args, cpus), check=True, capture_output=True, text=True).stdout
+    codes = [int(c) for c in out.split()]
+    assert len(codes) == len(paths), "curl answered %d of %d requests" % (len(codes), len(paths))
+    return collections.Counter(zip(paths, codes))
+
+
+def wrk_requests(base_url, paths, threads, quota, workdir, cpus=CLIENT_CPUS):
+    """wrk with one connection per thread, each stopping after quota responses.
+
+    Returns a Counter of (path, status) of every request wrk sent and got answered."""
+    done = workdir / ("wrk-done-%d" % time.monotonic_ns())
+    done.mkdir()
+    env = dict(os.environ, WRK_PATHS=",".join(paths), WRK_QUOTA=str(quota), WRK_DONE_DIR=str(done))
+    cmd = ["wrk", "-t", str(threads), "-c", str(threads), "-d", "600s",
+           "-s", str(APPS / "mix.lua"), base_url + "/"]
+    proc = subprocess.Popen(pinned(cmd, cpus), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: len(list(done.iterdir())) == threads, 300, interval=0.1,
+                 what="wrk threads to reach their quota")
+    finally:
+        proc.send_signal(signal.SIGINT)  # wrk sleeps for -d; SIGINT ends it early
+        proc.communicate(timeout=30)
+    counts = collections.Counter()
+    for f in done.iterdir():
+        for line in f.read_text().splitlines():
+            path, status, n = line.split()
+            counts[(path, int(status))] += int(n)
+    assert sum(counts.values()) == threads * quota
+    return counts
+
+
+def wait_for_total(rs, service, total, timeout=10):
+    """Scrape until the service's request count reaches total; return that scrape."""
+    last = {}
+
+    def reached():
+        m = rs.metrics()
+        last["m"] = m
+        return m if sum(m.request_counts(service).values()) >= total else None
+
+    try:
+        return wait_for(reached, timeout, interval=0.1, what="%d requests of %s" % (total, service))
+    except AssertionError:
+        m = last.get("m")
+        seen = [(s.labels, s.value) for s in m.find("http_server_request_duration_seconds_count")] if m else []
+        raise AssertionError("redscope counted %s for %s, expected %d in all"
+                             % (seen, service, total))

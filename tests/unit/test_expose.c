@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Text exposition format 0.0.4: escaping, histogram shape, well-formed output. */
+#include "internal.h"
+#include "unit.h"
+
+static const double duration_bounds[] = { 0.005, 0.01 };
+static const double size_bounds[] = { 0, 100 };
+
+static char *label_value(const char *v)
+{
+	struct buf b = {};
+
+	expose__label_value(&b, v);
+	return b.data ? b.data : strdup("");
+}
+
+static void label_values_escape_quote_backslash_and_newline(void)
+{
+	char *s = label_value("a\"b\\c\nd");
+
+	CHECK_STR(s, "a\\\"b\\\\c\\nd");
+	free(s);
+	s = label_value("plain /polls/{id}/ ok");
+	CHECK_STR(s, "plain /polls/{id}/ ok");
+	free(s);
+	s = label_value("");
+	CHECK_STR(s, "");
+	free(s);
+}
+
+static void label_values_are_always_utf8(void)
+{
+	char *s = label_value("caf\xc3\xa9 \xe2\x82\xac");
+
+	CHECK_STR(s, "caf\xc3\xa9 \xe2\x82\xac"); /* valid UTF-8 untouched */
+	free(s);
+	s = label_value("a\xff" "b");
+	CHECK_STR(s, "a\xef\xbf\xbd" "b");
+	free(s);
+	s = label_value("\xc0\xaf"); /* overlong '/' */
+	CHECK_STR(s, "\xef\xbf\xbd\xef\xbf\xbd");
+	free(s);
+	s = label_value("\xed\xa0\x80"); /* surrogate */
+	CHECK_STR(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	free(s);
+	s = label_value("\xe2\x82"); /* cut sequence at the end */
+	CHECK_STR(s, "\xef\xbf\xbd\xef\xbf\xbd");
+	free(s);
+}
+
+static struct store *store_with(const char *route, uint64_t *ns, size_t n)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 2, 1e-9 },
+		.body_size = { size_bounds, 2, 1.0 },
+	};
+	struct identity id = { "svc \"q\"" };
+	struct store *s = store__new(&o);
+
+	for (size_t i = 0; i < n; i++) {
+		struct request_obs obs = { .id = &id, .method = HTTP_PATCH, .route = route,
+					   .status = 201, .duration_ns = ns[i],
+					   .req_body_bytes = 7, .resp_body_bytes = 1000 };
+
+		store__observe_request(s, &obs);
+	}
+	return s;
+}
+
+static char *render(struct store *s)
+{
+	struct self_stats self = { .events = 3 };
+	struct buf b = {};
+
+	expose__render(s, &self, &b);
+	CHECK(!b.oom);
+	return b.data;
+}
+
+static void histograms_are_cumulative_with_exact_sums(void)
+{
+	uint64_t ns[] = { 4000000, 5000000, 7000000, 2500000000ULL };
+	struct store *s = store_with("/a\"b\\c\nd", ns, 4);
+	char *out = render(s);
+	const char *labels = "{service_name=\"svc \\\"q\\\"\",http_request_method=\"PATCH\","
+			     "http_route=\"/a\\\"b\\\\c\\nd\",http_response_status_code=\"201\"";
+	char expect[1024];
+
+	snprintf(expect, sizeof(expect),
+		 "http_server_request_duration_seconds_bucket%s,le=\"0.005\"} 2\n"
+		 "http_server_request_duration_seconds_bucket%s,le=\"0.01\"} 3\n"
+		 "http_server_request_duration_seconds_bucket%s,le=\"+Inf\"} 4\n"
+		 "http_server_request_duration_seconds_sum%s} 2.516000000\n"
+		 "http_server_request_duration_seconds_count%s} 4\n",
+		 labels, labels, labels, labels, labels);
+	CHECK(strstr(out, expect) != NULL);
+	snprintf(expect, sizeof(expect),
+		 "http_server_response_body_size_bytes_bucket%s,le=\"0\"} 0\n"
+		 "http_server_response_body_size_bytes_bucket%s,le=\"100\"} 0\n"
+		 "http_server_response_body_size_bytes_bucket%s,le=\"+Inf\"} 4\n"
+		 "http_server_response_body_size_bytes_sum%s} 4000\n",
+		 labels, labels, labels, labels);
+	CHECK(strstr(out, expect) != NULL);
+	CHECK(strstr(out, "# TYPE http_server_request_duration_seconds histogram\n") != NULL);
+	CHECK(strstr(out, "http_server_active_requests{service_name=\"svc \\\"q\\\"\"} 0\n") != NULL);
+	CHECK(strstr(out, "redscope_events_total 3\n") != NULL);
+	free(out);
+	store__free(s);
+}
+
+static bool is_name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/* The metric name of a sample line, without the histogram suffix. */
+static void family_of(const char *line, char *out, size_t n)
+{
+	static const char *const suffixes[] = { "_bucket", "_sum", "_count" };
+	size_t len = 0;
+
+	while (line[len] && line[len] != '{' && line[len] != ' ' && len < n - 1)
+		len++;
+	memcpy(out, line, len);
+	out[len] = '\0';
+	for (size_t i = 0; i < 3; i++) {
+		size_t k = strlen(suffixes[i]);
+
+		if (len > k && !strcmp(out + len - k, suffixes[i]) &&
+		    !strstr(out, "_total")) {
+			out[len - k] = '\0';
+			break;
+		}
+	}
+}
+
+static void every_line_is_well_formed_and_families_are_contiguous(void)
+{
+	uint64_t ns[] = { 1, 2, 3 };
+	struct store *s = store_with("/x", ns, 3);
+	char *out = render(s), *save = NULL, *line;
+	char current[128] = "", fam[128], seen[64][128];
+	size_t n_seen = 0;
+
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)) {
+			family_of(line + 7, fam, sizeof(fam));
+			if (strcmp(fam, current)) {
+				for (size_t i = 0; i < n_seen; i++)
+					CHECK(strcmp(seen[i], fam)); /* a family appears once */
+				if (n_seen < 64)
+					strcpy(seen[n_seen++], fam);
+				strcpy(current, fam);
+			}
+			continue;
+		}
+		CHECK(line[0] != '#');
+		CHECK(is_name_char(line[0], true));
+		family_of(line, fam, sizeof(fam));
+		if (strncmp(fam, current, strlen(current)))
+			fprintf(stderr, "sample %s outside its family %s\n", line, current);
+		CHECK(!strncmp(fam, current, strlen(current)));
+		/* a value follows the last space */
+		{
+			const char *v = strrchr(line, ' ');
+			char *end;
+
+			CHECK(v != NULL);
+			if (v) {
+				strtod(v + 1, &end);
+				CHECK(*end == '\0' && end != v + 1);
+			}
+		}
+	}
+	free(out);
+	store__free(s);
+}
+
+int main(void)
+{
+	RUN(label_values_escape_quote_backslash_and_newline);
+	RUN(label_values_are_always_utf8);
+	RUN(histograms_are_cumulative_with_exact_sums);
+	RUN(every_line_is_well_formed_and_families_are_contiguous);
+	return unit_report("expose");
+}

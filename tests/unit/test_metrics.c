@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The metric store: series identity, bucket placement, sums, growth. */
+#include "internal.h"
+#include "unit.h"
+
+static const double duration_bounds[] = { 0.005, 0.01, 0.1, 1 };
+static const double size_bounds[] = { 0, 100, 1000 };
+
+static struct store *new_store(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 4, 1e-9 },
+		.body_size = { size_bounds, 3, 1.0 },
+	};
+	return store__new(&o);
+}
+
+static struct request_obs obs(const struct identity *id, const char *route, unsigned int status,
+			      uint64_t ns)
+{
+	return (struct request_obs){ .id = id, .method = HTTP_GET, .route = route, .status = status,
+				     .duration_ns = ns, .req_body_bytes = 0, .resp_body_bytes = 150 };
+}
+
+static struct request_series *only_series(struct store *s)
+{
+	struct service_series *svc = store__services(s);
+
+	CHECK(svc && !service_series__next(svc));
+	return svc ? service_series__requests(svc) : NULL;
+}
+
+static void observations_land_in_the_right_buckets(void)
+{
+	struct identity id = { "svc" };
+	struct store *s = new_store();
+	struct request_series_view v;
+	struct request_series *r;
+	/* on a bound counts in that bucket (le is "less or equal") */
+	uint64_t ns[] = { 1, 5000000, 5000001, 10000000, 99999999, 1000000000, 1000000001, 7000000000 };
+
+	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		struct request_obs o = obs(&id, "/a", 200, ns[i]);
+
+		CHECK_EQ(store__observe_request(s, &o), 0);
+	}
+	r = only_series(s);
+	request_series__view(r, &v);
+	CHECK_EQ(v.duration->buckets[0], 2); /* <= 0.005 */
+	CHECK_EQ(v.duration->buckets[1], 2); /* <= 0.01 */
+	CHECK_EQ(v.duration->buckets[2], 1); /* <= 0.1 */
+	CHECK_EQ(v.duration->buckets[3], 1); /* <= 1 */
+	CHECK_EQ(v.duration->buckets[4], 2); /* +Inf */
+	CHECK_EQ(v.duration->count, 8);
+	CHECK_EQ(v.duration->sum, 1 + 5000000 + 5000001 + 10000000 + 99999999 + 1000000000 +
+				     1000000001 + 7000000000ULL);
+	CHECK_EQ(v.resp_body->buckets[2], 8); /* 150 bytes: <= 1000 */
+	CHECK_EQ(v.req_body->buckets[0], 8);  /* empty bodies: <= 0 */
+	store__free(s);
+}
+
+static void each_label_set_is_its_own_series(void)
+{
+	struct identity a = { "a" }, b = { "b" }, a2 = { "a" };
+	struct store *s = new_store();
+	struct request_obs o;
+	struct service_series *svc;
+	size_t services = 0;
+
+	o = obs(&a, "/x", 200, 1);
+	store__observe_request(s, &o);
+	o = obs(&a2, "/x", 200, 1); /* same identity by value */
+	store__observe_request(s, &o);
+	o = obs(&a, "/x", 404, 1);
+	store__observe_request(s, &o);
+	o = obs(&a, "/y", 200, 1);
+	store__observe_request(s, &o);
+	o = obs(&a, "/x", 200, 1);
+	o.method = HTTP_POST;
+	store__observe_request(s, &o);
+	o = obs(&b, "/x", 200, 1);
+	store__observe_request(s, &o);
+	CHECK_EQ(store__series_count(s), 5);
+	for (svc = store__services(s); svc; svc = service_series__next(svc))
+		services++;
+	CHECK_EQ(services, 2);
+	/* insertion order is kept */
+	svc = store__services(s);
+	CHECK_STR(service_series__identity(svc)->service_name, "a");
+	{
+		struct request_series_view v;
+
+		request_series__view(service_series__requests(svc), &v);
+		CHECK_STR(v.route, "/x");
+		CHECK_EQ(v.status, 200);
+		CHECK_EQ(v.duration->count, 2);
+	}
+	store__free(s);
+}
+
+static void many_series_survive_table_growth(void)
+{
+	struct identity id = { "svc" };
+	struct store *s = new_store();
+	char route[32];
+	struct request_series *r;
+	size_t n = 0;
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 5000; i++) {
+			struct request_obs o;
+
+			snprintf(route, sizeof(route), "/r%d", i);
+			o = obs(&id, route, 200, 1000);
+			CHECK_EQ(store__observe_request(s, &o), 0);
+		}
+	}
+	CHECK_EQ(store__series_count(s), 5000);
+	for (r = service_series__requests(store__services(s)); r; r = request_series__next(r)) {
+		struct request_series_view v;
+
+		request_series__view(r, &v);
+		CHECK_EQ(v.duration->count, 3);
+		n++;
+	}
+	CHECK_EQ(n, 5000);
+	store__free(s);
+}
+
+static void services_exist_before_any_request(void)
+{
+	struct identity id = { "idle" };
+	struct store *s = new_store();
+	struct service_series *svc = store__service(s, &id);
+
+	CHECK(svc != NULL);
+	CHECK(store__service(s, &id) == svc);
+	service_series__set_active(svc, 3);
+	CHECK_EQ(service_series__active(svc), 3);
+	CHECK_EQ(store__series_count(s), 0);
+	store__free(s);
+}
+
+int main(void)
+{
+	RUN(observations_land_in_the_right_buckets);
+	RUN(each_label_set_is_its_own_series);
+	RUN(many_series_survive_table_growth);
+	RUN(services_exist_before_any_request);
+	return unit_report("metrics");
+}
