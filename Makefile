@@ -4,6 +4,7 @@
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
 #   make unit     unit tests only, with ASan/UBSan
+#   make install  install build/redscope and the systemd unit (PREFIX=/usr/local)
 #   make clean    remove build/
 #
 # V=1 shows the commands.
@@ -15,6 +16,8 @@ BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -41,7 +44,7 @@ PURE_SRCS := user/http1.c user/route.c user/metrics.c user/expose.c user/buf.c u
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all run test unit integration deps deps-test clean
+.PHONY: all run test unit integration deps deps-test install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -72,9 +75,11 @@ $(BUILD)/redscope: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(PURE_SRCS) | $(BUILD)/unit
+# test_h1_* run the BPF parser (bpf/h1.bpf.h) as C, through tests/unit/bpf_shim.h
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
+		$(PURE_SRCS) | $(BUILD)/unit
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) -std=gnu11 -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
 		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lm -lpthread -o $@
 
 deps:
@@ -96,6 +101,13 @@ integration: all
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory integration
+
+install: all
+	install -D -m 0755 $(BUILD)/redscope $(DESTDIR)$(PREFIX)/bin/redscope
+	install -D -m 0644 deploy/systemd/redscope.service \
+		$(DESTDIR)/etc/systemd/system/redscope.service
+	sed -i 's|/usr/local/bin/redscope|$(PREFIX)/bin/redscope|' \
+		$(DESTDIR)/etc/systemd/system/redscope.service
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -30,9 +30,22 @@ struct rs_work {
 	__u64 now;
 	__u64 off;  /* bytes of the current buffer segment fed so far */
 	__u32 done; /* the scanner finished a message */
-	__u32 pad;
-	__u8 buf[RS_SCAN_WINDOW];
+	__u32 stop; /* rs_slow: the scan loop must stop at the returned index */
+	__u8 buf[RS_SCAN_WINDOW + RS_SCAN_PAD];
 };
+
+/* Unaligned little-endian word of the scan window: BPF on x86 and arm64 loads it as is. */
+#ifdef __bpf__
+#define RS_LOAD64(p) (*(const __u64 *)(p))
+#else
+static inline __u64 RS_LOAD64(const void *p)
+{
+	__u64 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -87,6 +100,18 @@ static __always_inline void stat_inc(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+/*
+ * Submit flags for a ringbuf record: no wakeup, the daemon drains the ring on a
+ * short timer (waking it costs more than the rest of a request's processing).
+ * Once the ring is a quarter full, wake it so that nothing is dropped.
+ */
+static __always_inline __u64 ringbuf_wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RS_RINGBUF_BYTES / 4
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline struct rs_work *work_get(void)

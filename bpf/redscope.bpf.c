@@ -290,7 +290,7 @@ static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent)
 	e->tgid = tgid;
 	e->parent_tgid = parent;
 	e->pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 }
 
 /* Children of a followed target are targets from the moment they exist. */

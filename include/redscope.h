@@ -16,6 +16,7 @@
 /* Capture and scan bounds. */
 #define RS_HEAD_MAX 256		/* bytes of the request line kept per request */
 #define RS_SCAN_WINDOW 512	/* bytes copied from userspace and scanned at a time */
+#define RS_SCAN_PAD RS_HEAD_MAX	/* slack after the window: fixed-size reads near its end */
 #define RS_SCAN_STEPS 16	/* windows or body steps per buffer segment */
 #define RS_MAX_IOV 8		/* iovec segments inspected per readv/writev/msghdr */
 #define RS_HEAD_SCAN_MAX 32768	/* a message head longer than this is not HTTP we follow */

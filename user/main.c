@@ -16,6 +16,10 @@
 #include "internal.h"
 #include "redscope.skel.h"
 
+/*
+ * The kernel side wakes the daemon only when the ring buffer fills up; otherwise
+ * records wait at most this long to be counted.
+ */
 #define POLL_TIMEOUT_MS 100
 #define SWEEP_INTERVAL_NS 1000000000ULL
 #define MAX_BUCKETS 64
@@ -375,6 +379,8 @@ int main(int argc, char **argv)
 	while (!exiting) {
 		int n = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
 
+		if (n >= 0)
+			n = ring_buffer__consume(rb);
 		if (n < 0 && n != -EINTR) {
 			p_err("reading the ring buffer failed: %s", strerror(-n));
 			goto cleanup;

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel side of one connection, simulated: the BPF framing parser from
+ * bpf/h1.bpf.h compiled as C, with maps and helpers backed by static memory.
+ * Feed it what a server reads and writes; collect the records it would emit.
+ */
+#ifndef REDSCOPE_H1_SIM_H
+#define REDSCOPE_H1_SIM_H
+
+#include "bpf_shim.h"
+#include "../../bpf/h1.bpf.h"
+
+#define SIM_MAX_EVENTS 4096
+#define SIM_PIPE_SLOTS (RS_PIPELINE_MAX + 4)
+#define SIM_TGID 4242
+#define SIM_FD 7
+
+static struct rs_work sim_work;
+static __u64 sim_stats[RS_STAT__COUNT];
+static struct rs_target sim_target;
+static struct {
+	bool used;
+	struct rs_pipe_key key;
+	struct rs_request value;
+} sim_pipe[SIM_PIPE_SLOTS];
+static struct rs_event_http sim_events[SIM_MAX_EVENTS];
+static size_t sim_n_events;
+static __u64 sim_lost;
+static __u64 sim_clock;
+
+void *bpf_map_lookup_elem(void *map, const void *key)
+{
+	if (map == &work)
+		return &sim_work;
+	if (map == &stats)
+		return *(const __u32 *)key < RS_STAT__COUNT ? &sim_stats[*(const __u32 *)key] : NULL;
+	if (map == &targets)
+		return *(const __u32 *)key == SIM_TGID ? &sim_target : NULL;
+	if (map == &pipeline) {
+		for (size_t i = 0; i < SIM_PIPE_SLOTS; i++)
+			if (sim_pipe[i].used && !memcmp(&sim_pipe[i].key, key, sizeof(struct rs_pipe_key)))
+				return &sim_pipe[i].value;
+	}
+	return NULL;
+}
+
+long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags)
+{
+	struct rs_request *r;
+
+	(void)flags;
+	if (map != &pipeline)
+		return -1;
+	r = bpf_map_lookup_elem(map, key);
+	for (size_t i = 0; !r && i < SIM_PIPE_SLOTS; i++) {
+		if (!sim_pipe[i].used) {
+			sim_pipe[i].used = true;
+			memcpy(&sim_pipe[i].key, key, sizeof(struct rs_pipe_key));
+			r = &sim_pipe[i].value;
+		}
+	}
+	if (!r)
+		return -7; /* E2BIG: full, like a full map */
+	memcpy(r, value, sizeof(*r));
+	return 0;
+}
+
+long bpf_map_delete_elem(void *map, const void *key)
+{
+	if (map != &pipeline)
+		return -1;
+	for (size_t i = 0; i < SIM_PIPE_SLOTS; i++)
+		if (sim_pipe[i].used && !memcmp(&sim_pipe[i].key, key, sizeof(struct rs_pipe_key)))
+			sim_pipe[i].used = false;
+	return 0;
+}
+
+static struct rs_event_http sim_reserved;
+static bool sim_reserved_busy;
+
+void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags)
+{
+	(void)ringbuf;
+	(void)flags;
+	if (size != sizeof(sim_reserved) || sim_reserved_busy || sim_n_events == SIM_MAX_EVENTS) {
+		sim_lost++;
+		return NULL;
+	}
+	sim_reserved_busy = true;
+	memset(&sim_reserved, 0xa5, sizeof(sim_reserved)); /* unset fields must show */
+	return &sim_reserved;
+}
+
+void bpf_ringbuf_submit(void *data, __u64 flags)
+{
+	(void)flags;
+	sim_events[sim_n_events++] = *(struct rs_event_http *)data;
+	sim_reserved_busy = false;
+}
+
+void bpf_ringbuf_discard(void *data, __u64 flags)
+{
+	(void)data;
+	(void)flags;
+	sim_reserved_busy = false;
+}
+
+__u64 bpf_ringbuf_query(void *ringbuf, __u64 flags)
+{
+	(void)ringbuf;
+	(void)flags;
+	return 0;
+}
+
+long bpf_probe_read_user(void *dst, __u32 size, const void *src)
+{
+	if (!src) {
+		memset(dst, 0, size);
+		return -14; /* EFAULT */
+	}
+	memcpy(dst, src, size);
+	return 0;
+}
+
+long bpf_probe_read_kernel(void *dst, __u32 size, const void *src)
+{
+	memcpy(dst, src, size);
+	return 0;
+}
+
+__u64 bpf_get_current_cgroup_id(void)
+{
+	return 1;
+}
+
+/* A fresh accepted connection; all records and counters cleared. */
+static inline void sim_reset(void)
+{
+	memset(&sim_work, 0, sizeof(sim_work));
+	memset(sim_stats, 0, sizeof(sim_stats));
+	memset(sim_pipe, 0, sizeof(sim_pipe));
+	memset(&sim_target, 0, sizeof(sim_target));
+	sim_n_events = 0;
+	sim_lost = 0;
+	sim_clock = 1000;
+	sim_work.key.tgid = SIM_TGID;
+	sim_work.key.fd = SIM_FD;
+	sim_work.conn.flags = RS_CONN_ACCEPTED;
+	sim_work.conn.accept_ns = sim_clock;
+}
+
+/* What a read (RS_DIR_REQ) or write (RS_DIR_RESP) of these bytes does. */
+static inline void sim_io(__u32 dir, const void *p, size_t n)
+{
+	sim_work.now = ++sim_clock;
+	rs_feed_io(dir, RS_IO_BUF, (__u64)(unsigned long)p, 0, n);
+}
+
+/* sendfile: bytes the parser cannot look at. */
+static inline void sim_blind(__u32 dir, size_t n)
+{
+	sim_work.now = ++sim_clock;
+	rs_feed_io(dir, RS_IO_BLIND, 0, 0, n);
+}
+
+static inline void sim_close(void)
+{
+	sim_work.now = ++sim_clock;
+	if (sim_work.conn.flags & RS_CONN_IN_REQUEST)
+		rs_close();
+}
+
+static inline __u64 sim_stat(enum rs_stat s)
+{
+	return sim_stats[s];
+}
+
+static inline bool sim_broken(void)
+{
+	return sim_work.conn.req.state == RS_H1_BROKEN || sim_work.conn.resp.state == RS_H1_BROKEN;
+}
+
+#endif /* REDSCOPE_H1_SIM_H */
