@@ -39,9 +39,11 @@ def test_port_in_use_names_the_address_and_the_flag():
 
 
 def test_kernel_without_btf_is_named_with_the_config_option():
-    # a private mount namespace where /sys/kernel/btf is empty, as on a kernel without BTF
-    line = run_failing(["unshare", "--mount", "sh", "-c",
-                        "mount -t tmpfs none /sys/kernel/btf && exec %s %s" % (REDSCOPE, listen_arg())])
+    # a mount namespace of its own where /sys/kernel/btf is empty, as on a kernel without
+    # BTF; /sys is made private there first so the empty mount never reaches the host
+    script = ("mount --make-rprivate /sys && mount -t tmpfs none /sys/kernel/btf && exec %s %s"
+              % (REDSCOPE, listen_arg()))
+    line = run_failing(["unshare", "--mount", "--propagation", "unchanged", "sh", "-c", script])
     assert "no BTF" in line and "CONFIG_DEBUG_INFO_BTF" in line
 
 
