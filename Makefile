@@ -3,6 +3,7 @@
 #   make          build build/redscope
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
+#   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
 #   make unit     unit tests only, with ASan/UBSan
 #   make install  install build/redscope and the systemd unit (PREFIX=/usr/local)
 #   make clean    remove build/
@@ -16,6 +17,7 @@ BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
 PYTEST_ARGS ?=
 RUN_ARGS ?=
+DEMO_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
@@ -40,11 +42,12 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -I
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # modules that read captured bytes or render: unit tested in isolation, with sanitizers
-PURE_SRCS := user/http1.c user/route.c user/metrics.c user/expose.c user/buf.c user/log.c
+PURE_SRCS := user/http1.c user/route.c user/metrics.c user/quantile.c user/expose.c user/buf.c \
+	user/log.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all run test unit integration deps deps-test install clean
+.PHONY: all run test unit integration demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -88,9 +91,16 @@ deps:
 deps-test:
 	$(Q)scripts/install-deps.sh build test
 
+deps-demo:
+	$(Q)scripts/install-deps.sh build demo
+
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(BUILD)/redscope $(RUN_ARGS)
+
+demo: deps-demo
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)cd deploy/demo && $(PYTHON) run.py $(DEMO_ARGS)
 
 unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "  UNIT     $$t"; $$t; done

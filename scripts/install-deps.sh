@@ -1,21 +1,23 @@
 #!/bin/sh
 # Install what redscope needs on Debian or Ubuntu, only what is missing.
-# Usage: scripts/install-deps.sh build [test]
+# Usage: scripts/install-deps.sh build [test] [demo]
 set -eu
 
 BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev"
-TEST_PKGS="curl wrk gunicorn python3 python3-pytest python3-flask python3-requests
-python3-prometheus-client prometheus util-linux"
+DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
+TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
+python3-prometheus-client util-linux"
 
 want=""
 for group in "$@"; do
 	case "$group" in
 	build) want="$want $BUILD_PKGS" ;;
 	test) want="$want $TEST_PKGS" ;;
-	*) echo "install-deps: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
+	demo) want="$want $DEMO_PKGS" ;;
+	*) echo "install-deps: unknown group '$group' (expected build, test or demo)" >&2; exit 2 ;;
 	esac
 done
-[ -n "$want" ] || { echo "usage: $0 build [test]" >&2; exit 2; }
+[ -n "$want" ] || { echo "usage: $0 build [test] [demo]" >&2; exit 2; }
 
 if ! command -v apt-get >/dev/null 2>&1; then
 	echo "install-deps: no apt-get here; install by hand:$want bpftool" >&2

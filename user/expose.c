@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -94,16 +95,15 @@ static void identity_labels(struct buf *b, bool *first, const struct identity *i
 	label(b, first, "service_name", id->service_name);
 }
 
-static void request_labels(struct buf *b, const struct identity *id,
-			   const struct request_series_view *v)
+static void request_labels(struct buf *b, const struct identity *id, const struct request_series *r)
 {
 	char status[12];
 	bool first = true;
 
-	snprintf(status, sizeof(status), "%u", v->status);
+	snprintf(status, sizeof(status), "%u", r->status);
 	identity_labels(b, &first, id);
-	label(b, &first, "http_request_method", http_method_name(v->method));
-	label(b, &first, "http_route", v->route);
+	label(b, &first, "http_request_method", http_method_name(r->method));
+	label(b, &first, "http_route", r->route);
 	label(b, &first, "http_response_status_code", status);
 }
 
@@ -120,66 +120,63 @@ static void raw_value(struct buf *b, uint64_t raw, double scale)
 
 enum which_histogram { H_DURATION, H_REQ_BODY, H_RESP_BODY };
 
-static const struct histogram *pick(const struct request_series_view *v, enum which_histogram w)
+static const struct histogram *pick(const struct request_series *r, enum which_histogram w)
 {
-	return w == H_DURATION ? v->duration : w == H_REQ_BODY ? v->req_body : v->resp_body;
+	return w == H_DURATION ? &r->duration : w == H_REQ_BODY ? &r->req_body : &r->resp_body;
 }
 
 static void render_histograms(struct store *s, struct buf *b, const char *name,
 			      enum which_histogram which, const struct histogram_spec *spec)
 {
-	struct service_series *svc;
-
-	for (svc = store__services(s); svc; svc = service_series__next(svc)) {
-		const struct identity *id = service_series__identity(svc);
-		struct request_series *r;
-
-		for (r = service_series__requests(svc); r; r = request_series__next(r)) {
-			struct request_series_view v;
-			const struct histogram *h;
-			size_t start, i;
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		for (struct request_series *r = svc->requests; r; r = r->next) {
+			const struct histogram *h = pick(r, which);
 			uint64_t cum = 0;
 
-			request_series__view(r, &v);
-			h = pick(&v, which);
-			for (i = 0; i <= spec->n; i++) {
+			for (size_t i = 0; i <= spec->n; i++) {
 				cum += h->buckets[i];
 				buf__printf(b, "%s_bucket", name);
-				start = b->len;
-				request_labels(b, id, &v);
-				if (b->len == start)
-					buf__puts(b, "{");
-				else
-					buf__puts(b, ",");
+				request_labels(b, &svc->id, r);
 				if (i < spec->n)
-					buf__printf(b, "le=\"%.15g\"} %" PRIu64 "\n", spec->bounds[i], cum);
+					buf__printf(b, ",le=\"%.15g\"} %" PRIu64 "\n", spec->bounds[i], cum);
 				else
-					buf__printf(b, "le=\"+Inf\"} %" PRIu64 "\n", cum);
+					buf__printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
 			}
 			buf__printf(b, "%s_sum", name);
-			request_labels(b, id, &v);
+			request_labels(b, &svc->id, r);
 			buf__puts(b, "} ");
 			raw_value(b, h->sum, spec->scale);
 			buf__printf(b, "\n%s_count", name);
-			request_labels(b, id, &v);
+			request_labels(b, &svc->id, r);
 			buf__printf(b, "} %" PRIu64 "\n", h->count);
 		}
 	}
 }
 
-static void render_active(struct store *s, struct buf *b)
+/* A gauge with one value per service (of those with all of only_flags). */
+static void service_gauge(struct store *s, struct buf *b, const char *name, const char *help,
+			  int64_t (*value)(const struct service_series *svc), unsigned int only_flags)
 {
-	struct service_series *svc;
-
-	family(b, "http_server_active_requests", "gauge",
-	       "Number of HTTP server requests in flight.");
-	for (svc = store__services(s); svc; svc = service_series__next(svc)) {
+	family(b, name, "gauge", help);
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
 		bool first = true;
 
-		buf__puts(b, "http_server_active_requests");
-		identity_labels(b, &first, service_series__identity(svc));
-		buf__printf(b, "} %" PRId64 "\n", service_series__active(svc));
+		if ((svc->id.flags & only_flags) != only_flags)
+			continue;
+		buf__puts(b, name);
+		identity_labels(b, &first, &svc->id);
+		buf__printf(b, "} %" PRId64 "\n", value(svc));
 	}
+}
+
+static int64_t active_of(const struct service_series *svc)
+{
+	return svc->active;
+}
+
+static int64_t workers_of(const struct service_series *svc)
+{
+	return svc->workers;
 }
 
 static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
@@ -309,13 +306,164 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	      (double)self->tracked_processes);
 	gauge(b, "redscope_tracked_connections", "Connections followed right now.",
 	      (double)self->tracked_connections);
-	gauge(b, "redscope_series", "HTTP request series in the store.",
-	      (double)store__series_count(s));
+	gauge(b, "redscope_series", "HTTP request series in the store.", (double)s->n_series);
+}
+
+/* ---- --compat=statsd: the series of gunicorn --statsd-host + statsd_exporter ---- */
+
+/* statsd_exporter's default summary quantiles */
+static const double summary_ranks[] = { 0.5, 0.9, 0.99 };
+
+static void summary_lines(struct buf *b, const char *name, const struct summary *sum,
+			  void (*labels)(struct buf *, const void *), const void *ctx, uint64_t now)
+{
+	double q[ARRAY_SIZE(summary_ranks)];
+
+	quantiles__compute(&sum->q, now, summary_ranks, ARRAY_SIZE(summary_ranks), q);
+	for (size_t i = 0; i < ARRAY_SIZE(summary_ranks); i++) {
+		buf__puts(b, name);
+		labels(b, ctx);
+		buf__printf(b, ",quantile=\"%g\"} ", summary_ranks[i]);
+		if (q[i] != q[i])
+			buf__puts(b, "NaN\n");
+		else
+			buf__printf(b, "%.9g\n", q[i]);
+	}
+	buf__printf(b, "%s_sum", name);
+	labels(b, ctx);
+	buf__puts(b, "} ");
+	raw_value(b, sum->sum_ns, 1e-9);
+	buf__printf(b, "\n%s_count", name);
+	labels(b, ctx);
+	buf__printf(b, "} %" PRIu64 "\n", sum->count);
+}
+
+static void service_labels(struct buf *b, const void *ctx)
+{
+	bool first = true;
+
+	identity_labels(b, &first, &((const struct service_series *)ctx)->id);
+}
+
+struct route_ctx {
+	const struct service_series *svc;
+	const char *route;
+	const struct request_series *r; /* NULL: endpoint labels only */
+};
+
+/* django_request_*: the labels the DogStatsd middleware tagged with. */
+static void django_labels(struct buf *b, const void *ctx)
+{
+	const struct route_ctx *c = ctx;
+	bool first = true;
+
+	label(b, &first, "service", c->svc->id.service_name);
+	label(b, &first, "endpoint", c->route);
+	if (c->r) {
+		char status[12];
+
+		snprintf(status, sizeof(status), "%u", c->r->status);
+		label(b, &first, "method", http_method_name(c->r->method));
+		label(b, &first, "status", status);
+	}
+}
+
+static bool is_compat(const struct service_series *svc)
+{
+	return svc->id.flags & IDENTITY_GUNICORN;
+}
+
+/* Requests of a service with this status; all of them for status 0. */
+static uint64_t requests_with_status(const struct service_series *svc, unsigned int status)
+{
+	uint64_t n = 0;
+
+	for (const struct request_series *r = svc->requests; r; r = r->next)
+		if (!status || r->status == status)
+			n += r->duration.count;
+	return n;
+}
+
+static void render_compat_statsd(struct store *s, struct buf *b)
+{
+	bool done[1000] = {}; /* status codes whose family is out */
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+
+	family(b, "gunicorn_requests", "counter", "Requests served (gunicorn statsd compatible).");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		if (!is_compat(svc))
+			continue;
+		buf__puts(b, "gunicorn_requests");
+		service_labels(b, svc);
+		buf__printf(b, "} %" PRIu64 "\n", requests_with_status(svc, 0));
+	}
+	/* gunicorn_request_status_<code>: one family per status code seen */
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		if (!is_compat(svc))
+			continue;
+		for (struct request_series *r = svc->requests; r; r = r->next) {
+			char name[64];
+
+			if (r->status >= ARRAY_SIZE(done) || done[r->status])
+				continue;
+			done[r->status] = true;
+			snprintf(name, sizeof(name), "gunicorn_request_status_%u", r->status);
+			buf__printf(b, "# HELP %s Responses with status %u (gunicorn statsd compatible).\n"
+				       "# TYPE %s counter\n",
+				    name, r->status, name);
+			for (struct service_series *o = s->services; o; o = o->next) {
+				uint64_t n = is_compat(o) ? requests_with_status(o, r->status) : 0;
+
+				if (!n)
+					continue;
+				buf__puts(b, name);
+				service_labels(b, o);
+				buf__printf(b, "} %" PRIu64 "\n", n);
+			}
+		}
+	}
+	family(b, "gunicorn_request_duration", "summary",
+	       "Request duration in seconds (gunicorn statsd compatible).");
+	for (struct service_series *svc = s->services; svc; svc = svc->next)
+		if (is_compat(svc))
+			summary_lines(b, "gunicorn_request_duration", &svc->duration, service_labels,
+				      svc, now);
+	service_gauge(s, b, "gunicorn_workers", "Worker processes (gunicorn statsd compatible).",
+		      workers_of, IDENTITY_GUNICORN);
+
+	family(b, "django_request_count", "counter",
+	       "Requests by endpoint, method and status (Django statsd middleware compatible).");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		if (!is_compat(svc))
+			continue;
+		for (struct request_series *r = svc->requests; r; r = r->next) {
+			struct route_ctx c = { svc, r->route, r };
+
+			buf__puts(b, "django_request_count");
+			django_labels(b, &c);
+			buf__printf(b, "} %" PRIu64 "\n", r->duration.count);
+		}
+	}
+	family(b, "django_request_latency_seconds", "summary",
+	       "Request latency by endpoint (Django statsd middleware compatible).");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		if (!is_compat(svc))
+			continue;
+		for (struct route_summary *rs = svc->routes; rs; rs = rs->next) {
+			struct route_ctx c = { svc, rs->route, NULL };
+
+			summary_lines(b, "django_request_latency_seconds", &rs->s, django_labels, &c, now);
+		}
+	}
 }
 
 void expose__render(struct store *s, const struct self_stats *self, struct buf *out)
 {
-	const struct store_opts *o = store__opts(s);
+	const struct store_opts *o = &s->opts;
 
 	family(out, "http_server_request_duration_seconds", "histogram",
 	       "Duration of HTTP server requests.");
@@ -327,7 +475,10 @@ void expose__render(struct store *s, const struct self_stats *self, struct buf *
 	       "Size of HTTP server response bodies.");
 	render_histograms(s, out, "http_server_response_body_size_bytes", H_RESP_BODY,
 			  &o->body_size);
-	render_active(s, out);
+	service_gauge(s, out, "http_server_active_requests", "Number of HTTP server requests in flight.",
+		      active_of, 0);
+	if (o->compat_statsd)
+		render_compat_statsd(s, out);
 	render_self(s, out, self);
 	render_process(out, self);
 }

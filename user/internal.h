@@ -3,6 +3,7 @@
 #ifndef REDSCOPE_INTERNAL_H
 #define REDSCOPE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,6 +86,34 @@ enum http1_error http1_parse_request_line(const char *line, size_t len, size_t l
 /* Write the route for path[0, len) into out (NUL-terminated, at most ROUTE_MAX bytes). */
 void route_from_path(const char *path, size_t len, bool truncated, char out[ROUTE_MAX]);
 
+/* quantile.c: quantiles over a sliding time window (Prometheus summaries) */
+#define QUANTILE_BUCKETS 5
+
+struct quantile_bucket {
+	uint64_t period; /* which width-long slice of time the samples are from */
+	uint64_t seen;	 /* samples observed in that slice */
+	uint32_t n;	 /* samples kept */
+	uint32_t alloc;
+	double *v;
+};
+
+struct quantiles {
+	uint64_t width_ns; /* max age / QUANTILE_BUCKETS */
+	uint32_t cap;	   /* samples kept per bucket; beyond, a uniform reservoir */
+	uint32_t rng;
+	struct quantile_bucket b[QUANTILE_BUCKETS];
+};
+
+void quantiles__init(struct quantiles *q, uint64_t max_age_ns, uint32_t cap);
+void quantiles__free(struct quantiles *q);
+void quantiles__observe(struct quantiles *q, uint64_t now_ns, double v);
+/*
+ * Quantiles at ranks (ascending, in [0, 1]) of what was observed in the window
+ * ending at now_ns; NaN when nothing was. Returns the number of samples used.
+ */
+size_t quantiles__compute(const struct quantiles *q, uint64_t now_ns, const double *ranks,
+			  size_t n_ranks, double *out);
+
 /* metrics.c: the metric store */
 struct histogram_spec {
 	const double *bounds; /* upper bounds, ascending; +Inf implicit */
@@ -99,15 +128,62 @@ struct histogram {
 };
 
 /* Who served a request: the identity labels of a service. */
+#define IDENTITY_GUNICORN (1u << 0) /* run by gunicorn: gets the statsd compat series */
+
 struct identity {
 	const char *service_name;
+	unsigned int flags; /* IDENTITY_*, not part of what tells services apart */
 };
 
-struct store;
+/* A duration summary: sliding-window quantiles with all-time sum and count. */
+struct summary {
+	uint64_t count;
+	uint64_t sum_ns;
+	struct quantiles q;
+};
+
+/* django_request_latency_seconds of one route of a service (--compat=statsd). */
+struct route_summary {
+	struct route_summary *next;
+	char *route;
+	struct summary s;
+};
+
+struct request_series {
+	struct request_series *next;  /* insertion order within the service */
+	struct request_series *hnext; /* hash chain */
+	uint64_t hash;
+	enum http_method method;
+	unsigned int status;
+	char *route;
+	struct histogram duration;
+	struct histogram req_body;
+	struct histogram resp_body;
+	struct route_summary *route_summary; /* compat: shared by the route's series */
+};
+
+struct service_series {
+	struct service_series *next;
+	struct service_series *hnext;
+	uint64_t hash;
+	struct identity id;
+	/* refreshed from the live targets before each render */
+	int64_t active;	   /* requests in flight */
+	int64_t processes; /* live watched processes */
+	int64_t workers;   /* of which workers: parent in the same service; else 1 */
+	struct request_series *requests, **requests_tail;
+	struct request_series **rtab;
+	size_t rtab_size, n_requests;
+	struct summary duration; /* compat: gunicorn_request_duration */
+	struct route_summary *routes, **routes_tail;
+};
 
 struct store_opts {
-	struct histogram_spec duration; /* seconds, observed in nanoseconds */
+	struct histogram_spec duration;	 /* seconds, observed in nanoseconds */
 	struct histogram_spec body_size; /* bytes */
+	bool compat_statsd;		 /* keep the summaries of the statsd compat series */
+	uint64_t summary_max_age_ns;	 /* sliding window of the summaries' quantiles */
+	uint32_t summary_cap;		 /* samples kept per summary age bucket */
 };
 
 struct request_obs {
@@ -115,9 +191,22 @@ struct request_obs {
 	enum http_method method;
 	const char *route;
 	unsigned int status;
+	uint64_t end_ns; /* CLOCK_MONOTONIC, for the summaries' sliding windows */
 	uint64_t duration_ns;
 	uint64_t req_body_bytes;
 	uint64_t resp_body_bytes;
+};
+
+struct store {
+	pthread_mutex_t lock;
+	struct store_opts opts;
+	struct raw_bounds {
+		uint64_t *v;
+		size_t n;
+	} duration_raw, size_raw; /* bucket bounds in raw units (ns, bytes) */
+	struct service_series *services, **services_tail; /* insertion order */
+	struct service_series **stab;
+	size_t stab_size, n_services, n_series;
 };
 
 struct store *store__new(const struct store_opts *opts);
@@ -126,31 +215,10 @@ void store__lock(struct store *s);
 void store__unlock(struct store *s);
 /* Record a finished request; call with the store locked. Returns -ENOMEM on failure. */
 int store__observe_request(struct store *s, const struct request_obs *obs);
-
-/* Iteration for rendering, with the store locked. */
-struct service_series;
-struct request_series;
-struct service_series *store__services(struct store *s);
-struct service_series *service_series__next(struct service_series *svc);
-const struct identity *service_series__identity(struct service_series *svc);
-int64_t service_series__active(struct service_series *svc);
-void service_series__set_active(struct service_series *svc, int64_t active);
-struct request_series *service_series__requests(struct service_series *svc);
-struct request_series *request_series__next(struct request_series *r);
-
-struct request_series_view {
-	enum http_method method;
-	const char *route;
-	unsigned int status;
-	const struct histogram *duration;
-	const struct histogram *req_body;
-	const struct histogram *resp_body;
-};
-void request_series__view(struct request_series *r, struct request_series_view *v);
-const struct store_opts *store__opts(struct store *s);
-size_t store__series_count(struct store *s);
 /* The service of an identity, created if needed (for gauges before any request). */
 struct service_series *store__service(struct store *s, const struct identity *id);
+/* The service of an identity if it has one already, else NULL. */
+struct service_series *store__find_service(struct store *s, const struct identity *id);
 
 /* Self metrics: counters the daemon keeps about itself. */
 struct self_stats {
@@ -186,7 +254,10 @@ struct targets_opts {
 };
 struct redscope_bpf;
 int targets__init(struct redscope_bpf *skel, const struct targets_opts *opts);
+void targets__on_fork(pid_t parent, pid_t child);
 void targets__on_exit(pid_t tgid);
+/* Refresh requests in flight and worker counts of the services; store lock held. */
+void targets__refresh(struct store *st);
 /* Drop map entries of processes that exited; call now and then. */
 void targets__sweep(void);
 /* Counts for self metrics. */

@@ -23,6 +23,9 @@
 #define POLL_TIMEOUT_MS 100
 #define SWEEP_INTERVAL_NS 1000000000ULL
 #define MAX_BUCKETS 64
+/* statsd_exporter's summaries: quantiles over the last 10 minutes */
+#define SUMMARY_MAX_AGE_NS (600ULL * 1000000000ULL)
+#define SUMMARY_CAP 1024
 
 /* OpenTelemetry's advised boundaries for http.server.request.duration. */
 static const double default_duration_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
@@ -63,6 +66,12 @@ static void usage(FILE *out)
 		"                             the executable of the topmost process of the program)\n"
 		"  --duration-buckets=LIST    comma-separated upper bounds of the duration histogram,\n"
 		"                             in seconds (default 0.005,0.01,...,10: OpenTelemetry's)\n"
+		"  --compat=statsd            also serve, for gunicorn services, the series of gunicorn\n"
+		"                             --statsd-host and a Django statsd middleware behind\n"
+		"                             statsd_exporter: gunicorn_requests,\n"
+		"                             gunicorn_request_status_<code>, gunicorn_request_duration,\n"
+		"                             gunicorn_workers, django_request_count,\n"
+		"                             django_request_latency_seconds\n"
 		"\n"
 		"Web:\n"
 		"  --web.listen-address=ADDR  address to serve metrics on (default :9435)\n"
@@ -126,6 +135,7 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 		.method = req.method,
 		.route = route,
 		.status = e->status,
+		.end_ns = e->end_ns,
 		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
 		.req_body_bytes = e->req_body_bytes,
 		.resp_body_bytes = e->resp_body_bytes,
@@ -148,7 +158,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (type == RS_EV_HTTP && size >= sizeof(struct rs_event_http))
 		on_http(d, data);
 	else if (type == RS_EV_FORK && size >= sizeof(*p))
-		service__on_fork(p->parent_tgid, p->tgid);
+		targets__on_fork(p->parent_tgid, p->tgid);
 	else if (type == RS_EV_EXEC && size >= sizeof(*p))
 		service__forget(p->tgid);
 	else if (type == RS_EV_EXIT && size >= sizeof(*p))
@@ -178,27 +188,6 @@ static void read_bpf_stats(struct daemon *d, struct self_stats *st)
 	free(vals);
 }
 
-/* Requests in flight per service: summed over the watched processes. Store lock held. */
-static void refresh_active(struct daemon *d)
-{
-	int fd = bpf_map__fd(d->skel->maps.targets);
-	struct service_series *svc;
-	__u32 key, next, *prev = NULL;
-	struct rs_target t;
-
-	for (svc = store__services(d->store); svc; svc = service_series__next(svc))
-		service_series__set_active(svc, 0);
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &t) || t.active <= 0)
-			continue;
-		svc = store__service(d->store, service__of(key));
-		if (svc)
-			service_series__set_active(svc, service_series__active(svc) + t.active);
-	}
-}
-
 static void render(struct buf *out, void *ctx)
 {
 	struct daemon *d = ctx;
@@ -207,7 +196,7 @@ static void render(struct buf *out, void *ctx)
 	read_bpf_stats(d, &st);
 	targets__stats(&st);
 	store__lock(d->store);
-	refresh_active(d);
+	targets__refresh(d->store);
 	st.events = d->self.events;
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
@@ -234,6 +223,7 @@ enum {
 	OPT_MAX_CONNS,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
+	OPT_COMPAT,
 };
 
 int main(int argc, char **argv)
@@ -245,6 +235,7 @@ int main(int argc, char **argv)
 		{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
 		{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
 		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "compat", required_argument, NULL, OPT_COMPAT },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -259,6 +250,8 @@ int main(int argc, char **argv)
 	struct store_opts st_opts = {
 		.duration = { default_duration_buckets, ARRAY_SIZE(default_duration_buckets), 1e-9 },
 		.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
+		.summary_max_age_ns = SUMMARY_MAX_AGE_NS,
+		.summary_cap = SUMMARY_CAP,
 	};
 	struct ring_buffer *rb = NULL;
 	struct web *web = NULL;
@@ -318,6 +311,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			ld_opts.max_connections = v;
+			break;
+		case OPT_COMPAT:
+			if (strcmp(optarg, "statsd")) {
+				p_err("invalid --compat '%s': the one compatibility mode is statsd", optarg);
+				return 2;
+			}
+			st_opts.compat_statsd = true;
 			break;
 		case OPT_LOG_LEVEL:
 			if (log_level_parse(optarg, &log_level)) {

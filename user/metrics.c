@@ -6,49 +6,10 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-struct request_series {
-	struct request_series *next;  /* insertion order within the service */
-	struct request_series *hnext; /* hash chain */
-	uint64_t hash;
-	enum http_method method;
-	unsigned int status;
-	char *route;
-	struct histogram duration;
-	struct histogram req_body;
-	struct histogram resp_body;
-};
-
-struct service_series {
-	struct service_series *next;
-	struct service_series *hnext;
-	uint64_t hash;
-	struct identity id;
-	int64_t active;
-	struct request_series *requests, **requests_tail;
-	struct request_series **rtab;
-	size_t rtab_size, n_requests;
-};
-
-/* Bucket bounds in raw units (nanoseconds, bytes), precomputed from the spec. */
-struct raw_bounds {
-	uint64_t *v;
-	size_t n;
-};
-
-struct store {
-	pthread_mutex_t lock;
-	struct store_opts opts;
-	struct raw_bounds duration_raw, size_raw;
-	struct service_series *services, **services_tail;
-	struct service_series **stab;
-	size_t stab_size, n_services, n_series;
-};
 
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
@@ -162,6 +123,7 @@ void store__free(struct store *s)
 {
 	struct service_series *svc, *nsvc;
 	struct request_series *r, *nr;
+	struct route_summary *rs, *nrs;
 
 	if (!s)
 		return;
@@ -171,6 +133,13 @@ void store__free(struct store *s)
 			nr = r->next;
 			request_series_free(r);
 		}
+		for (rs = svc->routes; rs; rs = nrs) {
+			nrs = rs->next;
+			quantiles__free(&rs->s.q);
+			free(rs->route);
+			free(rs);
+		}
+		quantiles__free(&svc->duration.q);
 		free((char *)svc->id.service_name);
 		free(svc->rtab);
 		free(svc);
@@ -216,18 +185,67 @@ void store__unlock(struct store *s)
 		(size) = nsize_;                                                  \
 	} while (0)
 
-struct service_series *store__service(struct store *s, const struct identity *id)
+static void summary_init(struct store *s, struct summary *sum)
+{
+	quantiles__init(&sum->q, s->opts.summary_max_age_ns, s->opts.summary_cap);
+}
+
+static void summary_observe(struct summary *sum, uint64_t now_ns, uint64_t duration_ns)
+{
+	sum->count++;
+	sum->sum_ns += duration_ns;
+	quantiles__observe(&sum->q, now_ns, duration_ns * 1e-9);
+}
+
+/* The route's summary, shared by its series of every method and status. */
+static struct route_summary *route_summary_get(struct store *s, struct service_series *svc,
+					       const char *route)
+{
+	struct route_summary *rs;
+
+	for (rs = svc->routes; rs; rs = rs->next)
+		if (!strcmp(rs->route, route))
+			return rs;
+	rs = calloc(1, sizeof(*rs));
+	if (!rs)
+		return NULL;
+	rs->route = strdup(route);
+	if (!rs->route) {
+		free(rs);
+		return NULL;
+	}
+	summary_init(s, &rs->s);
+	*svc->routes_tail = rs;
+	svc->routes_tail = &rs->next;
+	return rs;
+}
+
+struct service_series *store__find_service(struct store *s, const struct identity *id)
 {
 	uint64_t h = identity_hash(id);
 	struct service_series *svc;
 
-	for (svc = s->stab[h & (s->stab_size - 1)]; svc; svc = svc->hnext)
-		if (svc->hash == h && identity_eq(&svc->id, id))
+	for (svc = s->stab[h & (s->stab_size - 1)]; svc; svc = svc->hnext) {
+		if (svc->hash == h && identity_eq(&svc->id, id)) {
+			svc->id.flags |= id->flags;
 			return svc;
+		}
+	}
+	return NULL;
+}
+
+struct service_series *store__service(struct store *s, const struct identity *id)
+{
+	uint64_t h = identity_hash(id);
+	struct service_series *svc = store__find_service(s, id);
+
+	if (svc)
+		return svc;
 	svc = calloc(1, sizeof(*svc));
 	if (!svc)
 		return NULL;
 	svc->id.service_name = strdup(id->service_name ? id->service_name : "");
+	svc->id.flags = id->flags;
 	svc->rtab_size = 16;
 	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
 	if (!svc->id.service_name || !svc->rtab) {
@@ -238,6 +256,8 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	}
 	svc->hash = h;
 	svc->requests_tail = &svc->requests;
+	svc->routes_tail = &svc->routes;
+	summary_init(s, &svc->duration);
 	GROW_TABLE(struct service_series, s->stab, s->stab_size, s->n_services);
 	svc->hnext = s->stab[h & (s->stab_size - 1)];
 	s->stab[h & (s->stab_size - 1)] = svc;
@@ -292,60 +312,14 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	histogram_observe(&r->duration, &s->duration_raw, obs->duration_ns);
 	histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
 	histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
+		/* looked up once per series: each series keeps its route's summary */
+		if (!r->route_summary)
+			r->route_summary = route_summary_get(s, svc, obs->route);
+		summary_observe(&svc->duration, obs->end_ns, obs->duration_ns);
+		if (r->route_summary)
+			summary_observe(&r->route_summary->s, obs->end_ns, obs->duration_ns);
+	}
 	return 0;
 }
 
-struct service_series *store__services(struct store *s)
-{
-	return s->services;
-}
-
-struct service_series *service_series__next(struct service_series *svc)
-{
-	return svc->next;
-}
-
-const struct identity *service_series__identity(struct service_series *svc)
-{
-	return &svc->id;
-}
-
-int64_t service_series__active(struct service_series *svc)
-{
-	return svc->active;
-}
-
-void service_series__set_active(struct service_series *svc, int64_t active)
-{
-	svc->active = active;
-}
-
-struct request_series *service_series__requests(struct service_series *svc)
-{
-	return svc->requests;
-}
-
-struct request_series *request_series__next(struct request_series *r)
-{
-	return r->next;
-}
-
-void request_series__view(struct request_series *r, struct request_series_view *v)
-{
-	v->method = r->method;
-	v->route = r->route;
-	v->status = r->status;
-	v->duration = &r->duration;
-	v->req_body = &r->req_body;
-	v->resp_body = &r->resp_body;
-}
-
-const struct store_opts *store__opts(struct store *s)
-{
-	return &s->opts;
-}
-
-size_t store__series_count(struct store *s)
-{
-	return s->n_series;
-}

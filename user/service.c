@@ -139,10 +139,19 @@ static const char *basename_of(const char *path)
  * "myproject"), or NULL when the command line is not gunicorn's. Workers renamed
  * by setproctitle read "gunicorn: worker [myproject.wsgi:application]".
  */
+static bool is_gunicorn(const char **args, size_t n)
+{
+	if (n && !strncmp(args[0], "gunicorn: ", 10))
+		return true;
+	for (size_t i = 0; i < n && i < 2; i++)
+		if (!strncmp(basename_of(args[i]), "gunicorn", 8))
+			return true;
+	return false;
+}
+
 static char *gunicorn_module(const char **args, size_t n)
 {
 	const char *app = NULL;
-	bool is_gunicorn = false;
 	size_t i;
 
 	if (n && !strncmp(args[0], "gunicorn: ", 10)) {
@@ -152,10 +161,7 @@ static char *gunicorn_module(const char **args, size_t n)
 			return strndup(open + 1, strcspn(open + 1, ".:]"));
 		return NULL;
 	}
-	for (i = 0; i < n && i < 2; i++)
-		if (!strncmp(basename_of(args[i]), "gunicorn", 8))
-			is_gunicorn = true;
-	if (!is_gunicorn)
+	if (!is_gunicorn(args, n))
 		return NULL;
 	for (i = 1; i < n; i++) {
 		const char *colon = strchr(args[i], ':');
@@ -219,36 +225,39 @@ static char *program_name(const char *exe, const char **args, size_t n)
 	return strdup(basename_of(exe));
 }
 
-static char *resolve_name(pid_t tgid)
+static char *resolve_name(pid_t tgid, unsigned int *flags)
 {
 	char exe[PATH_MAX];
 	const char *args[256];
 	char *env, *cmdline, *name = NULL;
 	size_t len, n;
 
-	if (opts.service_name)
-		return strdup(opts.service_name);
-	env = proc_read(tgid, "environ", &len);
-	if (env) {
-		name = env_value(env, len, "OTEL_SERVICE_NAME");
-		free(env);
-		if (name)
-			return name;
+	if (opts.service_name) {
+		name = strdup(opts.service_name);
+	} else {
+		env = proc_read(tgid, "environ", &len);
+		if (env) {
+			name = env_value(env, len, "OTEL_SERVICE_NAME");
+			free(env);
+		}
 	}
 	if (!proc_exe(tgid, exe))
-		return strdup(UNKNOWN_SERVICE);
+		return name ? name : strdup(UNKNOWN_SERVICE);
 	cmdline = proc_read(tgid, "cmdline", &len);
 	if (!cmdline)
-		return strdup(basename_of(exe));
+		return name ? name : strdup(basename_of(exe));
 	n = split_cmdline(cmdline, len, args, ARRAY_SIZE(args));
-	name = gunicorn_module(args, n);
+	if (is_gunicorn(args, n))
+		*flags |= IDENTITY_GUNICORN;
+	if (!name)
+		name = gunicorn_module(args, n);
 	if (!name)
 		name = program_name(exe, args, n);
 	free(cmdline);
 	return name;
 }
 
-static struct svc_entry *entry_add(pid_t tgid, char *name)
+static struct svc_entry *entry_add(pid_t tgid, char *name, unsigned int flags)
 {
 	struct svc_entry **slot = slot_of(tgid);
 	struct svc_entry *e;
@@ -262,6 +271,7 @@ static struct svc_entry *entry_add(pid_t tgid, char *name)
 	}
 	e->tgid = tgid;
 	e->id.service_name = name;
+	e->id.flags = flags;
 	*slot = e;
 	return e;
 }
@@ -269,8 +279,13 @@ static struct svc_entry *entry_add(pid_t tgid, char *name)
 static struct svc_entry *entry_get(pid_t tgid)
 {
 	struct svc_entry *e = *slot_of(tgid);
+	unsigned int flags = 0;
+	char *name;
 
-	return e ? e : entry_add(tgid, resolve_name(tgid));
+	if (e)
+		return e;
+	name = resolve_name(tgid, &flags);
+	return entry_add(tgid, name, flags);
 }
 
 const struct identity *service__of(pid_t tgid)
@@ -290,7 +305,7 @@ void service__on_fork(pid_t parent, pid_t child)
 		return;
 	p = entry_get(parent);
 	if (p)
-		entry_add(child, strdup(p->id.service_name));
+		entry_add(child, strdup(p->id.service_name), p->id.flags);
 }
 
 void service__forget(pid_t tgid)

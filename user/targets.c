@@ -22,9 +22,52 @@
 #define UNIX_ACCEPTCON 0x10000
 #define MAX_DEAD 4096
 
+#define PROC_BUCKETS 4096
+
 static struct redscope_bpf *skel;
 static pid_t dead[MAX_DEAD];
 static size_t n_dead;
+
+/* Parent of each watched process, for telling workers from their master. */
+struct proc_entry {
+	struct proc_entry *next;
+	pid_t tgid;
+	pid_t ppid;
+};
+static struct proc_entry *procs[PROC_BUCKETS];
+
+static struct proc_entry **proc_slot(pid_t tgid)
+{
+	struct proc_entry **e = &procs[(unsigned int)tgid % PROC_BUCKETS];
+
+	while (*e && (*e)->tgid != tgid)
+		e = &(*e)->next;
+	return e;
+}
+
+static void proc_set(pid_t tgid, pid_t ppid)
+{
+	struct proc_entry **slot = proc_slot(tgid), *e = *slot;
+
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e)
+			return;
+		e->tgid = tgid;
+		*slot = e;
+	}
+	e->ppid = ppid;
+}
+
+static void proc_forget(pid_t tgid)
+{
+	struct proc_entry **slot = proc_slot(tgid), *e = *slot;
+
+	if (e) {
+		*slot = e->next;
+		free(e);
+	}
+}
 
 /* A set of unsigned integers (pids, inodes): sorted array, built once, searched often. */
 struct uset {
@@ -226,6 +269,22 @@ static pid_t ppid_of(const char *pid)
 	return ppid;
 }
 
+/* The parent of a watched process: from its fork record, else from /proc (cached). */
+static pid_t parent_of(pid_t tgid)
+{
+	struct proc_entry *e = *proc_slot(tgid);
+	char pid[16];
+	pid_t ppid;
+
+	if (e)
+		return e->ppid;
+	snprintf(pid, sizeof(pid), "%d", tgid);
+	ppid = ppid_of(pid);
+	if (ppid > 0)
+		proc_set(tgid, ppid);
+	return ppid;
+}
+
 /* --pid: the named processes and every process descending from them. */
 static int seed_pids(const struct targets_opts *o)
 {
@@ -282,9 +341,16 @@ int targets__init(struct redscope_bpf *s, const struct targets_opts *o)
 	return 0;
 }
 
+void targets__on_fork(pid_t parent, pid_t child)
+{
+	proc_set(child, parent);
+	service__on_fork(parent, child);
+}
+
 void targets__on_exit(pid_t tgid)
 {
 	service__forget(tgid);
+	proc_forget(tgid);
 	if (n_dead < MAX_DEAD)
 		dead[n_dead++] = tgid;
 }
@@ -346,8 +412,62 @@ void targets__stats(struct self_stats *st)
 		count_keys(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key));
 }
 
+/*
+ * Refresh the per-service gauges from the live targets: requests in flight, and
+ * worker processes. A worker is a watched process whose parent is watched and in
+ * the same service (gunicorn, uwsgi and nginx workers under their master); a
+ * service with no such process, a single-process server, has one. Services are
+ * only created here for gunicorn, whose worker gauge exists before any request.
+ * Store lock held.
+ */
+void targets__refresh(struct store *st)
+{
+	int fd = bpf_map__fd(skel->maps.targets);
+	struct service_series *svc;
+	__u32 key, next, *prev = NULL;
+	struct rs_target t, pt;
+
+	for (svc = st->services; svc; svc = svc->next) {
+		svc->active = 0;
+		svc->processes = 0;
+		svc->workers = 0;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		const struct identity *id, *parent_id;
+		pid_t ppid;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &t) || (t.flags & RS_TARGET_IGNORED))
+			continue;
+		id = service__of(key);
+		svc = (id->flags & IDENTITY_GUNICORN) || t.active > 0 ? store__service(st, id)
+								    : store__find_service(st, id);
+		if (!svc)
+			continue;
+		svc->active += t.active > 0 ? t.active : 0;
+		svc->processes++;
+		ppid = parent_of(key);
+		if (ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
+		    (parent_id = service__of(ppid)) &&
+		    !strcmp(parent_id->service_name, id->service_name))
+			svc->workers++;
+	}
+	for (svc = st->services; svc; svc = svc->next)
+		if (!svc->workers && svc->processes)
+			svc->workers = 1; /* a single-process server is its own worker */
+}
+
 void targets__cleanup(void)
 {
 	skel = NULL;
 	n_dead = 0;
+	for (size_t i = 0; i < PROC_BUCKETS; i++) {
+		while (procs[i]) {
+			struct proc_entry *e = procs[i];
+
+			procs[i] = e->next;
+			free(e);
+		}
+	}
 }

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Text exposition format 0.0.4: escaping, histogram shape, well-formed output. */
+#include <time.h>
+
 #include "internal.h"
 #include "unit.h"
 
@@ -54,7 +56,7 @@ static struct store *store_with(const char *route, uint64_t *ns, size_t n)
 		.duration = { duration_bounds, 2, 1e-9 },
 		.body_size = { size_bounds, 2, 1.0 },
 	};
-	struct identity id = { "svc \"q\"" };
+	struct identity id = { "svc \"q\"", 0 };
 	struct store *s = store__new(&o);
 
 	for (size_t i = 0; i < n; i++) {
@@ -177,11 +179,76 @@ static void every_line_is_well_formed_and_families_are_contiguous(void)
 	store__free(s);
 }
 
+static void compat_statsd_series_for_gunicorn_services_only(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 2, 1e-9 },
+		.body_size = { size_bounds, 2, 1.0 },
+		.compat_statsd = true,
+		.summary_max_age_ns = 600000000000ULL,
+		.summary_cap = 100,
+	};
+	struct identity gun = { "polls", IDENTITY_GUNICORN }, other = { "node", 0 };
+	struct store *s = store__new(&o);
+	const struct {
+		const struct identity *id;
+		const char *route;
+		unsigned int status;
+		uint64_t ns;
+	} reqs[] = {
+		{ &gun, "/polls/2xx_success/", 200, 800000000 },
+		{ &gun, "/polls/2xx_success/", 200, 600000000 },
+		{ &gun, "/polls/4xx_not_found/", 404, 2000000 },
+		{ &gun, "/polls/5xx_exception/", 500, 3000000 },
+		{ &other, "/x", 200, 1000000 },
+	};
+	struct timespec now;
+	char *out;
+
+	/* summaries are over a window that ends when the scrape happens */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		struct request_obs obs = { .id = reqs[i].id, .method = HTTP_GET,
+					   .route = reqs[i].route, .status = reqs[i].status,
+					   .end_ns = now.tv_sec * 1000000000ULL + now.tv_nsec,
+					   .duration_ns = reqs[i].ns };
+
+		store__observe_request(s, &obs);
+	}
+	s->services->workers = 3;
+	out = render(s);
+	CHECK(strstr(out, "# TYPE gunicorn_requests counter\n"
+			  "gunicorn_requests{service_name=\"polls\"} 4\n") != NULL);
+	CHECK(strstr(out, "# TYPE gunicorn_request_status_200 counter\n"
+			  "gunicorn_request_status_200{service_name=\"polls\"} 2\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_status_404{service_name=\"polls\"} 1\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_status_500{service_name=\"polls\"} 1\n") != NULL);
+	CHECK(strstr(out, "# TYPE gunicorn_request_duration summary\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_duration{service_name=\"polls\",quantile=\"0.5\"} 0.003\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_duration{service_name=\"polls\",quantile=\"0.99\"} 0.8\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_duration_sum{service_name=\"polls\"} 1.405000000\n") != NULL);
+	CHECK(strstr(out, "gunicorn_request_duration_count{service_name=\"polls\"} 4\n") != NULL);
+	CHECK(strstr(out, "gunicorn_workers{service_name=\"polls\"} 3\n") != NULL);
+	CHECK(strstr(out, "django_request_count{service=\"polls\",endpoint=\"/polls/4xx_not_found/\","
+			  "method=\"GET\",status=\"404\"} 1\n") != NULL);
+	CHECK(strstr(out, "django_request_latency_seconds{service=\"polls\",endpoint=\"/polls/2xx_success/\","
+			  "quantile=\"0.5\"} 0.6\n") != NULL);
+	CHECK(strstr(out, "django_request_latency_seconds_count{service=\"polls\","
+			  "endpoint=\"/polls/2xx_success/\"} 2\n") != NULL);
+	/* the other service is in the OTel series only */
+	CHECK(strstr(out, "service_name=\"node\",http_request_method") != NULL);
+	CHECK(strstr(out, "gunicorn_requests{service_name=\"node\"}") == NULL);
+	CHECK(strstr(out, "service=\"node\"") == NULL);
+	free(out);
+	store__free(s);
+}
+
 int main(void)
 {
 	RUN(label_values_escape_quote_backslash_and_newline);
 	RUN(label_values_are_always_utf8);
 	RUN(histograms_are_cumulative_with_exact_sums);
 	RUN(every_line_is_well_formed_and_families_are_contiguous);
+	RUN(compat_statsd_series_for_gunicorn_services_only);
 	return unit_report("expose");
 }

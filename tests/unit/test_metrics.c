@@ -24,17 +24,16 @@ static struct request_obs obs(const struct identity *id, const char *route, unsi
 
 static struct request_series *only_series(struct store *s)
 {
-	struct service_series *svc = store__services(s);
+	struct service_series *svc = s->services;
 
-	CHECK(svc && !service_series__next(svc));
-	return svc ? service_series__requests(svc) : NULL;
+	CHECK(svc && !svc->next);
+	return svc ? svc->requests : NULL;
 }
 
 static void observations_land_in_the_right_buckets(void)
 {
-	struct identity id = { "svc" };
+	struct identity id = { "svc", 0 };
 	struct store *s = new_store();
-	struct request_series_view v;
 	struct request_series *r;
 	/* on a bound counts in that bucket (le is "less or equal") */
 	uint64_t ns[] = { 1, 5000000, 5000001, 10000000, 99999999, 1000000000, 1000000001, 7000000000 };
@@ -45,23 +44,22 @@ static void observations_land_in_the_right_buckets(void)
 		CHECK_EQ(store__observe_request(s, &o), 0);
 	}
 	r = only_series(s);
-	request_series__view(r, &v);
-	CHECK_EQ(v.duration->buckets[0], 2); /* <= 0.005 */
-	CHECK_EQ(v.duration->buckets[1], 2); /* <= 0.01 */
-	CHECK_EQ(v.duration->buckets[2], 1); /* <= 0.1 */
-	CHECK_EQ(v.duration->buckets[3], 1); /* <= 1 */
-	CHECK_EQ(v.duration->buckets[4], 2); /* +Inf */
-	CHECK_EQ(v.duration->count, 8);
-	CHECK_EQ(v.duration->sum, 1 + 5000000 + 5000001 + 10000000 + 99999999 + 1000000000 +
-				     1000000001 + 7000000000ULL);
-	CHECK_EQ(v.resp_body->buckets[2], 8); /* 150 bytes: <= 1000 */
-	CHECK_EQ(v.req_body->buckets[0], 8);  /* empty bodies: <= 0 */
+	CHECK_EQ(r->duration.buckets[0], 2); /* <= 0.005 */
+	CHECK_EQ(r->duration.buckets[1], 2); /* <= 0.01 */
+	CHECK_EQ(r->duration.buckets[2], 1); /* <= 0.1 */
+	CHECK_EQ(r->duration.buckets[3], 1); /* <= 1 */
+	CHECK_EQ(r->duration.buckets[4], 2); /* +Inf */
+	CHECK_EQ(r->duration.count, 8);
+	CHECK_EQ(r->duration.sum, 1 + 5000000 + 5000001 + 10000000 + 99999999 + 1000000000 +
+				      1000000001 + 7000000000ULL);
+	CHECK_EQ(r->resp_body.buckets[2], 8); /* 150 bytes: <= 1000 */
+	CHECK_EQ(r->req_body.buckets[0], 8);  /* empty bodies: <= 0 */
 	store__free(s);
 }
 
 static void each_label_set_is_its_own_series(void)
 {
-	struct identity a = { "a" }, b = { "b" }, a2 = { "a" };
+	struct identity a = { "a", 0 }, b = { "b", 0 }, a2 = { "a", IDENTITY_GUNICORN };
 	struct store *s = new_store();
 	struct request_obs o;
 	struct service_series *svc;
@@ -80,27 +78,23 @@ static void each_label_set_is_its_own_series(void)
 	store__observe_request(s, &o);
 	o = obs(&b, "/x", 200, 1);
 	store__observe_request(s, &o);
-	CHECK_EQ(store__series_count(s), 5);
-	for (svc = store__services(s); svc; svc = service_series__next(svc))
+	CHECK_EQ(s->n_series, 5);
+	for (svc = s->services; svc; svc = svc->next)
 		services++;
 	CHECK_EQ(services, 2);
-	/* insertion order is kept */
-	svc = store__services(s);
-	CHECK_STR(service_series__identity(svc)->service_name, "a");
-	{
-		struct request_series_view v;
-
-		request_series__view(service_series__requests(svc), &v);
-		CHECK_STR(v.route, "/x");
-		CHECK_EQ(v.status, 200);
-		CHECK_EQ(v.duration->count, 2);
-	}
+	/* insertion order is kept; flags do not tell services apart but accumulate */
+	svc = s->services;
+	CHECK_STR(svc->id.service_name, "a");
+	CHECK_EQ(svc->id.flags, IDENTITY_GUNICORN);
+	CHECK_STR(svc->requests->route, "/x");
+	CHECK_EQ(svc->requests->status, 200);
+	CHECK_EQ(svc->requests->duration.count, 2);
 	store__free(s);
 }
 
 static void many_series_survive_table_growth(void)
 {
-	struct identity id = { "svc" };
+	struct identity id = { "svc", 0 };
 	struct store *s = new_store();
 	char route[32];
 	struct request_series *r;
@@ -115,12 +109,9 @@ static void many_series_survive_table_growth(void)
 			CHECK_EQ(store__observe_request(s, &o), 0);
 		}
 	}
-	CHECK_EQ(store__series_count(s), 5000);
-	for (r = service_series__requests(store__services(s)); r; r = request_series__next(r)) {
-		struct request_series_view v;
-
-		request_series__view(r, &v);
-		CHECK_EQ(v.duration->count, 3);
+	CHECK_EQ(s->n_series, 5000);
+	for (r = s->services->requests; r; r = r->next) {
+		CHECK_EQ(r->duration.count, 3);
 		n++;
 	}
 	CHECK_EQ(n, 5000);
@@ -129,15 +120,16 @@ static void many_series_survive_table_growth(void)
 
 static void services_exist_before_any_request(void)
 {
-	struct identity id = { "idle" };
+	struct identity id = { "idle", 0 };
 	struct store *s = new_store();
-	struct service_series *svc = store__service(s, &id);
+	struct service_series *svc;
 
+	CHECK(store__find_service(s, &id) == NULL);
+	svc = store__service(s, &id);
 	CHECK(svc != NULL);
 	CHECK(store__service(s, &id) == svc);
-	service_series__set_active(svc, 3);
-	CHECK_EQ(service_series__active(svc), 3);
-	CHECK_EQ(store__series_count(s), 0);
+	CHECK(store__find_service(s, &id) == svc);
+	CHECK_EQ(s->n_series, 0);
 	store__free(s);
 }
 
