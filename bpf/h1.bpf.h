@@ -65,12 +65,29 @@ static __always_inline int hex_value(__u8 c)
 	return -1;
 }
 
-static __always_inline void target_active_add(__u32 tgid, __s32 delta)
+/*
+ * Requests in flight in a process go up or down by delta at time now. The process is
+ * busy while any is: the thread that takes the count from 0 starts the interval, the
+ * one that brings it back to 0 adds the interval to busy_ns. busy_since is read
+ * before the decrement: no other thread can restart the interval before it.
+ */
+static __always_inline void target_active_add(__u32 tgid, __s32 delta, __u64 now)
 {
 	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+	__u64 since;
+	__s32 old;
 
-	if (t)
-		__sync_fetch_and_add(&t->active, delta);
+	if (!t)
+		return;
+	if (delta > 0) {
+		if (__sync_fetch_and_add(&t->active, delta) == 0)
+			t->busy_since = now;
+		return;
+	}
+	since = t->busy_since;
+	old = __sync_fetch_and_add(&t->active, delta);
+	if (old > 0 && old + delta <= 0 && now > since)
+		__sync_fetch_and_add(&t->busy_ns, now - since);
 }
 
 /* Start a fresh chunk-size line. */
@@ -508,7 +525,7 @@ __noinline int rs_break(__u32 reason)
 	w->conn.resp.state = RS_H1_BROKEN;
 	if (!(w->conn.flags & RS_CONN_IN_REQUEST))
 		return 0;
-	target_active_add(w->key.tgid, -(__s32)(w->conn.queued + 1));
+	target_active_add(w->key.tgid, -(__s32)(w->conn.queued + 1), w->now);
 	for (i = 0; i < RS_PIPELINE_MAX && i < w->conn.queued; i++) {
 		struct rs_pipe_key pk = { .tgid = w->key.tgid, .fd = w->key.fd, .seq = w->conn.seq + i };
 
@@ -551,6 +568,9 @@ __noinline int rs_emit(__u32 reason)
 		e->cgroup_id = bpf_get_current_cgroup_id();
 		e->start_ns = src->start_ns;
 		e->accept_ns = w->conn.accept_ns;
+		/* the wait in the listen queue, once per connection: with its first request */
+		e->established_ns = w->conn.established_ns;
+		w->conn.established_ns = 0;
 		e->req_body_bytes = w->conn.queued ? src->body_bytes : w->conn.req.body_bytes;
 		e->end_reason = reason;
 		e->head_len = src->head_len;
@@ -573,7 +593,8 @@ __noinline int rs_emit(__u32 reason)
 	} else {
 		w->conn.flags &= ~RS_CONN_IN_REQUEST;
 	}
-	target_active_add(w->key.tgid, -1);
+	target_active_add(w->key.tgid, -1,
+			  reason == RS_END_NO_RESPONSE ? w->now : w->conn.end_ns);
 	return 0;
 }
 
@@ -607,7 +628,7 @@ static __always_inline bool request_begin(struct rs_work *w)
 	w->conn.cur.body_bytes = 0;
 	w->conn.cur.head_len = 0;
 	w->conn.cur.head_method = 0;
-	target_active_add(w->key.tgid, 1);
+	target_active_add(w->key.tgid, 1, w->now);
 	return true;
 }
 

@@ -75,6 +75,36 @@ struct {
 	__type(value, struct rs_io);
 } inflight SEC(".maps");
 
+/* When server-side TCP sockets became ESTABLISHED, until a worker accepts them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_ESTABLISHED);
+	__type(key, __u64); /* struct sock * */
+	__type(value, __u64);
+} established SEC(".maps");
+
+/* Selectors: --comm, --port, --cgroup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_SEL_COMMS);
+	__type(key, char[16]);
+	__type(value, __u8);
+} sel_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_SEL_PORTS);
+	__type(key, __u16);
+	__type(value, __u8);
+} sel_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, RS_MAX_SEL_CGROUPS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sel_cgroups SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, RS_RINGBUF_BYTES);

@@ -15,8 +15,42 @@
 /* Set by the daemon before load. */
 const volatile __u32 targ_self_tgid = 0; /* never watch redscope itself */
 const volatile bool targ_auto = true;	 /* a process that accepts a connection becomes a target */
+const volatile bool targ_sel_comm = false;   /* --comm: only processes named in sel_comms */
+const volatile bool targ_sel_port = false;   /* --port: only connections to ports in sel_ports */
+const volatile __u32 targ_sel_cgroups = 0;   /* --cgroup: entries of sel_cgroups in use */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Does the current process pass the --comm and --cgroup selectors? */
+static __always_inline bool selected_process(void)
+{
+	char comm[16] = {};
+	bool in_cgroup = false;
+	__u32 i;
+
+	if (targ_sel_comm) {
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!bpf_map_lookup_elem(&sel_comms, comm))
+			return false;
+	}
+	if (!targ_sel_cgroups)
+		return true;
+	for (i = 0; i < RS_MAX_SEL_CGROUPS && i < targ_sel_cgroups; i++)
+		if (bpf_current_task_under_cgroup(&sel_cgroups, i) == 1)
+			in_cgroup = true;
+	return in_cgroup;
+}
+
+/* Does a connection pass the --port selector? */
+static __always_inline bool selected_conn(struct sock *sk)
+{
+	__u16 port;
+
+	if (!targ_sel_port)
+		return true;
+	port = sock_local_port(sk);
+	return bpf_map_lookup_elem(&sel_ports, &port);
+}
 
 static __always_inline struct rs_target *target_of(__u32 tgid)
 {
@@ -96,10 +130,14 @@ static __always_inline bool conn_adoptable(const struct rs_io *io, long ret)
 {
 	__u64 first = 0;
 	__u64 buf = io_first_buf(io);
+	struct sock *sk;
 
 	if (!buf || bpf_probe_read_user(&first, sizeof(first), (void *)buf))
 		return false;
-	return looks_like_request(first, ret) && fd_is_stream_socket(io->fd);
+	if (!looks_like_request(first, ret))
+		return false;
+	sk = fd_stream_sock(io->fd);
+	return sk && selected_conn(sk);
 }
 
 static __always_inline int io_exit(long ret)
@@ -212,33 +250,68 @@ int exit_io(struct trace_event_raw_sys_exit *ctx)
 	return io_exit(ctx->ret);
 }
 
-/* A new connection: its first bytes will be a request. */
+/*
+ * A new connection: its first bytes will be a request. In auto mode, a process
+ * accepting one becomes a target if it passes the selectors.
+ */
 static __always_inline int accept_exit(long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
 	struct rs_conn_key key = { .tgid = tgid, .fd = ret };
+	struct sock *sk;
 	struct rs_work *w;
+	__u64 skey, *est;
 
+	if (t && (t->flags & RS_TARGET_IGNORED))
+		return 0;
+	if (!t && (!targ_auto || tgid == targ_self_tgid))
+		return 0;
+	if (ret < 0)
+		return 0;
+	sk = fd_stream_sock(ret);
+	if (!sk || !selected_conn(sk))
+		return 0;
 	if (!t) {
 		struct rs_target nt = { .flags = RS_TARGET_AUTO | RS_TARGET_FOLLOW };
 
-		if (!targ_auto || ret < 0 || tgid == targ_self_tgid)
+		if (!selected_process())
 			return 0;
 		bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST);
-	} else if (t->flags & RS_TARGET_IGNORED) {
-		return 0;
 	}
-	if (ret < 0)
-		return 0;
 	w = work_get();
 	if (!w)
 		return 0;
 	__builtin_memset(&w->conn, 0, sizeof(w->conn));
 	w->conn.accept_ns = bpf_ktime_get_ns();
 	w->conn.flags = RS_CONN_ACCEPTED;
+	skey = (__u64)sk;
+	est = bpf_map_lookup_elem(&established, &skey);
+	if (est) {
+		w->conn.established_ns = *est;
+		bpf_map_delete_elem(&established, &skey);
+	}
 	bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
 	stat_inc(RS_STAT_CONNS_OPENED);
+	return 0;
+}
+
+/*
+ * A server-side TCP connection completed its handshake: it now waits in the listen
+ * queue until a worker accepts it. This fires in softirq context for every TCP
+ * socket of the host, with no process to check: the state test comes first.
+ */
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 sk, now;
+
+	if (ctx->newstate != RS_TCP_ESTABLISHED || ctx->oldstate != RS_TCP_SYN_RECV ||
+	    ctx->protocol != RS_IPPROTO_TCP)
+		return 0;
+	sk = (__u64)ctx->skaddr;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&established, &sk, &now, BPF_ANY);
 	return 0;
 }
 
@@ -278,7 +351,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent)
+static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent, __u64 busy_ns)
 {
 	struct rs_event_proc *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -290,6 +363,7 @@ static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent)
 	e->tgid = tgid;
 	e->parent_tgid = parent;
 	e->pad = 0;
+	e->busy_ns = busy_ns;
 	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 }
 
@@ -308,9 +382,9 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	tgid = BPF_CORE_READ(child, tgid);
 	if (tgid == parent)
 		return 0; /* a new thread */
-	nt.flags = t->flags;
+	nt.flags = t->flags; /* the child starts idle: no request of the parent's is its */
 	bpf_map_update_elem(&targets, &tgid, &nt, BPF_ANY);
-	proc_event(RS_EV_FORK, tgid, parent);
+	proc_event(RS_EV_FORK, tgid, parent, 0);
 	return 0;
 }
 
@@ -322,7 +396,13 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 
 	if (!bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
-	proc_event(RS_EV_EXEC, tgid, 0);
+	/* a new program: it stays watched only if it passes the selectors still */
+	if (!selected_process()) {
+		bpf_map_delete_elem(&targets, &tgid);
+		proc_event(RS_EV_EXIT, tgid, 0, 0);
+		return 0;
+	}
+	proc_event(RS_EV_EXEC, tgid, 0, 0);
 	return 0;
 }
 
@@ -332,15 +412,22 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	(void)ctx;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
 	struct task_struct *task;
+	__u64 busy, now;
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	if (!t)
 		return 0;
 	bpf_map_delete_elem(&inflight, &id);
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads of the process live on */
+	/* its busy time goes to the daemon, or the service's counter would drop */
+	now = bpf_ktime_get_ns();
+	busy = t->busy_ns;
+	if (t->active > 0 && now > t->busy_since)
+		busy += now - t->busy_since;
 	bpf_map_delete_elem(&targets, &tgid);
-	proc_event(RS_EV_EXIT, tgid, 0);
+	proc_event(RS_EV_EXIT, tgid, 0, busy);
 	return 0;
 }

@@ -10,13 +10,16 @@
 #define RS_AF_INET6 10
 #define RS_SOCK_STREAM 1
 #define RS_TCP_LISTEN 10
+#define RS_TCP_ESTABLISHED 1
+#define RS_TCP_SYN_RECV 3
+#define RS_IPPROTO_TCP 6
 
 /*
- * True when fd is a connected stream socket (TCP over IPv4/IPv6, or unix) of the
- * current task: the kind of descriptor an HTTP/1.x server reads requests from.
- * Used for connections that were accepted before redscope started.
+ * The socket of fd if it is a connected stream socket (TCP over IPv4/IPv6, or unix)
+ * of the current task: the kind of descriptor an HTTP/1.x server reads requests
+ * from. NULL otherwise.
  */
-static __always_inline bool fd_is_stream_socket(__u32 fd)
+static __always_inline struct sock *fd_stream_sock(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -27,22 +30,32 @@ static __always_inline bool fd_is_stream_socket(__u32 fd)
 	__u16 family;
 
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return false;
+		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return false;
+		return NULL;
 	if ((BPF_CORE_READ(f, f_inode, i_mode) & RS_S_IFMT) != RS_S_IFSOCK)
-		return false;
+		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock || BPF_CORE_READ(sock, type) != RS_SOCK_STREAM)
-		return false;
+		return NULL;
 	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
-		return false;
+		return NULL;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (family != RS_AF_INET && family != RS_AF_INET6 && family != RS_AF_UNIX)
-		return false;
-	return BPF_CORE_READ(sk, __sk_common.skc_state) != RS_TCP_LISTEN;
+		return NULL;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == RS_TCP_LISTEN)
+		return NULL;
+	return sk;
+}
+
+/* Local port of a TCP socket (host order); 0 for a unix socket. */
+static __always_inline __u16 sock_local_port(struct sock *sk)
+{
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == RS_AF_UNIX)
+		return 0;
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
 }
 
 #endif /* REDSCOPE_SOCK_BPF_H */

@@ -11,6 +11,10 @@
 #define RS_MAX_TARGETS 16384	/* watched processes */
 #define RS_MAX_CONNS 32768	/* tracked connections (LRU), overridable at load */
 #define RS_MAX_INFLIGHT 16384	/* threads inside a watched socket syscall */
+#define RS_MAX_ESTABLISHED 16384 /* server-side TCP connections not accepted yet */
+#define RS_MAX_SEL_COMMS 64	/* --comm values */
+#define RS_MAX_SEL_PORTS 64	/* --port values */
+#define RS_MAX_SEL_CGROUPS 8	/* --cgroup values */
 #define RS_RINGBUF_BYTES (4u << 20)
 
 /* Capture and scan bounds. */
@@ -101,12 +105,13 @@ struct rs_conn {
 	struct rs_h1 resp;
 	struct rs_request cur; /* newest request read; older unanswered ones are queued */
 	__u64 accept_ns;       /* accept() returned; 0 when the connection predates redscope */
+	__u64 established_ns;  /* TCP handshake done; reported with the first request, then 0 */
 	__u64 end_ns;	       /* last byte of the response so far was written */
 	__u32 flags;	       /* RS_CONN_* */
 	__u16 queued;	       /* unanswered requests older than cur, in the pipeline map */
 	__u16 seq;	       /* pipeline sequence number of the oldest queued request */
 };
-_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 24, "rs_conn layout");
+_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 32, "rs_conn layout");
 
 /* Key of a queued (pipelined) request in the pipeline map. */
 struct rs_pipe_key {
@@ -125,9 +130,12 @@ struct rs_pipe_key {
 #define RS_TARGET_FOLLOW (1u << 2)  /* forked children become targets too */
 
 struct rs_target {
-	__u32 flags;  /* RS_TARGET_* */
-	__s32 active; /* requests in flight in this process */
+	__u32 flags;	  /* RS_TARGET_* */
+	__s32 active;	  /* requests in flight in this process */
+	__u64 busy_since; /* when active last went from 0 to 1 */
+	__u64 busy_ns;	  /* time with requests in flight, intervals that ended */
 };
+_Static_assert(sizeof(struct rs_target) == 24, "rs_target layout");
 
 /* Self statistics kept in a per-CPU array, indexed by enum rs_stat. */
 enum rs_stat {
@@ -172,6 +180,7 @@ struct rs_event_http {
 	__u64 start_ns;
 	__u64 end_ns;
 	__u64 accept_ns;
+	__u64 established_ns; /* first request of a TCP connection seen at accept, else 0 */
 	__u64 req_body_bytes;
 	__u64 resp_body_bytes;
 	__u16 status;
@@ -180,14 +189,15 @@ struct rs_event_http {
 	__u8 pad[3];
 	char head[RS_HEAD_MAX];
 };
-_Static_assert(sizeof(struct rs_event_http) == 64 + RS_HEAD_MAX, "rs_event_http layout");
+_Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http layout");
 
 struct rs_event_proc {
 	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC */
 	__u32 tgid;
 	__u32 parent_tgid; /* RS_EV_FORK: the process that forked */
 	__u32 pad;
+	__u64 busy_ns; /* RS_EV_EXIT: all the time the process had requests in flight */
 };
-_Static_assert(sizeof(struct rs_event_proc) == 16, "rs_event_proc layout");
+_Static_assert(sizeof(struct rs_event_proc) == 24, "rs_event_proc layout");
 
 #endif /* REDSCOPE_H */

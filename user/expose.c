@@ -125,30 +125,58 @@ static const struct histogram *pick(const struct request_series *r, enum which_h
 	return w == H_DURATION ? &r->duration : w == H_REQ_BODY ? &r->req_body : &r->resp_body;
 }
 
+/* The _bucket, _sum and _count lines of one histogram; labels opens the label set. */
+static void histogram_lines(struct buf *b, const char *name, const struct histogram *h,
+			    const struct histogram_spec *spec,
+			    void (*labels)(struct buf *, const void *), const void *ctx)
+{
+	uint64_t cum = 0;
+
+	for (size_t i = 0; i <= spec->n; i++) {
+		cum += h->buckets[i];
+		buf__printf(b, "%s_bucket", name);
+		labels(b, ctx);
+		if (i < spec->n)
+			buf__printf(b, ",le=\"%.15g\"} %" PRIu64 "\n", spec->bounds[i], cum);
+		else
+			buf__printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	buf__printf(b, "%s_sum", name);
+	labels(b, ctx);
+	buf__puts(b, "} ");
+	raw_value(b, h->sum, spec->scale);
+	buf__printf(b, "\n%s_count", name);
+	labels(b, ctx);
+	buf__printf(b, "} %" PRIu64 "\n", h->count);
+}
+
+struct series_ctx {
+	const struct service_series *svc;
+	const struct request_series *r;
+};
+
+static void series_labels(struct buf *b, const void *ctx)
+{
+	const struct series_ctx *c = ctx;
+
+	request_labels(b, &c->svc->id, c->r);
+}
+
+static void service_labels(struct buf *b, const void *ctx)
+{
+	bool first = true;
+
+	identity_labels(b, &first, &((const struct service_series *)ctx)->id);
+}
+
 static void render_histograms(struct store *s, struct buf *b, const char *name,
 			      enum which_histogram which, const struct histogram_spec *spec)
 {
 	for (struct service_series *svc = s->services; svc; svc = svc->next) {
 		for (struct request_series *r = svc->requests; r; r = r->next) {
-			const struct histogram *h = pick(r, which);
-			uint64_t cum = 0;
+			struct series_ctx c = { svc, r };
 
-			for (size_t i = 0; i <= spec->n; i++) {
-				cum += h->buckets[i];
-				buf__printf(b, "%s_bucket", name);
-				request_labels(b, &svc->id, r);
-				if (i < spec->n)
-					buf__printf(b, ",le=\"%.15g\"} %" PRIu64 "\n", spec->bounds[i], cum);
-				else
-					buf__printf(b, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
-			}
-			buf__printf(b, "%s_sum", name);
-			request_labels(b, &svc->id, r);
-			buf__puts(b, "} ");
-			raw_value(b, h->sum, spec->scale);
-			buf__printf(b, "\n%s_count", name);
-			request_labels(b, &svc->id, r);
-			buf__printf(b, "} %" PRIu64 "\n", h->count);
+			histogram_lines(b, name, pick(r, which), spec, series_labels, &c);
 		}
 	}
 }
@@ -177,6 +205,26 @@ static int64_t active_of(const struct service_series *svc)
 static int64_t workers_of(const struct service_series *svc)
 {
 	return svc->workers;
+}
+
+/* Saturation of the services: queue time, busy time, workers. */
+static void render_saturation(struct store *s, struct buf *b)
+{
+	family(b, "http_server_request_queue_duration_seconds", "histogram",
+	       "Time connections waited in the listen queue before a worker accepted them.");
+	for (struct service_series *svc = s->services; svc; svc = svc->next)
+		histogram_lines(b, "http_server_request_queue_duration_seconds", &svc->queue,
+				&s->opts.queue, service_labels, svc);
+	family(b, "http_server_worker_busy_seconds_total", "counter",
+	       "Time worker processes spent with at least one request in flight.");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		buf__puts(b, "http_server_worker_busy_seconds_total");
+		service_labels(b, svc);
+		buf__puts(b, "} ");
+		raw_value(b, svc->busy_ns, 1e-9);
+		buf__puts(b, "\n");
+	}
+	service_gauge(s, b, "http_server_workers", "Live worker processes.", workers_of, 0);
 }
 
 static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
@@ -338,13 +386,6 @@ static void summary_lines(struct buf *b, const char *name, const struct summary 
 	buf__printf(b, "} %" PRIu64 "\n", sum->count);
 }
 
-static void service_labels(struct buf *b, const void *ctx)
-{
-	bool first = true;
-
-	identity_labels(b, &first, &((const struct service_series *)ctx)->id);
-}
-
 struct route_ctx {
 	const struct service_series *svc;
 	const char *route;
@@ -477,6 +518,7 @@ void expose__render(struct store *s, const struct self_stats *self, struct buf *
 			  &o->body_size);
 	service_gauge(s, out, "http_server_active_requests", "Number of HTTP server requests in flight.",
 		      active_of, 0);
+	render_saturation(s, out);
 	if (o->compat_statsd)
 		render_compat_statsd(s, out);
 	render_self(s, out, self);

@@ -171,6 +171,10 @@ struct service_series {
 	int64_t active;	   /* requests in flight */
 	int64_t processes; /* live watched processes */
 	int64_t workers;   /* of which workers: parent in the same service; else 1 */
+	uint64_t busy_ns;  /* time workers spent in requests, as exported: never goes down */
+	uint64_t busy_retired_ns; /* of processes that exited */
+	uint64_t busy_live_ns;	  /* of the live processes, at the last refresh */
+	struct histogram queue;	  /* wait in the listen queue, per connection */
 	struct request_series *requests, **requests_tail;
 	struct request_series **rtab;
 	size_t rtab_size, n_requests;
@@ -181,6 +185,7 @@ struct service_series {
 struct store_opts {
 	struct histogram_spec duration;	 /* seconds, observed in nanoseconds */
 	struct histogram_spec body_size; /* bytes */
+	struct histogram_spec queue;	 /* seconds, observed in nanoseconds */
 	bool compat_statsd;		 /* keep the summaries of the statsd compat series */
 	uint64_t summary_max_age_ns;	 /* sliding window of the summaries' quantiles */
 	uint32_t summary_cap;		 /* samples kept per summary age bucket */
@@ -195,6 +200,8 @@ struct request_obs {
 	uint64_t duration_ns;
 	uint64_t req_body_bytes;
 	uint64_t resp_body_bytes;
+	bool queued;	  /* first request of a connection seen at accept: */
+	uint64_t queue_ns; /* its wait in the listen queue */
 };
 
 struct store {
@@ -203,7 +210,7 @@ struct store {
 	struct raw_bounds {
 		uint64_t *v;
 		size_t n;
-	} duration_raw, size_raw; /* bucket bounds in raw units (ns, bytes) */
+	} duration_raw, size_raw, queue_raw; /* bucket bounds in raw units (ns, bytes) */
 	struct service_series *services, **services_tail; /* insertion order */
 	struct service_series **stab;
 	size_t stab_size, n_services, n_series;
@@ -248,15 +255,29 @@ void service__forget(pid_t tgid);
 void service__cleanup(void);
 
 /* targets.c: which processes are watched */
-struct targets_opts {
+struct selectors {
 	pid_t *pids; /* --pid: these and their descendants; none: auto mode */
 	size_t n_pids;
+	const char **comms; /* --comm: process names (as in /proc/PID/comm) */
+	size_t n_comms;
+	uint16_t *ports; /* --port: connections to these local ports */
+	size_t n_ports;
+	const char **cgroups; /* --cgroup: cgroup v2 paths, as given */
+	size_t n_cgroups;
+	/* resolved by selectors__resolve */
+	char *cgroup_rel[RS_MAX_SEL_CGROUPS]; /* relative to the cgroup2 root: "/a/b" */
+	int cgroup_fd[RS_MAX_SEL_CGROUPS];
 };
+/* Check and resolve the selectors; the error names the bad one. */
+int selectors__resolve(struct selectors *sel);
+void selectors__free(struct selectors *sel);
+
 struct redscope_bpf;
-int targets__init(struct redscope_bpf *skel, const struct targets_opts *opts);
+int targets__init(struct redscope_bpf *skel, const struct selectors *sel);
 void targets__on_fork(pid_t parent, pid_t child);
-void targets__on_exit(pid_t tgid);
-/* Refresh requests in flight and worker counts of the services; store lock held. */
+/* A process exited (or stopped being selected) with busy_ns in requests. Store lock held. */
+void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns);
+/* Refresh requests in flight, worker counts and busy time of the services; store lock held. */
 void targets__refresh(struct store *st);
 /* Drop map entries of processes that exited; call now and then. */
 void targets__sweep(void);
@@ -266,7 +287,7 @@ void targets__cleanup(void);
 
 /* loader.c */
 struct loader_opts {
-	bool auto_mode;
+	const struct selectors *sel;
 	uint32_t max_connections;
 };
 int loader__preflight(void);

@@ -125,6 +125,33 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+static int fill_selectors(struct redscope_bpf *skel, const struct selectors *sel)
+{
+	__u8 one = 1;
+
+	for (size_t i = 0; i < sel->n_comms; i++) {
+		char comm[16] = {};
+
+		strncpy(comm, sel->comms[i], sizeof(comm) - 1);
+		if (bpf_map__update_elem(skel->maps.sel_comms, comm, sizeof(comm), &one, sizeof(one), 0))
+			goto fail;
+	}
+	for (size_t i = 0; i < sel->n_ports; i++)
+		if (bpf_map__update_elem(skel->maps.sel_ports, &sel->ports[i], sizeof(sel->ports[i]),
+					 &one, sizeof(one), 0))
+			goto fail;
+	for (__u32 i = 0; i < sel->n_cgroups; i++) {
+		__u32 fd = sel->cgroup_fd[i];
+
+		if (bpf_map__update_elem(skel->maps.sel_cgroups, &i, sizeof(i), &fd, sizeof(fd), 0))
+			goto fail;
+	}
+	return 0;
+fail:
+	p_err("failed to store the process selectors in the kernel: %s", strerror(errno));
+	return -errno;
+}
+
 int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts *opts)
 {
 	struct redscope_bpf *skel;
@@ -139,7 +166,10 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 		return -errno;
 	}
 	skel->rodata->targ_self_tgid = getpid();
-	skel->rodata->targ_auto = opts->auto_mode;
+	skel->rodata->targ_auto = !opts->sel->n_pids;
+	skel->rodata->targ_sel_comm = opts->sel->n_comms > 0;
+	skel->rodata->targ_sel_port = opts->sel->n_ports > 0;
+	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
 	if (opts->max_connections)
 		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
 
@@ -156,6 +186,10 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 			      strerror(-err));
 		goto fail;
 	}
+	/* before attaching: a process accepting meanwhile must meet the selectors */
+	err = fill_selectors(skel, opts->sel);
+	if (err)
+		goto fail;
 	err = redscope_bpf__attach(skel);
 	if (err) {
 		p_err("failed to attach the BPF programs: %s", strerror(-err));

@@ -30,6 +30,10 @@
 /* OpenTelemetry's advised boundaries for http.server.request.duration. */
 static const double default_duration_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
 						   0.5,	  0.75, 1,	2.5,   5,     7.5,  10 };
+/* Listen queue waits: from 100 us (a worker free at once) to 10 s (saturated). */
+static const double queue_buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+					0.025,	0.05,	 0.1,	 0.25,	0.5,	1,     2.5,
+					5,	10 };
 /* Body sizes in bytes: empty, then powers of four from 64 B to 16 MiB. */
 static const double body_size_buckets[] = { 0,	   64,	    256,     1024,    4096,    16384,
 					    65536, 262144, 1048576, 4194304, 16777216 };
@@ -57,8 +61,13 @@ static void usage(FILE *out)
 		"this host, seen from the kernel: no change to the applications.\n"
 		"\n"
 		"Selecting processes (without a selector, every process that serves HTTP is watched,\n"
-		"including ones that start later):\n"
-		"  --pid=PID                  watch PID and all its descendants; repeatable\n"
+		"including ones that start later). Each option is repeatable: a process must match\n"
+		"one value of every option given.\n"
+		"  --pid=PID                  PID and all its descendants (only these: no new ones)\n"
+		"  --comm=NAME                processes named NAME (as in /proc/PID/comm, ps -o comm)\n"
+		"  --port=PORT                connections to local port PORT (and their processes)\n"
+		"  --cgroup=PATH              processes in the cgroup v2 PATH or below it; PATH is\n"
+		"                             absolute or relative to the cgroup2 mount\n"
 		"\n"
 		"Metrics:\n"
 		"  --service-name=NAME        service_name label of everything watched (default: the\n"
@@ -139,6 +148,8 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
 		.req_body_bytes = e->req_body_bytes,
 		.resp_body_bytes = e->resp_body_bytes,
+		.queued = e->established_ns && e->accept_ns >= e->established_ns,
+		.queue_ns = e->accept_ns - e->established_ns,
 	};
 	if (store__observe_request(d->store, &obs))
 		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
@@ -162,7 +173,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	else if (type == RS_EV_EXEC && size >= sizeof(*p))
 		service__forget(p->tgid);
 	else if (type == RS_EV_EXIT && size >= sizeof(*p))
-		targets__on_exit(p->tgid);
+		targets__on_exit(d->store, p->tgid, p->busy_ns);
 	store__unlock(d->store);
 	return 0;
 }
@@ -224,7 +235,20 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 	OPT_COMPAT,
+	OPT_COMM,
+	OPT_PORT,
+	OPT_CGROUP,
 };
+
+/* Append one value to a growable selector array. */
+#define SEL_PUSH(arr, n, val)                                                  \
+	do {                                                                   \
+		__typeof__(arr) grown_ = realloc((arr), ((n) + 1) * sizeof(*(arr))); \
+		if (!grown_)                                                   \
+			return 1;                                              \
+		(arr) = grown_;                                                \
+		(arr)[(n)++] = (val);                                          \
+	} while (0)
 
 int main(int argc, char **argv)
 {
@@ -236,6 +260,9 @@ int main(int argc, char **argv)
 		{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
 		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 		{ "compat", required_argument, NULL, OPT_COMPAT },
+		{ "comm", required_argument, NULL, OPT_COMM },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -245,11 +272,12 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	struct web_opts web_opts = { .listen_address = ":9435", .telemetry_path = "/metrics" };
 	struct service_opts svc_opts = {};
-	struct targets_opts tgt_opts = {};
-	struct loader_opts ld_opts = { .auto_mode = true };
+	struct selectors sel = {};
+	struct loader_opts ld_opts = { .sel = &sel };
 	struct store_opts st_opts = {
 		.duration = { default_duration_buckets, ARRAY_SIZE(default_duration_buckets), 1e-9 },
 		.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
+		.queue = { queue_buckets, ARRAY_SIZE(queue_buckets), 1e-9 },
 		.summary_max_age_ns = SUMMARY_MAX_AGE_NS,
 		.summary_cap = SUMMARY_CAP,
 	};
@@ -285,11 +313,22 @@ int main(int argc, char **argv)
 				p_err("invalid --pid '%s': expected a process id", optarg);
 				return 2;
 			}
-			tgt_opts.pids = realloc(tgt_opts.pids, (tgt_opts.n_pids + 1) * sizeof(pid_t));
-			if (!tgt_opts.pids)
-				return 1;
-			tgt_opts.pids[tgt_opts.n_pids++] = (pid_t)v;
-			ld_opts.auto_mode = false;
+			SEL_PUSH(sel.pids, sel.n_pids, (pid_t)v);
+			break;
+		case OPT_COMM:
+			SEL_PUSH(sel.comms, sel.n_comms, optarg);
+			break;
+		case OPT_PORT:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v <= 0 || v > 65535) {
+				p_err("invalid --port '%s': expected a port number, 1 to 65535", optarg);
+				return 2;
+			}
+			SEL_PUSH(sel.ports, sel.n_ports, (uint16_t)v);
+			break;
+		case OPT_CGROUP:
+			SEL_PUSH(sel.cgroups, sel.n_cgroups, optarg);
 			break;
 		case OPT_SERVICE_NAME:
 			svc_opts.service_name = optarg;
@@ -344,10 +383,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (selectors__resolve(&sel)) {
+		selectors__free(&sel);
+		return 2;
+	}
 	if (loader__preflight())
-		return 1;
+		goto cleanup;
 	if (web__bind(&web_opts, &listen_fd))
-		return 1;
+		goto cleanup;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -361,7 +404,7 @@ int main(int argc, char **argv)
 	}
 	if (loader__open_and_attach(&d.skel, &ld_opts))
 		goto cleanup;
-	if (targets__init(d.skel, &tgt_opts))
+	if (targets__init(d.skel, &sel))
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(d.skel->maps.events), on_event, &d, NULL);
 	if (!rb) {
@@ -374,7 +417,9 @@ int main(int argc, char **argv)
 	listen_fd = -1; /* the web server owns it now */
 	p_info("redscope %s serving %s on %s, watching %s", REDSCOPE_VERSION,
 	       web_opts.telemetry_path, web_opts.listen_address,
-	       tgt_opts.n_pids ? "the selected processes" : "every HTTP server on this host");
+	       sel.n_pids || sel.n_comms || sel.n_ports || sel.n_cgroups
+		       ? "the selected processes"
+		       : "every HTTP server on this host");
 
 	while (!exiting) {
 		int n = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
@@ -404,6 +449,6 @@ cleanup:
 	service__cleanup();
 	if (listen_fd >= 0)
 		close(listen_fd);
-	free(tgt_opts.pids);
+	selectors__free(&sel);
 	return err;
 }

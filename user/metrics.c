@@ -98,12 +98,14 @@ struct store *store__new(const struct store_opts *opts)
 	s->opts = *opts;
 	s->opts.duration.bounds = copy_bounds(&opts->duration);
 	s->opts.body_size.bounds = copy_bounds(&opts->body_size);
+	s->opts.queue.bounds = copy_bounds(&opts->queue);
 	s->services_tail = &s->services;
 	s->stab_size = 64;
 	s->stab = calloc(s->stab_size, sizeof(*s->stab));
-	if (!s->opts.duration.bounds || !s->opts.body_size.bounds || !s->stab ||
-	    raw_bounds_init(&s->duration_raw, &opts->duration) ||
-	    raw_bounds_init(&s->size_raw, &opts->body_size)) {
+	if (!s->opts.duration.bounds || !s->opts.body_size.bounds || !s->opts.queue.bounds ||
+	    !s->stab || raw_bounds_init(&s->duration_raw, &opts->duration) ||
+	    raw_bounds_init(&s->size_raw, &opts->body_size) ||
+	    raw_bounds_init(&s->queue_raw, &opts->queue)) {
 		store__free(s);
 		return NULL;
 	}
@@ -140,6 +142,7 @@ void store__free(struct store *s)
 			free(rs);
 		}
 		quantiles__free(&svc->duration.q);
+		free(svc->queue.buckets);
 		free((char *)svc->id.service_name);
 		free(svc->rtab);
 		free(svc);
@@ -147,6 +150,8 @@ void store__free(struct store *s)
 	free(s->stab);
 	free((double *)s->opts.duration.bounds);
 	free((double *)s->opts.body_size.bounds);
+	free((double *)s->opts.queue.bounds);
+	free(s->queue_raw.v);
 	free(s->duration_raw.v);
 	free(s->size_raw.v);
 	pthread_mutex_destroy(&s->lock);
@@ -248,9 +253,10 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	svc->id.flags = id->flags;
 	svc->rtab_size = 16;
 	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
-	if (!svc->id.service_name || !svc->rtab) {
+	if (!svc->id.service_name || !svc->rtab || histogram_init(&svc->queue, s->queue_raw.n)) {
 		free((char *)svc->id.service_name);
 		free(svc->rtab);
+		free(svc->queue.buckets);
 		free(svc);
 		return NULL;
 	}
@@ -312,6 +318,8 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	histogram_observe(&r->duration, &s->duration_raw, obs->duration_ns);
 	histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
 	histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+	if (obs->queued)
+		histogram_observe(&svc->queue, &s->queue_raw, obs->queue_ns);
 	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
 		/* looked up once per series: each series keeps its route's summary */
 		if (!r->route_summary)

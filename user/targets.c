@@ -8,9 +8,12 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -131,11 +134,22 @@ static int target_add(pid_t tgid, __u32 flags)
 	return 0;
 }
 
-/* Inodes of listening TCP sockets in one /proc/PID/net/tcp{,6} table. */
-static void listening_tcp(pid_t pid, const char *table, struct uset *inodes)
+static bool port_selected(const struct selectors *sel, unsigned int port)
+{
+	if (!sel->n_ports)
+		return true;
+	for (size_t i = 0; i < sel->n_ports; i++)
+		if (sel->ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Inodes of listening TCP sockets (on selected ports) in one /proc/PID/net/tcp{,6}. */
+static void listening_tcp(pid_t pid, const char *table, const struct selectors *sel,
+			  struct uset *inodes)
 {
 	char path[64], line[512];
-	unsigned int state;
+	unsigned int state, port;
 	unsigned long inode;
 	FILE *f;
 
@@ -144,8 +158,9 @@ static void listening_tcp(pid_t pid, const char *table, struct uset *inodes)
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, " %*d: %*s %*s %x %*s %*s %*s %*s %*s %lu", &state, &inode) == 2 &&
-		    state == TCP_LISTEN && inode)
+		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", &port, &state,
+			   &inode) == 3 &&
+		    state == TCP_LISTEN && inode && port_selected(sel, port))
 			uset_add(inodes, inode);
 	}
 	fclose(f);
@@ -171,7 +186,7 @@ static void listening_unix(pid_t pid, struct uset *inodes)
 }
 
 /* Every listening stream socket on the host, one read per network namespace. */
-static void listening_inodes(struct uset *inodes)
+static void listening_inodes(const struct selectors *sel, struct uset *inodes)
 {
 	struct uset netns = {};
 	struct dirent *de;
@@ -200,9 +215,10 @@ static void listening_inodes(struct uset *inodes)
 		if (seen)
 			continue;
 		uset_add(&netns, ns);
-		listening_tcp(atoi(de->d_name), "tcp", inodes);
-		listening_tcp(atoi(de->d_name), "tcp6", inodes);
-		listening_unix(atoi(de->d_name), inodes);
+		listening_tcp(atoi(de->d_name), "tcp", sel, inodes);
+		listening_tcp(atoi(de->d_name), "tcp6", sel, inodes);
+		if (!sel->n_ports) /* unix sockets have no port */
+			listening_unix(atoi(de->d_name), inodes);
 	}
 	closedir(proc);
 	free(netns.v);
@@ -233,22 +249,82 @@ static bool owns_socket_in(pid_t pid, const struct uset *inodes)
 	return found;
 }
 
+/* Read a small /proc/PID file into buf, NUL-terminated; false if it is gone. */
+static bool proc_text(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return true;
+}
+
+/* Is path (relative to the cgroup2 root) the cgroup dir or below it? */
+static bool cgroup_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Does a running process pass the --comm and --cgroup selectors? */
+static bool process_selected(const struct selectors *sel, pid_t pid)
+{
+	char buf[4096], *line, *save = NULL;
+	bool ok;
+
+	if (sel->n_comms) {
+		if (!proc_text(pid, "comm", buf, sizeof(buf)))
+			return false;
+		buf[strcspn(buf, "\n")] = '\0';
+		ok = false;
+		for (size_t i = 0; i < sel->n_comms && !ok; i++)
+			ok = !strcmp(buf, sel->comms[i]);
+		if (!ok)
+			return false;
+	}
+	if (!sel->n_cgroups)
+		return true;
+	if (!proc_text(pid, "cgroup", buf, sizeof(buf)))
+		return false;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3))
+			continue; /* the cgroup v2 line */
+		for (size_t i = 0; i < sel->n_cgroups; i++)
+			if (cgroup_under(line + 3, sel->cgroup_rel[i]))
+				return true;
+	}
+	return false;
+}
+
 /* Auto mode: processes that hold a listening socket now are servers. */
-static void seed_auto(void)
+static void seed_auto(const struct selectors *sel)
 {
 	struct uset inodes = {};
 	struct dirent *de;
 	DIR *proc;
 
-	listening_inodes(&inodes);
+	listening_inodes(sel, &inodes);
 	proc = opendir("/proc");
 	if (!proc) {
 		free(inodes.v);
 		return;
 	}
-	while ((de = readdir(proc)))
-		if (is_pid_dir(de->d_name) && owns_socket_in(atoi(de->d_name), &inodes))
-			target_add(atoi(de->d_name), RS_TARGET_AUTO | RS_TARGET_FOLLOW);
+	while ((de = readdir(proc))) {
+		pid_t pid = is_pid_dir(de->d_name) ? atoi(de->d_name) : 0;
+
+		if (pid && owns_socket_in(pid, &inodes) && process_selected(sel, pid))
+			target_add(pid, RS_TARGET_AUTO | RS_TARGET_FOLLOW);
+	}
 	closedir(proc);
 	free(inodes.v);
 }
@@ -286,7 +362,7 @@ static pid_t parent_of(pid_t tgid)
 }
 
 /* --pid: the named processes and every process descending from them. */
-static int seed_pids(const struct targets_opts *o)
+static int seed_pids(const struct selectors *o)
 {
 	struct uset chosen = {};
 	struct dirent *de;
@@ -326,19 +402,102 @@ static int seed_pids(const struct targets_opts *o)
 		closedir(proc);
 	}
 	for (size_t i = 0; i < chosen.n; i++)
-		target_add(chosen.v[i], RS_TARGET_FOLLOW);
+		if (process_selected(o, chosen.v[i]))
+			target_add(chosen.v[i], RS_TARGET_FOLLOW);
 out:
 	free(chosen.v);
 	return err;
 }
 
-int targets__init(struct redscope_bpf *s, const struct targets_opts *o)
+int targets__init(struct redscope_bpf *s, const struct selectors *sel)
 {
 	skel = s;
-	if (o->n_pids)
-		return seed_pids(o);
-	seed_auto();
+	if (sel->n_pids)
+		return seed_pids(sel);
+	seed_auto(sel);
 	return 0;
+}
+
+/* The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo. */
+static bool cgroup2_root(char *out, size_t len)
+{
+	char line[4096], mnt[PATH_MAX], fstype[64];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+
+		if (sep && sscanf(line, "%*d %*d %*s %*s %4095s", mnt) == 1 &&
+		    sscanf(sep + 3, "%63s", fstype) == 1 && !strcmp(fstype, "cgroup2")) {
+			snprintf(out, len, "%s", mnt);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int selectors__resolve(struct selectors *sel)
+{
+	char root[PATH_MAX], full[PATH_MAX * 2];
+
+	for (size_t i = 0; i < RS_MAX_SEL_CGROUPS; i++)
+		sel->cgroup_fd[i] = -1;
+	for (size_t i = 0; i < sel->n_comms; i++) {
+		if (!sel->comms[i][0] || strlen(sel->comms[i]) > 15) {
+			p_err("invalid --comm '%s': a process name is 1 to 15 characters, as in "
+			      "/proc/PID/comm", sel->comms[i]);
+			return -EINVAL;
+		}
+	}
+	if (!sel->n_cgroups)
+		return 0;
+	if (sel->n_cgroups > RS_MAX_SEL_CGROUPS) {
+		p_err("too many --cgroup: at most %d", RS_MAX_SEL_CGROUPS);
+		return -EINVAL;
+	}
+	if (!cgroup2_root(root, sizeof(root))) {
+		p_err("--cgroup needs cgroup v2, which is not mounted here: mount it "
+		      "(mount -t cgroup2 none /sys/fs/cgroup) or select processes otherwise");
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sel->n_cgroups; i++) {
+		const char *c = sel->cgroups[i];
+		size_t rl = strlen(root);
+		const char *rel = !strncmp(c, root, rl) && (c[rl] == '/' || !c[rl]) ? c + rl : c;
+
+		snprintf(full, sizeof(full), "%s/%s", root, rel[0] == '/' ? rel + 1 : rel);
+		if (asprintf(&sel->cgroup_rel[i], "/%s", rel[0] == '/' ? rel + 1 : rel) < 0)
+			return -ENOMEM;
+		/* "/a/b/" and "/a/b" are the same cgroup */
+		for (size_t n = strlen(sel->cgroup_rel[i]); n > 1 && sel->cgroup_rel[i][n - 1] == '/'; n--)
+			sel->cgroup_rel[i][n - 1] = '\0';
+		sel->cgroup_fd[i] = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sel->cgroup_fd[i] < 0) {
+			p_err("invalid --cgroup '%s': %s is not a cgroup (%s); give a path below %s",
+			      c, full, strerror(errno), root);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+void selectors__free(struct selectors *sel)
+{
+	for (size_t i = 0; i < RS_MAX_SEL_CGROUPS; i++) {
+		free(sel->cgroup_rel[i]);
+		sel->cgroup_rel[i] = NULL;
+		if (sel->cgroup_fd[i] >= 0)
+			close(sel->cgroup_fd[i]);
+		sel->cgroup_fd[i] = -1;
+	}
+	free(sel->pids);
+	free(sel->comms);
+	free(sel->ports);
+	free(sel->cgroups);
 }
 
 void targets__on_fork(pid_t parent, pid_t child)
@@ -347,8 +506,13 @@ void targets__on_fork(pid_t parent, pid_t child)
 	service__on_fork(parent, child);
 }
 
-void targets__on_exit(pid_t tgid)
+void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns)
 {
+	struct service_series *svc = busy_ns ? store__find_service(st, service__of(tgid)) : NULL;
+
+	/* its busy time stays in the service's counter after it is gone */
+	if (svc)
+		svc->busy_retired_ns += busy_ns;
 	service__forget(tgid);
 	proc_forget(tgid);
 	if (n_dead < MAX_DEAD)
@@ -427,10 +591,16 @@ void targets__refresh(struct store *st)
 	__u32 key, next, *prev = NULL;
 	struct rs_target t, pt;
 
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	for (svc = st->services; svc; svc = svc->next) {
 		svc->active = 0;
 		svc->processes = 0;
 		svc->workers = 0;
+		svc->busy_live_ns = 0;
 	}
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		const struct identity *id, *parent_id;
@@ -447,15 +617,27 @@ void targets__refresh(struct store *st)
 			continue;
 		svc->active += t.active > 0 ? t.active : 0;
 		svc->processes++;
+		svc->busy_live_ns += t.busy_ns;
+		if (t.active > 0 && now > t.busy_since)
+			svc->busy_live_ns += now - t.busy_since; /* a request is still going */
 		ppid = parent_of(key);
 		if (ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
 		    (parent_id = service__of(ppid)) &&
 		    !strcmp(parent_id->service_name, id->service_name))
 			svc->workers++;
 	}
-	for (svc = st->services; svc; svc = svc->next)
+	for (svc = st->services; svc; svc = svc->next) {
+		uint64_t busy = svc->busy_retired_ns + svc->busy_live_ns;
+
 		if (!svc->workers && svc->processes)
 			svc->workers = 1; /* a single-process server is its own worker */
+		/*
+		 * A counter must not go down: a request running at one scrape may end, or
+		 * its process exit, a moment before that scrape's clock.
+		 */
+		if (busy > svc->busy_ns)
+			svc->busy_ns = busy;
+	}
 }
 
 void targets__cleanup(void)

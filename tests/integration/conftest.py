@@ -233,30 +233,44 @@ def curl_requests(base_url, paths, cpus=CLIENT_CPUS):
     return collections.Counter(zip(paths, codes))
 
 
-def wrk_requests(base_url, paths, threads, quota, workdir, cpus=CLIENT_CPUS):
-    """wrk with one connection per thread, each stopping after quota responses.
+class Wrk:
+    """wrk with one connection per thread and a Lua script (apps/*.lua) that stops each
+    thread after a quota of responses and writes "path status count" lines to a file
+    per thread. One connection per thread: no request is in flight when a thread stops."""
 
-    Returns a Counter of (path, status) of every request wrk sent and got answered."""
-    done = workdir / ("wrk-done-%d" % time.monotonic_ns())
-    done.mkdir()
-    env = dict(os.environ, WRK_PATHS=",".join(paths), WRK_QUOTA=str(quota), WRK_DONE_DIR=str(done))
-    cmd = ["wrk", "-t", str(threads), "-c", str(threads), "-d", "600s",
-           "-s", str(APPS / "mix.lua"), base_url + "/"]
-    proc = subprocess.Popen(pinned(cmd, cpus), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for(lambda: len(list(done.iterdir())) == threads, 300, interval=0.1,
-                 what="wrk threads to reach their quota")
-    finally:
-        proc.send_signal(signal.SIGINT)  # wrk sleeps for -d; SIGINT ends it early
-        proc.communicate(timeout=30)
-    counts = collections.Counter()
-    for f in done.iterdir():
-        for line in f.read_text().splitlines():
-            path, status, n = line.split()
-            counts[(path, int(status))] += int(n)
-    assert sum(counts.values()) == threads * quota
-    return counts
+    def __init__(self, base_url, threads, quota, workdir, script="mix.lua", env=None,
+                 cpus=CLIENT_CPUS):
+        self.threads, self.quota = threads, quota
+        self.done = workdir / ("wrk-done-%d" % time.monotonic_ns())
+        self.done.mkdir()
+        full_env = dict(os.environ, WRK_QUOTA=str(quota), WRK_DONE_DIR=str(self.done), **(env or {}))
+        cmd = ["wrk", "-t", str(threads), "-c", str(threads), "-d", "600s",
+               "-s", str(APPS / script), base_url + "/"]
+        self.proc = subprocess.Popen(pinned(cmd, cpus), env=full_env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+
+    def wait(self, timeout=300):
+        """Counter of (path, status) of the quota responses, once every thread is done."""
+        try:
+            wait_for(lambda: len(list(self.done.iterdir())) == self.threads, timeout,
+                     interval=0.1, what="wrk threads to reach their quota")
+        finally:
+            self.proc.send_signal(signal.SIGINT)  # wrk sleeps for -d; SIGINT ends it early
+            self.proc.communicate(timeout=30)
+        counts = collections.Counter()
+        for f in self.done.iterdir():
+            for line in f.read_text().splitlines():
+                path, status, n = line.split()
+                counts[(path, int(status))] += int(n)
+        assert sum(counts.values()) == self.threads * self.quota
+        return counts
+
+
+def wrk_requests(base_url, paths, threads, quota, workdir, cpus=CLIENT_CPUS):
+    """wrk cycling through paths; Counter of (path, status) of every request it sent,
+    all of them answered."""
+    return Wrk(base_url, threads, quota, workdir, env={"WRK_PATHS": ",".join(paths)},
+               cpus=cpus).wait()
 
 
 def wait_for_total(rs, service, total, timeout=10):
