@@ -310,3 +310,15 @@ def test_started_while_wrk_runs_on_keepalive_connections(gunicorn, redscope, tmp
     assert counts.get(("/missing", "GET", 404), 0) > 0
     # through the connections opened before redscope: none was accepted since
     assert rs.metrics().value("redscope_connections_total") == 4
+
+
+def test_service_name_comes_from_flag_then_environment_then_wsgi_module(gunicorn, redscope):
+    named = gunicorn("redapp:app", "--workers", "2", env={"OTEL_SERVICE_NAME": "checkout"})
+    plain = gunicorn("otherapp:app", "--workers", "2")
+    rs = redscope()
+    traffic(named, plain)
+    assert services_seen(rs, 6) == {"checkout": 3, "otherapp": 3}
+    assert rs.stop() == 0
+    rs = redscope("--service-name=everything")
+    traffic(named, plain)
+    assert services_seen(rs, 6) == {"everything": 6}
