@@ -6,7 +6,8 @@ set -eu
 BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev"
 DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
 TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
-python3-prometheus-client util-linux"
+python3-prometheus-client python3-gevent util-linux uwsgi uwsgi-plugin-python3 nginx nodejs
+libclang-rt-14-dev"
 
 want=""
 for group in "$@"; do
@@ -55,5 +56,13 @@ case " $missing " in
 	fi
 	;;
 esac
+# Test tools such as nginx and prometheus are servers: Debian would start them as
+# services on their default ports. The tests start their own; keep the system quiet.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod +x "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing

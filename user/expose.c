@@ -350,6 +350,13 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
 			    http1_error_name((enum http1_error)i), self->parse_errors[i]);
 
+	family(b, "redscope_route_overflow_total", "counter",
+	       "Requests counted under the route {overflow}: their service had --max-routes routes.");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		buf__puts(b, "redscope_route_overflow_total");
+		service_labels(b, svc);
+		buf__printf(b, "} %" PRIu64 "\n", svc->route_overflow);
+	}
 	gauge(b, "redscope_tracked_processes", "Processes watched right now.",
 	      (double)self->tracked_processes);
 	gauge(b, "redscope_tracked_connections", "Connections followed right now.",
@@ -494,10 +501,12 @@ static void render_compat_statsd(struct store *s, struct buf *b)
 	for (struct service_series *svc = s->services; svc; svc = svc->next) {
 		if (!is_compat(svc))
 			continue;
-		for (struct route_summary *rs = svc->routes; rs; rs = rs->next) {
-			struct route_ctx c = { svc, rs->route, NULL };
+		for (struct route_entry *re = svc->routes; re; re = re->next) {
+			struct route_ctx c = { svc, re->route, NULL };
 
-			summary_lines(b, "django_request_latency_seconds", &rs->s, django_labels, &c, now);
+			if (re->latency.count)
+				summary_lines(b, "django_request_latency_seconds", &re->latency,
+					      django_labels, &c, now);
 		}
 	}
 }

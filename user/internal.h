@@ -81,8 +81,14 @@ struct http1_request {
 enum http1_error http1_parse_request_line(const char *line, size_t len, size_t line_len,
 					  struct http1_request *out);
 
-/* route.c: request path to low-cardinality route */
+/* route.c: path to low-cardinality route */
 #define ROUTE_MAX 256
+#define ROUTE_OVERFLOW "{overflow}" /* a service's routes beyond --max-routes */
+/* --route: a pattern such as /users/{id}/orders; matching paths get it as their route. */
+int route__add_pattern(const char *pattern);
+void route__clear_patterns(void);
+/* Does a path segment look like an identifier (number, UUID, hex, date, token)? */
+bool route_segment_is_id(const char *s, size_t n);
 /* Write the route for path[0, len) into out (NUL-terminated, at most ROUTE_MAX bytes). */
 void route_from_path(const char *path, size_t len, bool truncated, char out[ROUTE_MAX]);
 
@@ -142,11 +148,13 @@ struct summary {
 	struct quantiles q;
 };
 
-/* django_request_latency_seconds of one route of a service (--compat=statsd). */
-struct route_summary {
-	struct route_summary *next;
+/* One distinct route of a service: what the per-service route cap counts. */
+struct route_entry {
+	struct route_entry *next;  /* insertion order */
+	struct route_entry *hnext; /* hash chain */
+	uint64_t hash;
 	char *route;
-	struct summary s;
+	struct summary latency; /* compat: django_request_latency_seconds */
 };
 
 struct request_series {
@@ -155,11 +163,11 @@ struct request_series {
 	uint64_t hash;
 	enum http_method method;
 	unsigned int status;
-	char *route;
+	const char *route; /* the route entry's */
+	struct route_entry *route_entry;
 	struct histogram duration;
 	struct histogram req_body;
 	struct histogram resp_body;
-	struct route_summary *route_summary; /* compat: shared by the route's series */
 };
 
 struct service_series {
@@ -179,13 +187,17 @@ struct service_series {
 	struct request_series **rtab;
 	size_t rtab_size, n_requests;
 	struct summary duration; /* compat: gunicorn_request_duration */
-	struct route_summary *routes, **routes_tail;
+	struct route_entry *routes, **routes_tail;
+	struct route_entry **route_tab;
+	size_t route_tab_size, n_routes;
+	uint64_t route_overflow; /* requests folded into ROUTE_OVERFLOW: too many routes */
 };
 
 struct store_opts {
 	struct histogram_spec duration;	 /* seconds, observed in nanoseconds */
 	struct histogram_spec body_size; /* bytes */
 	struct histogram_spec queue;	 /* seconds, observed in nanoseconds */
+	size_t max_routes;		 /* distinct routes per service; then ROUTE_OVERFLOW */
 	bool compat_statsd;		 /* keep the summaries of the statsd compat series */
 	uint64_t summary_max_age_ns;	 /* sliding window of the summaries' quantiles */
 	uint32_t summary_cap;		 /* samples kept per summary age bucket */

@@ -26,6 +26,8 @@
 /* statsd_exporter's summaries: quantiles over the last 10 minutes */
 #define SUMMARY_MAX_AGE_NS (600ULL * 1000000000ULL)
 #define SUMMARY_CAP 1024
+/* distinct routes per service: plenty for an application, bounded for a scanner */
+#define DEFAULT_MAX_ROUTES 200
 
 /* OpenTelemetry's advised boundaries for http.server.request.duration. */
 static const double default_duration_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
@@ -73,6 +75,12 @@ static void usage(FILE *out)
 		"  --service-name=NAME        service_name label of everything watched (default: the\n"
 		"                             process's OTEL_SERVICE_NAME, the gunicorn WSGI module, or\n"
 		"                             the executable of the topmost process of the program)\n"
+		"  --route=PATTERN            route label of the paths PATTERN matches, such as\n"
+		"                             /users/{id}/orders ({x} is one path segment); first\n"
+		"                             match wins; without one, numbers, UUIDs, hex strings,\n"
+		"                             dates and long tokens in a path become {id}\n"
+		"  --max-routes=N             distinct routes per service; the rest are counted\n"
+		"                             under the route {overflow} (default %d)\n"
 		"  --duration-buckets=LIST    comma-separated upper bounds of the duration histogram,\n"
 		"                             in seconds (default 0.005,0.01,...,10: OpenTelemetry's)\n"
 		"  --compat=statsd            also serve, for gunicorn services, the series of gunicorn\n"
@@ -92,7 +100,7 @@ static void usage(FILE *out)
 		"  -v, --verbose              same as --log.level=debug\n"
 		"  -h, --help                 show this help and exit\n"
 		"      --version              show the version and exit\n",
-		RS_MAX_CONNS);
+		DEFAULT_MAX_ROUTES, RS_MAX_CONNS);
 }
 
 static int parse_buckets(const char *arg, double *out, size_t *n)
@@ -238,6 +246,8 @@ enum {
 	OPT_COMM,
 	OPT_PORT,
 	OPT_CGROUP,
+	OPT_ROUTE,
+	OPT_MAX_ROUTES,
 };
 
 /* Append one value to a growable selector array. */
@@ -263,6 +273,8 @@ int main(int argc, char **argv)
 		{ "comm", required_argument, NULL, OPT_COMM },
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
+		{ "route", required_argument, NULL, OPT_ROUTE },
+		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -278,6 +290,7 @@ int main(int argc, char **argv)
 		.duration = { default_duration_buckets, ARRAY_SIZE(default_duration_buckets), 1e-9 },
 		.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
 		.queue = { queue_buckets, ARRAY_SIZE(queue_buckets), 1e-9 },
+		.max_routes = DEFAULT_MAX_ROUTES,
 		.summary_max_age_ns = SUMMARY_MAX_AGE_NS,
 		.summary_cap = SUMMARY_CAP,
 	};
@@ -329,6 +342,19 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CGROUP:
 			SEL_PUSH(sel.cgroups, sel.n_cgroups, optarg);
+			break;
+		case OPT_ROUTE:
+			if (route__add_pattern(optarg))
+				return 2;
+			break;
+		case OPT_MAX_ROUTES:
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > 100000) {
+				p_err("invalid --max-routes '%s': expected 1 to 100000", optarg);
+				return 2;
+			}
+			st_opts.max_routes = v;
 			break;
 		case OPT_SERVICE_NAME:
 			svc_opts.service_name = optarg;

@@ -114,7 +114,6 @@ struct store *store__new(const struct store_opts *opts)
 
 static void request_series_free(struct request_series *r)
 {
-	free(r->route);
 	free(r->duration.buckets);
 	free(r->req_body.buckets);
 	free(r->resp_body.buckets);
@@ -125,7 +124,7 @@ void store__free(struct store *s)
 {
 	struct service_series *svc, *nsvc;
 	struct request_series *r, *nr;
-	struct route_summary *rs, *nrs;
+	struct route_entry *re, *nre;
 
 	if (!s)
 		return;
@@ -135,12 +134,13 @@ void store__free(struct store *s)
 			nr = r->next;
 			request_series_free(r);
 		}
-		for (rs = svc->routes; rs; rs = nrs) {
-			nrs = rs->next;
-			quantiles__free(&rs->s.q);
-			free(rs->route);
-			free(rs);
+		for (re = svc->routes; re; re = nre) {
+			nre = re->next;
+			quantiles__free(&re->latency.q);
+			free(re->route);
+			free(re);
 		}
+		free(svc->route_tab);
 		quantiles__free(&svc->duration.q);
 		free(svc->queue.buckets);
 		free((char *)svc->id.service_name);
@@ -202,27 +202,42 @@ static void summary_observe(struct summary *sum, uint64_t now_ns, uint64_t durat
 	quantiles__observe(&sum->q, now_ns, duration_ns * 1e-9);
 }
 
-/* The route's summary, shared by its series of every method and status. */
-static struct route_summary *route_summary_get(struct store *s, struct service_series *svc,
-					       const char *route)
+/*
+ * The entry of a route of a service, created if the service has room for one more:
+ * beyond opts.max_routes, routes fold into ROUTE_OVERFLOW (which does not count).
+ */
+static struct route_entry *route_get(struct store *s, struct service_series *svc,
+				     const char *route)
 {
-	struct route_summary *rs;
+	uint64_t h = fnv_str(FNV_OFFSET, route);
+	bool overflow = !strcmp(route, ROUTE_OVERFLOW);
+	struct route_entry *re;
 
-	for (rs = svc->routes; rs; rs = rs->next)
-		if (!strcmp(rs->route, route))
-			return rs;
-	rs = calloc(1, sizeof(*rs));
-	if (!rs)
+	for (re = svc->route_tab[h & (svc->route_tab_size - 1)]; re; re = re->hnext)
+		if (re->hash == h && !strcmp(re->route, route))
+			return re;
+	if (!overflow && s->opts.max_routes && svc->n_routes >= s->opts.max_routes) {
+		svc->route_overflow++;
+		return route_get(s, svc, ROUTE_OVERFLOW);
+	}
+	re = calloc(1, sizeof(*re));
+	if (!re)
 		return NULL;
-	rs->route = strdup(route);
-	if (!rs->route) {
-		free(rs);
+	re->route = strdup(route);
+	if (!re->route) {
+		free(re);
 		return NULL;
 	}
-	summary_init(s, &rs->s);
-	*svc->routes_tail = rs;
-	svc->routes_tail = &rs->next;
-	return rs;
+	re->hash = h;
+	summary_init(s, &re->latency);
+	GROW_TABLE(struct route_entry, svc->route_tab, svc->route_tab_size, svc->n_routes);
+	re->hnext = svc->route_tab[h & (svc->route_tab_size - 1)];
+	svc->route_tab[h & (svc->route_tab_size - 1)] = re;
+	*svc->routes_tail = re;
+	svc->routes_tail = &re->next;
+	if (!overflow)
+		svc->n_routes++;
+	return re;
 }
 
 struct service_series *store__find_service(struct store *s, const struct identity *id)
@@ -253,9 +268,13 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	svc->id.flags = id->flags;
 	svc->rtab_size = 16;
 	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
-	if (!svc->id.service_name || !svc->rtab || histogram_init(&svc->queue, s->queue_raw.n)) {
+	svc->route_tab_size = 16;
+	svc->route_tab = calloc(svc->route_tab_size, sizeof(*svc->route_tab));
+	if (!svc->id.service_name || !svc->rtab || !svc->route_tab ||
+	    histogram_init(&svc->queue, s->queue_raw.n)) {
 		free((char *)svc->id.service_name);
 		free(svc->rtab);
+		free(svc->route_tab);
 		free(svc->queue.buckets);
 		free(svc);
 		return NULL;
@@ -274,25 +293,26 @@ struct service_series *store__service(struct store *s, const struct identity *id
 }
 
 static struct request_series *request_series_get(struct store *s, struct service_series *svc,
-						 const struct request_obs *obs)
+						 enum http_method method, struct route_entry *re,
+						 unsigned int status)
 {
-	uint64_t h = fnv_str(FNV_OFFSET, obs->route);
+	uint64_t h = re->hash;
 	struct request_series *r;
 
-	h = fnv_bytes(h, &obs->method, sizeof(obs->method));
-	h = fnv_bytes(h, &obs->status, sizeof(obs->status));
+	h = fnv_bytes(h, &method, sizeof(method));
+	h = fnv_bytes(h, &status, sizeof(status));
 	for (r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
-		if (r->hash == h && r->method == obs->method && r->status == obs->status &&
-		    !strcmp(r->route, obs->route))
+		if (r->hash == h && r->method == method && r->status == status && r->route_entry == re)
 			return r;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->hash = h;
-	r->method = obs->method;
-	r->status = obs->status;
-	r->route = strdup(obs->route);
-	if (!r->route || histogram_init(&r->duration, s->duration_raw.n) ||
+	r->method = method;
+	r->status = status;
+	r->route_entry = re;
+	r->route = re->route;
+	if (histogram_init(&r->duration, s->duration_raw.n) ||
 	    histogram_init(&r->req_body, s->size_raw.n) ||
 	    histogram_init(&r->resp_body, s->size_raw.n)) {
 		request_series_free(r);
@@ -311,7 +331,9 @@ static struct request_series *request_series_get(struct store *s, struct service
 int store__observe_request(struct store *s, const struct request_obs *obs)
 {
 	struct service_series *svc = store__service(s, obs->id);
-	struct request_series *r = svc ? request_series_get(s, svc, obs) : NULL;
+	struct route_entry *re = svc ? route_get(s, svc, obs->route) : NULL;
+	struct request_series *r = re ? request_series_get(s, svc, obs->method, re, obs->status)
+				      : NULL;
 
 	if (!r)
 		return -ENOMEM;
@@ -321,13 +343,8 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	if (obs->queued)
 		histogram_observe(&svc->queue, &s->queue_raw, obs->queue_ns);
 	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
-		/* looked up once per series: each series keeps its route's summary */
-		if (!r->route_summary)
-			r->route_summary = route_summary_get(s, svc, obs->route);
 		summary_observe(&svc->duration, obs->end_ns, obs->duration_ns);
-		if (r->route_summary)
-			summary_observe(&r->route_summary->s, obs->end_ns, obs->duration_ns);
+		summary_observe(&re->latency, obs->end_ns, obs->duration_ns);
 	}
 	return 0;
 }
-

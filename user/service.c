@@ -2,7 +2,7 @@
 /*
  * Which service a watched process belongs to. A process is named after what it
  * shares with every worker of the same server: its OTEL_SERVICE_NAME, its gunicorn
- * WSGI module, or the program it runs. So a gunicorn master and its workers are one
+ * or uwsgi WSGI module, or the program it runs. So a gunicorn master and its workers are one
  * service. Not thread-safe: callers hold the store lock.
  */
 #include <ctype.h>
@@ -184,6 +184,38 @@ static char *gunicorn_module(const char **args, size_t n)
 	return strndup(app, strcspn(app, ".:"));
 }
 
+/*
+ * The application of a uwsgi command line: --module / -w (myproject.wsgi gives
+ * myproject) or --wsgi-file (path/app.py gives app); NULL when it has neither.
+ */
+static char *uwsgi_app(const char *exe, const char **args, size_t n)
+{
+	if (strncmp(basename_of(exe), "uwsgi", 5))
+		return NULL;
+	for (size_t i = 1; i < n; i++) {
+		const char *a = args[i], *v = NULL;
+		bool file = false;
+
+		if ((!strcmp(a, "--module") || !strcmp(a, "-w") || !strcmp(a, "--wsgi")) && i + 1 < n)
+			v = args[++i];
+		else if (!strncmp(a, "--module=", 9))
+			v = a + 9;
+		else if ((file = !strcmp(a, "--wsgi-file") || !strcmp(a, "--file")) && i + 1 < n)
+			v = args[++i];
+		else if ((file = !strncmp(a, "--wsgi-file=", 12)))
+			v = a + 12;
+		if (!v)
+			continue;
+		if (file) {
+			const char *base = basename_of(v), *dot = strrchr(base, '.');
+
+			return strndup(base, dot && dot != base ? (size_t)(dot - base) : strlen(base));
+		}
+		return strndup(v, strcspn(v, ".:"));
+	}
+	return NULL;
+}
+
 static bool is_interpreter(const char *exe)
 {
 	static const char *const names[] = { "python", "node", "nodejs", "ruby", "perl", "php" };
@@ -251,6 +283,8 @@ static char *resolve_name(pid_t tgid, unsigned int *flags)
 		*flags |= IDENTITY_GUNICORN;
 	if (!name)
 		name = gunicorn_module(args, n);
+	if (!name)
+		name = uwsgi_app(exe, args, n);
 	if (!name)
 		name = program_name(exe, args, n);
 	free(cmdline);

@@ -220,6 +220,52 @@ def gunicorn(tmp_path):
         g.stop()
 
 
+class Server:
+    """Any server process listening on a port of its own; stopped at the end."""
+
+    def __init__(self, workdir, name, cmd, port, env=None, cpus=SERVER_CPUS, cwd=None):
+        self.port = port
+        self.url = "http://127.0.0.1:%d" % port
+        self.log_path = workdir / ("%s-%d.log" % (name, port))
+        self.proc = subprocess.Popen(pinned(cmd, cpus), env=dict(os.environ, **(env or {})),
+                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
+                                     cwd=cwd)
+        wait_for(self._ready, 30, what="%s on port %d" % (name, port))
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("server exited: %s" % self.log_path.read_text())
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Start a server: server(name, cmd, port, env=None, cwd=None)."""
+    started = []
+
+    def start(name, cmd, port, **kw):
+        srv = Server(tmp_path, name, cmd, port, **kw)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
 def curl_requests(base_url, paths, cpus=CLIENT_CPUS):
     """One curl process fetching base_url+path for each path, in order.
 

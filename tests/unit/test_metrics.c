@@ -133,11 +133,47 @@ static void services_exist_before_any_request(void)
 	store__free(s);
 }
 
+static void routes_beyond_the_cap_fold_into_one(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 4, 1e-9 },
+		.body_size = { size_bounds, 3, 1.0 },
+		.max_routes = 3,
+	};
+	struct identity a = { "a", 0 }, b = { "b", 0 };
+	struct store *s = store__new(&o);
+	const char *routes[] = { "/1", "/2", "/3", "/4", "/5", "/1", "/5" };
+	struct service_series *svc;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		struct request_obs r = obs(&a, routes[i], 200, 1);
+
+		CHECK_EQ(store__observe_request(s, &r), 0);
+	}
+	svc = s->services;
+	CHECK_EQ(svc->n_routes, 3);
+	CHECK_EQ(svc->route_overflow, 3); /* /4, /5, /5 */
+	CHECK_EQ(s->n_series, 4);	  /* /1 /2 /3 {overflow} */
+	CHECK_STR(svc->requests->next->next->next->route, ROUTE_OVERFLOW);
+	CHECK_EQ(svc->requests->next->next->next->duration.count, 3);
+	CHECK_EQ(svc->requests->duration.count, 2); /* /1 twice: known routes still count */
+	/* the cap is per service */
+	{
+		struct request_obs r = obs(&b, "/9", 200, 1);
+
+		store__observe_request(s, &r);
+		CHECK_EQ(svc->next->n_routes, 1);
+		CHECK_EQ(svc->next->route_overflow, 0);
+	}
+	store__free(s);
+}
+
 int main(void)
 {
 	RUN(observations_land_in_the_right_buckets);
 	RUN(each_label_set_is_its_own_series);
 	RUN(many_series_survive_table_growth);
 	RUN(services_exist_before_any_request);
+	RUN(routes_beyond_the_cap_fold_into_one);
 	return unit_report("metrics");
 }

@@ -27,7 +27,9 @@ function request()
 end
 
 function response(status, headers, body)
-  local key = (headers["X-Path"] or "?") .. " " .. status
+  -- servers that do not echo X-Path (static files) are only driven with one path
+  local path = headers["X-Path"] or (#paths == 1 and paths[1]) or "?"
+  local key = path .. " " .. status
   answered[key] = (answered[key] or 0) + 1
   total = total + 1
   if total == quota then

@@ -1,15 +1,20 @@
-"""Flask app with one endpoint per outcome, each doing a few milliseconds of work.
+"""Flask app with one endpoint per outcome and per way of answering.
 
-REDAPP_WORK_MS sets the work per request (default 5 ms).
+REDAPP_WORK_MS sets the work per request of /ok, /missing and /boom (default 5 ms).
 """
 import os
+import tempfile
 import time
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, request
 
 WORK_S = float(os.environ.get("REDAPP_WORK_MS", "5")) / 1000.0
+BIG = 10 * 1024 * 1024
+# every RFC 9110 method and PATCH; werkzeug answers HEAD itself, from GET
+METHODS = ["GET", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
 app = Flask(__name__)
+_big_file = None
 
 
 @app.after_request
@@ -39,3 +44,45 @@ def missing():
 def boom():
     work()
     raise RuntimeError("boom: the 500 endpoint")
+
+
+@app.route("/echo", methods=["POST", "PUT"])
+def echo():
+    """Reads the whole body, however it was framed, and says how long it was."""
+    return "%d\n" % len(request.get_data())
+
+
+@app.route("/stream")
+def stream():
+    """A response without a length: chunked, one chunk per piece."""
+    pieces = int(request.args.get("pieces", "5"))
+    return Response((("piece %d\n" % i) for i in range(pieces)), mimetype="text/plain")
+
+
+@app.route("/big")
+def big():
+    """10 MiB written from memory."""
+    return Response(b"x" * BIG, mimetype="application/octet-stream")
+
+
+@app.route("/file")
+def file():
+    """10 MiB from a file: gunicorn sends it with sendfile()."""
+    global _big_file
+    if _big_file is None:
+        fd, _big_file = tempfile.mkstemp(prefix="redapp-big-")
+        os.write(fd, b"y" * BIG)
+        os.close(fd)
+    f = open(_big_file, "rb")
+    return Response(request.environ["wsgi.file_wrapper"](f), mimetype="application/octet-stream",
+                    headers={"Content-Length": str(BIG)}, direct_passthrough=True)
+
+
+@app.route("/nocontent", methods=["GET", "POST", "DELETE"])
+def nocontent():
+    return "", 204
+
+
+@app.route("/any", methods=METHODS)
+def any_method():
+    return "%s\n" % request.method
