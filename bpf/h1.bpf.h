@@ -34,6 +34,7 @@
 #define STATUS_PREFIX M8('H', 'T', 'T', 'P', '/', '1', '.', 0)
 #define STATUS_PREFIX_LEN 7
 #define HEAD_NAME M8('H', 'E', 'A', 'D', ' ', 0, 0, 0)
+#define H2_PREFACE M8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
 #define HEAD_NAME_LEN 5
 #define POS_DONE 0xff
 
@@ -761,6 +762,12 @@ __noinline int rs_step(__u32 dir, __u64 ptr, __u64 len)
 		if ((__u32)from >= n) {
 			w->off += n;
 			return 1;
+		}
+		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
+		if (dir == RS_DIR_REQ && (__u32)from + 8 <= n &&
+		    RS_LOAD64(w->buf + (from & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {
+			rs_break(RS_STAT_PE_HTTP2_PREFACE);
+			return 0;
 		}
 		if (!rs_begin(dir, w->buf[from & (RS_SCAN_WINDOW - 1)]))
 			return 0;

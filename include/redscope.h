@@ -153,6 +153,7 @@ enum rs_stat {
 	RS_STAT_PE_READ_FAULT,	     /* bytes could not be copied from the application */
 	RS_STAT_CONNS_UPGRADED,	     /* 101 Switching Protocols: no longer HTTP/1.x */
 	RS_STAT_INFLIGHT_FULL,	     /* too many threads inside watched syscalls */
+	RS_STAT_PE_HTTP2_PREFACE,    /* h2c with prior knowledge: HTTP/2, not HTTP/1.x */
 	RS_STAT__COUNT,
 };
 

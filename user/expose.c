@@ -254,6 +254,7 @@ static const struct {
 	{ RS_STAT_PE_ORPHAN_RESPONSE, "orphan_response" },
 	{ RS_STAT_PE_PIPELINE_FULL, "pipeline_full" },
 	{ RS_STAT_PE_READ_FAULT, "read_fault" },
+	{ RS_STAT_PE_HTTP2_PREFACE, "http2_preface" },
 };
 
 static void render_process(struct buf *b, const struct self_stats *self)
@@ -343,12 +344,22 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	       "Traffic on watched connections that is not HTTP/1.x redscope can follow, by reason.");
 	for (i = 0; i < ARRAY_SIZE(bpf_parse_errors); i++) {
 		pe = self->bpf[bpf_parse_errors[i].stat];
+		/* the kernel and the request line parser both find some reasons */
+		for (size_t k = 1; k < HTTP1_ERROR__COUNT; k++)
+			if (!strcmp(http1_error_name((enum http1_error)k), bpf_parse_errors[i].reason))
+				pe += self->parse_errors[k];
 		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
 			    bpf_parse_errors[i].reason, pe);
 	}
-	for (i = 1; i < HTTP1_ERROR__COUNT; i++)
-		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
-			    http1_error_name((enum http1_error)i), self->parse_errors[i]);
+	for (i = 1; i < HTTP1_ERROR__COUNT; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < ARRAY_SIZE(bpf_parse_errors); k++)
+			seen |= !strcmp(http1_error_name((enum http1_error)i), bpf_parse_errors[k].reason);
+		if (!seen)
+			buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+				    http1_error_name((enum http1_error)i), self->parse_errors[i]);
+	}
 
 	family(b, "redscope_route_overflow_total", "counter",
 	       "Requests counted under the route {overflow}: their service had --max-routes routes.");

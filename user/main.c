@@ -135,13 +135,14 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	char route[ROUTE_MAX];
 	size_t len = e->head_len < RS_HEAD_MAX ? e->head_len : RS_HEAD_MAX;
 
-	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
-		d->self.unanswered++;
-		return;
-	}
+	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
 	if (err) {
 		d->self.parse_errors[err]++;
+		return;
+	}
+	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
+		d->self.unanswered++;
 		return;
 	}
 	if (e->end_reason == RS_END_TRUNCATED)

@@ -266,6 +266,32 @@ def server(tmp_path):
         srv.stop()
 
 
+def nginx_conf(workdir, port, body):
+    """The command line of an nginx with body as its one server block, files in workdir."""
+    conf = workdir / ("nginx-%d.conf" % port)
+    conf.write_text("""
+# the test's files are in a directory only root may read
+user root;
+worker_processes 2;
+pid %(w)s/nginx-%(p)d.pid;
+error_log %(w)s/nginx-%(p)d-error.log crit;
+daemon off;
+events { worker_connections 256; }
+http {
+    access_log %(w)s/nginx-%(p)d-access.log;
+    client_body_temp_path %(w)s/body; proxy_temp_path %(w)s/proxy;
+    fastcgi_temp_path %(w)s/fastcgi; uwsgi_temp_path %(w)s/uwsgi; scgi_temp_path %(w)s/scgi;
+    sendfile on;
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:%(p)d;
+        %(body)s
+    }
+}
+""" % {"w": workdir, "p": port, "body": body})
+    return ["nginx", "-c", str(conf), "-p", str(workdir)]
+
+
 def curl_requests(base_url, paths, cpus=CLIENT_CPUS):
     """One curl process fetching base_url+path for each path, in order.
 

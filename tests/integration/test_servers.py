@@ -5,7 +5,7 @@ import collections
 import subprocess
 import time
 
-from conftest import (APPS, Wrk, curl_requests, free_port, wait_for, wait_for_total,
+from conftest import (APPS, Wrk, curl_requests, free_port, nginx_conf, wait_for, wait_for_total,
                       wrk_requests)
 
 MIX = ["/ok", "/missing", "/boom"]
@@ -41,31 +41,6 @@ def test_uwsgi_prefork(server, redscope, tmp_path):
     sent = wrk_requests("http://127.0.0.1:%d" % port, MIX, threads=3, quota=400, workdir=tmp_path)
     m = exact(rs, "redapp", sent)
     assert m.value("http_server_workers", service_name="redapp") == 3
-
-
-def nginx_conf(workdir, port, body):
-    conf = workdir / ("nginx-%d.conf" % port)
-    conf.write_text("""
-# the test's files are in a directory only root may read
-user root;
-worker_processes 2;
-pid %(w)s/nginx-%(p)d.pid;
-error_log %(w)s/nginx-%(p)d-error.log;
-daemon off;
-events { worker_connections 256; }
-http {
-    access_log %(w)s/nginx-%(p)d-access.log;
-    client_body_temp_path %(w)s/body; proxy_temp_path %(w)s/proxy;
-    fastcgi_temp_path %(w)s/fastcgi; uwsgi_temp_path %(w)s/uwsgi; scgi_temp_path %(w)s/scgi;
-    sendfile on;
-    keepalive_requests 100000;
-    server {
-        listen 127.0.0.1:%(p)d;
-        %(body)s
-    }
-}
-""" % {"w": workdir, "p": port, "body": body})
-    return ["nginx", "-c", str(conf), "-p", str(workdir)]
 
 
 def test_nginx_static_files_with_sendfile(server, redscope, tmp_path):

@@ -253,6 +253,7 @@ static void what_is_not_http_breaks_the_connection_with_a_reason(void)
 	} cases[] = {
 		{ "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", NULL, RS_STAT_PE_NOT_HTTP },
 		{ "*1\r\n$4\r\nPING\r\n", NULL, RS_STAT_PE_NOT_HTTP },
+		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", NULL, RS_STAT_PE_HTTP2_PREFACE },
 		{ GET_OK, "SSH-2.0-OpenSSH_9.2\r\n", RS_STAT_PE_BAD_STATUS_LINE },
 		{ GET_OK, "HTTP/1.1 20x OK\r\n\r\n", RS_STAT_PE_BAD_STATUS_LINE },
 		{ GET_OK, "HTTP/1.1 200\n", RS_STAT__COUNT }, /* fine: no reason phrase */
