@@ -5,6 +5,7 @@
 #   make test     install missing dependencies, build, run every test (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
 #   make unit     unit tests only, with ASan/UBSan
+#   make fuzz     every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make install  install build/redscope and the systemd unit (PREFIX=/usr/local)
 #   make clean    remove build/
 #
@@ -16,6 +17,8 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
 RUN_ARGS ?=
 DEMO_ARGS ?=
 PREFIX ?= /usr/local
@@ -46,13 +49,14 @@ PURE_SRCS := user/http1.c user/route.c user/metrics.c user/quantile.c user/expos
 	user/log.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run test unit integration demo deps deps-test deps-demo install clean
+.PHONY: all run test unit integration fuzz fuzz-smoke demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
 
-$(BUILD) $(BUILD)/user $(BUILD)/unit:
+$(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fuzz:
 	$(Q)mkdir -p $@
 
 $(BUILD)/vmlinux.h: | $(BUILD)
@@ -85,6 +89,34 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h us
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
 		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lm -lpthread -o $@
 
+# libFuzzer targets: everything that reads captured bytes, with ASan and UBSan
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
+		$(PURE_SRCS) | $(BUILD)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -Iinclude -Iuser -Itests/unit -DREDSCOPE_VERSION='"fuzz"' \
+		$< $(PURE_SRCS) -lm -lpthread -o $@
+
+# corpus: the seeds in the repo, grown under build/ from run to run; a crash fails
+# the target and its input is left in build/fuzz/ (crash-*)
+define run_fuzzers
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+		name=$$(basename $$t | sed 's/^fuzz_//'); \
+		mkdir -p $(BUILD)/fuzz/corpus/$$name; \
+		echo "  FUZZ     $$name for $(1) s"; \
+		if ! $$t -max_total_time=$(1) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+			$(BUILD)/fuzz/corpus/$$name tests/fuzz/corpus/$$name > $(BUILD)/fuzz/$$name.log 2>&1; \
+		then tail -n 40 $(BUILD)/fuzz/$$name.log; exit 1; fi; \
+		grep -h "stat::number_of_executed_units" $(BUILD)/fuzz/$$name.log; \
+	done
+endef
+
+fuzz: $(FUZZ_TARGETS)
+	$(call run_fuzzers,$(FUZZ_SECONDS))
+
+fuzz-smoke: $(FUZZ_TARGETS)
+	$(call run_fuzzers,$(FUZZ_SMOKE_SECONDS))
+
 deps:
 	$(Q)scripts/install-deps.sh build
 
@@ -109,7 +141,7 @@ integration: all
 	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
 
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 
 install: all

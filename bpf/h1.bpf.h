@@ -171,7 +171,8 @@ static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c
 			if (c != ' ')
 				goto bad_status;
 		} else if (pos < RS_STATUS_LINE_LEN) {
-			if (!is_digit(c))
+			/* every valid status code is within 100..599 (RFC 9110 15) */
+			if (!is_digit(c) || (pos == STATUS_PREFIX_LEN + 2 && (c < '1' || c > '5')))
 				goto bad_status;
 			h->status = h->status * 10 + (c - '0');
 		}
@@ -316,8 +317,8 @@ static __always_inline bool status_line(struct rs_h1 *h, const __u8 *p)
 	__u8 minor = w0 >> 56, sp = w1, d0 = w1 >> 8, d1 = w1 >> 16, d2 = w1 >> 24;
 
 	if ((w0 & LOW_BYTES(7)) != STATUS_PREFIX || !is_digit(minor) || sp != ' ' ||
-	    !is_digit(d0) || !is_digit(d1) || !is_digit(d2))
-		return false;
+	    d0 < '1' || d0 > '5' || !is_digit(d1) || !is_digit(d2))
+		return false; /* the per-byte path then says why */
 	h->status = (d0 - '0') * 100 + (d1 - '0') * 10 + (d2 - '0');
 	h->pos = RS_STATUS_LINE_LEN;
 	h->mode = RS_LINE_SKIP; /* reason phrase */

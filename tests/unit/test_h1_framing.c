@@ -256,6 +256,8 @@ static void what_is_not_http_breaks_the_connection_with_a_reason(void)
 		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", NULL, RS_STAT_PE_HTTP2_PREFACE },
 		{ GET_OK, "SSH-2.0-OpenSSH_9.2\r\n", RS_STAT_PE_BAD_STATUS_LINE },
 		{ GET_OK, "HTTP/1.1 20x OK\r\n\r\n", RS_STAT_PE_BAD_STATUS_LINE },
+		{ GET_OK, "HTTP/1.0 020 OK\r\n\r\n", RS_STAT_PE_BAD_STATUS_LINE },
+		{ GET_OK, "HTTP/1.1 600 Six\r\n\r\n", RS_STAT_PE_BAD_STATUS_LINE },
 		{ GET_OK, "HTTP/1.1 200\n", RS_STAT__COUNT }, /* fine: no reason phrase */
 		{ "POST / HTTP/1.1\r\nContent-Length: 12a\r\n\r\n", NULL, RS_STAT_PE_BAD_LENGTH },
 		{ "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", NULL, RS_STAT_PE_BAD_LENGTH },

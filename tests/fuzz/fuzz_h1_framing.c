@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * libFuzzer: the BPF framing parser (bpf/h1.bpf.h, run as C) on any sequence of
+ * reads, writes, sendfiles and a close. The input is a script of operations:
+ *   op, len, then len bytes: op % 4 = 0 read, 1 write, 2 sendfile of len * 509 bytes
+ *   (op & 4: by the reading side), 3 close and a new connection.
+ * Whatever the bytes, nothing reads outside them, and once a connection is closed no
+ * request is left in flight.
+ */
+#include <assert.h>
+#include <stdint.h>
+
+#include "h1_sim.h"
+
+static void check_records(size_t from)
+{
+	for (size_t i = from; i < sim_n_events; i++) { /* each record as the daemon gets it */
+		const struct rs_event_http *e = &sim_events[i];
+
+		assert(e->type == RS_EV_HTTP && e->tgid == SIM_TGID);
+		assert(e->status == 0 || (e->status >= 100 && e->status <= 599));
+		assert(e->end_reason <= RS_END_NO_RESPONSE);
+		assert((e->status == 0) == (e->end_reason == RS_END_NO_RESPONSE));
+		assert(e->end_ns >= e->start_ns);
+	}
+}
+
+static void close_and_check(void)
+{
+	sim_close();
+	assert(sim_target.active == 0);
+	assert(!(sim_work.conn.flags & RS_CONN_IN_REQUEST));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t i = 0;
+
+	sim_reset();
+	while (i + 2 <= size) {
+		uint8_t op = data[i], len = data[i + 1];
+		size_t n = len < size - i - 2 ? len : size - i - 2;
+
+		i += 2;
+		switch (op % 4) {
+		case 0:
+			sim_io(RS_DIR_REQ, data + i, n);
+			i += n;
+			break;
+		case 1:
+			sim_io(RS_DIR_RESP, data + i, n);
+			i += n;
+			break;
+		case 2:
+			sim_blind(op & 4 ? RS_DIR_REQ : RS_DIR_RESP, (size_t)len * 509);
+			break;
+		default:
+			close_and_check();
+			check_records(0);
+			sim_reset();
+		}
+		assert(sim_target.active >= 0);
+	}
+	close_and_check();
+	check_records(0);
+	return 0;
+}
