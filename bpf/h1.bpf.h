@@ -35,6 +35,7 @@
 #define STATUS_PREFIX_LEN 7
 #define HEAD_NAME M8('H', 'E', 'A', 'D', ' ', 0, 0, 0)
 #define H2_PREFACE M8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
+#define RS_TLS_HANDSHAKE 0x16 /* content type of a TLS handshake record */
 #define HEAD_NAME_LEN 5
 #define POS_DONE 0xff
 
@@ -575,6 +576,9 @@ __noinline int rs_emit(__u32 reason)
 		w->conn.established_ns = 0;
 		e->req_body_bytes = w->conn.queued ? src->body_bytes : w->conn.req.body_bytes;
 		e->end_reason = reason;
+		e->tls = !!(w->conn.flags & RS_CONN_PLAINTEXT);
+		e->pad[0] = 0;
+		e->pad[1] = 0;
 		e->head_len = src->head_len;
 		__builtin_memcpy(e->head, src->head, RS_HEAD_MAX);
 		if (reason == RS_END_NO_RESPONSE) {
@@ -659,6 +663,17 @@ __noinline int rs_begin(__u32 dir, __u32 first)
 		return 0;
 	h = h1_of(w, dir);
 	if (dir == RS_DIR_REQ) {
+		/*
+		 * A connection whose first byte opens a TLS handshake record: what the
+		 * syscalls carry is ciphertext. Its requests, if any, are seen as
+		 * plaintext in SSL_read and SSL_write; the syscalls are not parsed.
+		 */
+		if (first == RS_TLS_HANDSHAKE && !w->conn.cur.start_ns &&
+		    !(w->conn.flags & RS_CONN_PLAINTEXT)) {
+			w->conn.flags |= RS_CONN_TLS;
+			stat_inc(RS_STAT_CONNS_TLS);
+			return 0;
+		}
 		/* a request line starts with a method token; methods are upper case */
 		if (first < 'A' || first > 'Z') {
 			rs_break(RS_STAT_PE_NOT_HTTP);

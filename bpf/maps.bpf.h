@@ -75,6 +75,22 @@ struct {
 	__type(value, struct rs_io);
 } inflight SEC(".maps");
 
+/* SSL_read/SSL_write calls in progress, by thread (pid_tgid). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct rs_ssl_call);
+} ssl_calls SEC(".maps");
+
+/* The socket of each SSL object, learnt from the syscalls nested in its calls. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_CONNS);
+	__type(key, struct rs_ssl_key);
+	__type(value, __u32);
+} ssl_fds SEC(".maps");
+
 /* When server-side TCP sockets became ESTABLISHED, until a worker accepts them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

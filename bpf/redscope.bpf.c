@@ -11,6 +11,7 @@
 #include "h1.bpf.h"
 
 #define RS_MSG_PEEK 2
+#define RS_E2BIG 7 /* errno of a full map */
 
 /* Set by the daemon before load. */
 const volatile __u32 targ_self_tgid = 0; /* never watch redscope itself */
@@ -61,14 +62,66 @@ static __always_inline struct rs_target *target_of(__u32 tgid)
 	return t;
 }
 
+static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent, __u64 busy_ns)
+{
+	struct rs_event_proc *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		stat_inc(RS_STAT_LOST_EVENTS);
+		return;
+	}
+	e->type = type;
+	e->tgid = tgid;
+	e->parent_tgid = parent;
+	e->pad = 0;
+	e->busy_ns = busy_ns;
+	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+}
+
+/*
+ * A target's first TLS connection: the daemon makes sure the TLS library it uses
+ * is hooked, or says once that its HTTPS traffic cannot be seen.
+ */
+static __always_inline void tls_seen(__u32 tgid)
+{
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (!t || (t->flags & RS_TARGET_TLS_SEEN))
+		return;
+	__sync_fetch_and_or(&t->flags, RS_TARGET_TLS_SEEN);
+	proc_event(RS_EV_TLS, tgid, 0, 0);
+}
+
+/*
+ * A syscall made inside SSL_read or SSL_write moves ciphertext: it tells which
+ * socket the SSL object uses, and is not parsed itself.
+ */
+static __always_inline bool ssl_nested(__u64 id, __u32 fd)
+{
+	struct rs_ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct rs_ssl_key sk = { .tgid = id >> 32 };
+
+	if (!call)
+		return false;
+	if (call->fd != (__s32)fd) {
+		call->fd = fd;
+		sk.ssl = call->ssl;
+		bpf_map_update_elem(&ssl_fds, &sk, &fd, BPF_ANY);
+	}
+	return true;
+}
+
 /* Read-side and write-side syscalls of a target: remember the buffer until exit. */
 static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 vlen, __u8 kind, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct rs_conn_key key = { .tgid = id >> 32, .fd = fd };
 	struct rs_io io = { .buf = buf, .fd = fd, .vlen = vlen, .kind = kind, .dir = dir };
+	struct rs_target *t = target_of(key.tgid);
 
-	if (!target_of(key.tgid))
+	if (!t)
+		return 0;
+	if ((t->flags & RS_TARGET_SSL) && ssl_nested(id, fd))
 		return 0;
 	/* responses only matter on connections whose requests were seen */
 	if (dir == RS_DIR_RESP && !bpf_map_lookup_elem(&conns, &key))
@@ -125,18 +178,18 @@ static __always_inline bool looks_like_request(__u64 w, long len)
 /*
  * A request read on a descriptor we do not know: a connection accepted before
  * redscope started. Follow it from this request on if it is a stream socket.
+ * buf holds the first of the len bytes read.
  */
-static __always_inline bool conn_adoptable(const struct rs_io *io, long ret)
+static __always_inline bool conn_adoptable(__u32 fd, __u64 buf, long len)
 {
 	__u64 first = 0;
-	__u64 buf = io_first_buf(io);
 	struct sock *sk;
 
 	if (!buf || bpf_probe_read_user(&first, sizeof(first), (void *)buf))
 		return false;
-	if (!looks_like_request(first, ret))
+	if (!looks_like_request(first, len))
 		return false;
-	sk = fd_stream_sock(io->fd);
+	sk = fd_stream_sock(fd);
 	return sk && selected_conn(sk);
 }
 
@@ -162,11 +215,11 @@ static __always_inline int io_exit(long ret)
 		return 0;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (c) {
-		if (c->req.state == RS_H1_BROKEN)
+		if (c->req.state == RS_H1_BROKEN || (c->flags & RS_CONN_TLS))
 			return 0;
 		w->conn = *c;
 	} else {
-		if (io.dir != RS_DIR_REQ || !conn_adoptable(&io, ret))
+		if (io.dir != RS_DIR_REQ || !conn_adoptable(io.fd, io_first_buf(&io), ret))
 			return 0;
 		__builtin_memset(&w->conn, 0, sizeof(w->conn));
 		stat_inc(RS_STAT_CONNS_OPENED);
@@ -178,6 +231,8 @@ static __always_inline int io_exit(long ret)
 		*c = w->conn;
 	else
 		bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
+	if (w->conn.flags & RS_CONN_TLS)
+		tls_seen(key.tgid);
 	return 0;
 }
 
@@ -251,6 +306,123 @@ int exit_io(struct trace_event_raw_sys_exit *ctx)
 }
 
 /*
+ * TLS: uprobes on SSL_read, SSL_read_ex, SSL_write and SSL_write_ex of each libssl
+ * that targets map (attached by the daemon, once per library file, for every
+ * process: the target check comes first). The entry remembers the call; the
+ * syscalls nested in it name the socket (ssl_nested); the return feeds the
+ * plaintext to the connection's parser as if a syscall had moved it.
+ */
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_ssl_key sk = { .tgid = id >> 32, .ssl = ssl };
+	struct rs_ssl_call call = { .ssl = ssl, .buf = buf, .out = out, .fd = -1, .dir = dir };
+	struct rs_target *t = target_of(sk.tgid);
+	__u32 *fd;
+
+	if (!t)
+		return 0;
+	if (!(t->flags & RS_TARGET_SSL))
+		__sync_fetch_and_or(&t->flags, RS_TARGET_SSL);
+	fd = bpf_map_lookup_elem(&ssl_fds, &sk);
+	if (fd)
+		call.fd = *fd;
+	/* the outer call of any nesting is the one that counts */
+	if (bpf_map_update_elem(&ssl_calls, &id, &call, BPF_NOEXIST) == -RS_E2BIG)
+		stat_inc(RS_STAT_INFLIGHT_FULL);
+	return 0;
+}
+
+/* SSL_read(ssl, buf, num) */
+SEC("uprobe")
+int ssl_read_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_REQ);
+}
+
+/* SSL_read_ex(ssl, buf, num, size_t *readbytes) */
+SEC("uprobe")
+int ssl_read_ex_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_REQ);
+}
+
+/* SSL_write(ssl, buf, num) */
+SEC("uprobe")
+int ssl_write_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_RESP);
+}
+
+/* SSL_write_ex(ssl, buf, num, size_t *written) */
+SEC("uprobe")
+int ssl_write_ex_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_RESP);
+}
+
+/* Return of all four: one program, attached to each by the daemon. */
+SEC("uretprobe")
+int ssl_exit(struct pt_regs *ctx)
+{
+	int ret = PT_REGS_RC(ctx); /* all four return int: the upper half of rax is junk */
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_ssl_call *callp = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct rs_ssl_call call;
+	struct rs_conn_key key;
+	struct rs_conn *c;
+	struct rs_work *w;
+	__u64 n = 0;
+
+	if (!callp)
+		return 0;
+	call = *callp;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (call.out) {
+		/* SSL_read_ex, SSL_write_ex: 1 on success, the count through a pointer */
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.out))
+			return 0;
+	} else if (ret > 0) {
+		n = ret;
+	}
+	if (!n)
+		return 0;
+	if (call.fd < 0) {
+		/* a memory BIO: the application moves the ciphertext itself, later */
+		stat_inc(RS_STAT_TLS_NO_SOCKET);
+		return 0;
+	}
+	key.tgid = id >> 32;
+	key.fd = call.fd;
+	w = work_get();
+	if (!w)
+		return 0;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c) {
+		if (c->req.state == RS_H1_BROKEN)
+			return 0;
+		w->conn = *c;
+	} else {
+		if (call.dir != RS_DIR_REQ || !conn_adoptable(call.fd, call.buf, n))
+			return 0;
+		__builtin_memset(&w->conn, 0, sizeof(w->conn));
+		stat_inc(RS_STAT_CONNS_OPENED);
+	}
+	if (!(w->conn.flags & RS_CONN_TLS))
+		stat_inc(RS_STAT_CONNS_TLS); /* its handshake was inside SSL_read */
+	w->conn.flags |= RS_CONN_TLS | RS_CONN_PLAINTEXT;
+	w->conn.ssl = call.ssl;
+	w->key = key;
+	w->now = bpf_ktime_get_ns();
+	rs_feed(call.dir, call.buf, n);
+	if (c)
+		*c = w->conn;
+	else
+		bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
+	return 0;
+}
+
+/*
  * A new connection: its first bytes will be a request. In auto mode, a process
  * accepting one becomes a target if it passes the selectors.
  */
@@ -277,7 +449,8 @@ static __always_inline int accept_exit(long ret)
 
 		if (!selected_process())
 			return 0;
-		bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST);
+		if (!bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST))
+			proc_event(RS_EV_TARGET, tgid, 0, 0);
 	}
 	w = work_get();
 	if (!w)
@@ -315,6 +488,34 @@ int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
+/*
+ * A process starts listening. In auto mode it becomes a target if it passes the
+ * selectors, before its first connection: its workers, forked next, are followed
+ * from birth, and the daemon hooks the libssl it maps before its first TLS request.
+ */
+SEC("tracepoint/syscalls/sys_enter_listen")
+int enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+	struct rs_target nt = { .flags = RS_TARGET_AUTO | RS_TARGET_FOLLOW };
+	struct sock *sk;
+
+	if (t) {
+		if (!(t->flags & RS_TARGET_IGNORED))
+			proc_event(RS_EV_LISTEN, tgid, 0, 0);
+		return 0;
+	}
+	if (!targ_auto || tgid == targ_self_tgid)
+		return 0;
+	sk = fd_stream_sock(ctx->args[0]);
+	if (!sk || !selected_conn(sk) || !selected_process())
+		return 0;
+	if (!bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST))
+		proc_event(RS_EV_TARGET, tgid, 0, 0);
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_exit_accept")
 int exit_accept(struct trace_event_raw_sys_exit *ctx)
 {
@@ -340,6 +541,13 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return 0;
+	if ((c->flags & (RS_CONN_TLS | RS_CONN_PLAINTEXT)) == RS_CONN_TLS)
+		stat_inc(RS_STAT_PE_TLS_NO_PLAINTEXT);
+	if (c->ssl) {
+		struct rs_ssl_key sk = { .tgid = key.tgid, .ssl = c->ssl };
+
+		bpf_map_delete_elem(&ssl_fds, &sk);
+	}
 	w = work_get();
 	if (w && (c->flags & RS_CONN_IN_REQUEST)) {
 		w->conn = *c;
@@ -349,22 +557,6 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	}
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
-}
-
-static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent, __u64 busy_ns)
-{
-	struct rs_event_proc *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		stat_inc(RS_STAT_LOST_EVENTS);
-		return;
-	}
-	e->type = type;
-	e->tgid = tgid;
-	e->parent_tgid = parent;
-	e->pad = 0;
-	e->busy_ns = busy_ns;
-	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 }
 
 /* Children of a followed target are targets from the moment they exist. */
@@ -419,6 +611,7 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (!t)
 		return 0;
 	bpf_map_delete_elem(&inflight, &id);
+	bpf_map_delete_elem(&ssl_calls, &id);
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads of the process live on */

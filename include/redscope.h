@@ -82,6 +82,8 @@ _Static_assert(sizeof(struct rs_h1) == 40, "rs_h1 layout");
 /* rs_conn.flags */
 #define RS_CONN_ACCEPTED (1u << 0)   /* seen at accept(): the first bytes start a request */
 #define RS_CONN_IN_REQUEST (1u << 1) /* a request was read and is not answered yet */
+#define RS_CONN_TLS (1u << 2)	     /* speaks TLS: its syscall bytes are ciphertext, not parsed */
+#define RS_CONN_PLAINTEXT (1u << 3)  /* its TLS plaintext was seen in SSL_read/SSL_write */
 
 struct rs_conn_key {
 	__u32 tgid;
@@ -110,8 +112,9 @@ struct rs_conn {
 	__u32 flags;	       /* RS_CONN_* */
 	__u16 queued;	       /* unanswered requests older than cur, in the pipeline map */
 	__u16 seq;	       /* pipeline sequence number of the oldest queued request */
+	__u64 ssl;	       /* the application's SSL object of a TLS connection, else 0 */
 };
-_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 32, "rs_conn layout");
+_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 40, "rs_conn layout");
 
 /* Key of a queued (pipelined) request in the pipeline map. */
 struct rs_pipe_key {
@@ -128,6 +131,8 @@ struct rs_pipe_key {
 #define RS_TARGET_AUTO (1u << 0)    /* found by auto mode, not named by a selector */
 #define RS_TARGET_IGNORED (1u << 1) /* known and deliberately not watched */
 #define RS_TARGET_FOLLOW (1u << 2)  /* forked children become targets too */
+#define RS_TARGET_SSL (1u << 3)	    /* called SSL_read/SSL_write: its syscalls may be nested in one */
+#define RS_TARGET_TLS_SEEN (1u << 4) /* a TLS connection of it was reported (RS_EV_TLS) */
 
 struct rs_target {
 	__u32 flags;	  /* RS_TARGET_* */
@@ -154,6 +159,9 @@ enum rs_stat {
 	RS_STAT_CONNS_UPGRADED,	     /* 101 Switching Protocols: no longer HTTP/1.x */
 	RS_STAT_INFLIGHT_FULL,	     /* too many threads inside watched syscalls */
 	RS_STAT_PE_HTTP2_PREFACE,    /* h2c with prior knowledge: HTTP/2, not HTTP/1.x */
+	RS_STAT_CONNS_TLS,	     /* connections that started with a TLS handshake */
+	RS_STAT_PE_TLS_NO_PLAINTEXT, /* TLS connections closed without plaintext seen */
+	RS_STAT_TLS_NO_SOCKET,	     /* SSL calls whose socket is unknown (memory BIO): not parsed */
 	RS_STAT__COUNT,
 };
 
@@ -163,6 +171,9 @@ enum rs_event_type {
 	RS_EV_FORK = 2, /* a watched process forked a new process */
 	RS_EV_EXIT = 3, /* a watched process exited */
 	RS_EV_EXEC = 4, /* a watched process executed a new program */
+	RS_EV_TARGET = 5, /* a process became a target at accept (auto mode) */
+	RS_EV_TLS = 6,	  /* a target's first connection that speaks TLS */
+	RS_EV_LISTEN = 7, /* a process that may become a target listens: check its libssl */
 };
 
 /* How the response of an RS_EV_HTTP record ended. */
@@ -187,18 +198,37 @@ struct rs_event_http {
 	__u16 status;
 	__u16 head_len; /* bytes of the request line seen; head holds min(head_len, RS_HEAD_MAX) */
 	__u8 end_reason; /* enum rs_end_reason */
-	__u8 pad[3];
+	__u8 tls;	 /* seen as TLS plaintext: url_scheme https */
+	__u8 pad[2];
 	char head[RS_HEAD_MAX];
 };
 _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http layout");
 
 struct rs_event_proc {
-	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC */
+	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS */
 	__u32 tgid;
 	__u32 parent_tgid; /* RS_EV_FORK: the process that forked */
 	__u32 pad;
 	__u64 busy_ns; /* RS_EV_EXIT: all the time the process had requests in flight */
 };
 _Static_assert(sizeof(struct rs_event_proc) == 24, "rs_event_proc layout");
+
+/* An SSL_read/SSL_write call in progress on a thread of a target (ssl_calls map). */
+struct rs_ssl_call {
+	__u64 ssl; /* SSL * */
+	__u64 buf; /* plaintext buffer */
+	__u64 out; /* size_t * of the byte count (the _ex calls), or 0: the return value */
+	__s32 fd;  /* socket of the SSL object: from a nested syscall or ssl_fds; -1 unknown */
+	__u8 dir;  /* enum rs_dir */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct rs_ssl_call) == 32, "rs_ssl_call layout");
+
+/* Key of the ssl_fds map: which socket an SSL object of a process reads and writes. */
+struct rs_ssl_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
 
 #endif /* REDSCOPE_H */

@@ -93,6 +93,11 @@ static void label(struct buf *b, bool *first, const char *name, const char *valu
 static void identity_labels(struct buf *b, bool *first, const struct identity *id)
 {
 	label(b, first, "service_name", id->service_name);
+	if (id->k8s_namespace) {
+		label(b, first, "k8s_namespace_name", id->k8s_namespace);
+		label(b, first, "k8s_pod_name", id->k8s_pod);
+		label(b, first, "k8s_container_name", id->k8s_container);
+	}
 }
 
 static void request_labels(struct buf *b, const struct identity *id, const struct request_series *r)
@@ -105,6 +110,7 @@ static void request_labels(struct buf *b, const struct identity *id, const struc
 	label(b, &first, "http_request_method", http_method_name(r->method));
 	label(b, &first, "http_route", r->route);
 	label(b, &first, "http_response_status_code", status);
+	label(b, &first, "url_scheme", r->tls ? "https" : "http");
 }
 
 /* A raw integer times scale, exactly where scale is 1 or 1e-9. */
@@ -255,6 +261,7 @@ static const struct {
 	{ RS_STAT_PE_PIPELINE_FULL, "pipeline_full" },
 	{ RS_STAT_PE_READ_FAULT, "read_fault" },
 	{ RS_STAT_PE_HTTP2_PREFACE, "http2_preface" },
+	{ RS_STAT_PE_TLS_NO_PLAINTEXT, "tls_no_plaintext" },
 };
 
 static void render_process(struct buf *b, const struct self_stats *self)
@@ -333,6 +340,19 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	counter(b, "redscope_syscalls_dropped_total",
 		"Socket syscalls of watched processes not followed: too many in flight at once.",
 		self->bpf[RS_STAT_INFLIGHT_FULL]);
+	counter(b, "redscope_tls_connections_total",
+		"Connections that started with a TLS handshake (their HTTP is seen as plaintext "
+		"in libssl, or not at all).",
+		self->bpf[RS_STAT_CONNS_TLS]);
+	counter(b, "redscope_tls_unattributed_calls_total",
+		"SSL_read/SSL_write calls not followed: their socket is unknown (a memory BIO).",
+		self->bpf[RS_STAT_TLS_NO_SOCKET]);
+	counter(b, "redscope_tls_unsupported_processes_total",
+		"Processes seen speaking TLS through no libssl redscope can hook (statically "
+		"linked OpenSSL, another TLS library); each is logged once.",
+		self->tls_unsupported_processes);
+	gauge(b, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
+	      (double)self->tls_libraries);
 	counter(b, "redscope_requests_unanswered_total",
 		"Requests whose connection closed before any response was written.",
 		self->unanswered);
@@ -373,6 +393,9 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	gauge(b, "redscope_tracked_connections", "Connections followed right now.",
 	      (double)self->tracked_connections);
 	gauge(b, "redscope_series", "HTTP request series in the store.", (double)s->n_series);
+	gauge(b, "redscope_kubernetes_containers",
+	      "Pod containers whose metadata redscope holds (Kubernetes mode).",
+	      (double)self->kube_containers);
 }
 
 /* ---- --compat=statsd: the series of gunicorn --statsd-host + statsd_exporter ---- */
@@ -501,10 +524,18 @@ static void render_compat_statsd(struct store *s, struct buf *b)
 			continue;
 		for (struct request_series *r = svc->requests; r; r = r->next) {
 			struct route_ctx c = { svc, r->route, r };
+			const struct request_series *twin = store__find_request(
+				svc, r->method, r->route_entry, r->status, !r->tls);
+			uint64_t n = r->duration.count;
 
+			/* the old series knew no scheme: http and https are one */
+			if (twin && r->tls)
+				continue;
+			if (twin)
+				n += twin->duration.count;
 			buf__puts(b, "django_request_count");
 			django_labels(b, &c);
-			buf__printf(b, "} %" PRIu64 "\n", r->duration.count);
+			buf__printf(b, "} %" PRIu64 "\n", n);
 		}
 	}
 	family(b, "django_request_latency_seconds", "summary",

@@ -138,6 +138,10 @@ struct histogram {
 
 struct identity {
 	const char *service_name;
+	/* Kubernetes: the pod's namespace and name, the container's name; else NULL */
+	const char *k8s_namespace;
+	const char *k8s_pod;
+	const char *k8s_container;
 	unsigned int flags; /* IDENTITY_*, not part of what tells services apart */
 };
 
@@ -163,6 +167,7 @@ struct request_series {
 	uint64_t hash;
 	enum http_method method;
 	unsigned int status;
+	bool tls;	   /* url_scheme https */
 	const char *route; /* the route entry's */
 	struct route_entry *route_entry;
 	struct histogram duration;
@@ -214,6 +219,7 @@ struct request_obs {
 	uint64_t resp_body_bytes;
 	bool queued;	  /* first request of a connection seen at accept: */
 	uint64_t queue_ns; /* its wait in the listen queue */
+	bool tls;	   /* seen as TLS plaintext: url_scheme https */
 };
 
 struct store {
@@ -236,6 +242,15 @@ void store__unlock(struct store *s);
 int store__observe_request(struct store *s, const struct request_obs *obs);
 /* The service of an identity, created if needed (for gauges before any request). */
 struct service_series *store__service(struct store *s, const struct identity *id);
+/* The request series of these labels if it exists, else NULL. */
+struct request_series *store__find_request(const struct service_series *svc,
+					   enum http_method method, const struct route_entry *re,
+					   unsigned int status, bool tls);
+/* Deep copy of an identity's strings; identity__free frees them. */
+int identity__copy(struct identity *dst, const struct identity *src);
+void identity__free(struct identity *id);
+/* Same service: same name and pod labels (flags aside). */
+bool identity__equal(const struct identity *a, const struct identity *b);
 /* The service of an identity if it has one already, else NULL. */
 struct service_series *store__find_service(struct store *s, const struct identity *id);
 
@@ -248,6 +263,9 @@ struct self_stats {
 	uint64_t truncated;		       /* responses cut short by a close */
 	uint64_t tracked_processes;
 	uint64_t tracked_connections;
+	uint64_t tls_libraries;		       /* libssl files hooked */
+	uint64_t tls_unsupported_processes;    /* speaking TLS through no libssl we hook */
+	uint64_t kube_containers;	       /* pod containers whose metadata is cached */
 	double start_time;		       /* unix seconds */
 };
 
@@ -296,6 +314,47 @@ void targets__sweep(void);
 /* Counts for self metrics. */
 void targets__stats(struct self_stats *st);
 void targets__cleanup(void);
+/* Read a small /proc/PID file into buf, NUL-terminated; false if it is gone. */
+bool proc_text(pid_t pid, const char *name, char *buf, size_t len);
+
+/* kube.c: Kubernetes pod metadata from cgroups and containerd bundles */
+#define KUBE_ID_LEN 64	/* container ID: hex digits */
+#define KUBE_UID_LEN 36 /* pod UID */
+#define KUBE_NAME_MAX 254 /* a DNS subdomain name and its NUL */
+struct kube_meta {
+	char namespace[KUBE_NAME_MAX];
+	char pod[KUBE_NAME_MAX];
+	char container[KUBE_NAME_MAX];
+};
+enum kube_mode { KUBE_AUTO = 0, KUBE_ON, KUBE_OFF };
+struct kube_opts {
+	enum kube_mode mode; /* auto: on when the runtime's CRI state dir or the API env exists */
+	const char *runtime_dir; /* containerd's io.containerd.runtime.v2.task state dir */
+};
+int kube__init(const struct kube_opts *opts);
+bool kube__enabled(void);
+/* The pod metadata of a process; false when it is not in a pod's container. */
+bool kube__of(pid_t pid, struct kube_meta *out);
+/* Forget the containers whose bundle is gone. */
+void kube__sweep(void);
+size_t kube__containers(void);
+void kube__cleanup(void);
+/* Pure parsers, for tests: the container ID and pod UID in /proc/PID/cgroup ... */
+bool kube_parse_cgroup(const char *data, size_t len, char id[KUBE_ID_LEN + 1],
+		       char uid[KUBE_UID_LEN + 1]);
+/* ... and the string value of one key of a bundle's config.json. */
+bool kube_parse_annotation(const char *json, size_t len, const char *key, char *out,
+			   size_t out_len);
+
+/* tls.c: uprobes on the libssl of watched processes */
+void tls__init(struct redscope_bpf *skel);
+/* Hook the libssl files the process maps now. */
+void tls__scan(pid_t pid);
+/* Check the process later, from the main loop; tls_seen: it spoke TLS. */
+void tls__queue(pid_t pid, bool tls_seen);
+void tls__drain(void);
+void tls__stats(struct self_stats *st);
+void tls__cleanup(void);
 
 /* loader.c */
 struct loader_opts {

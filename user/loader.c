@@ -95,9 +95,10 @@ static void ensure_bpffs(void)
 
 	if (!statfs(BPFFS_PATH, &st) && st.f_type == BPF_FS_MAGIC)
 		return;
+	/* redscope pins nothing: a bpffs is a courtesy to bpftool users, not a need */
 	if (mount("bpf", BPFFS_PATH, "bpf", 0, NULL))
-		p_warn("bpffs is not mounted on %s and mounting it failed: %s", BPFFS_PATH,
-		       strerror(errno));
+		p_debug("bpffs is not mounted on %s and mounting it failed: %s", BPFFS_PATH,
+			strerror(errno));
 	else
 		p_info("mounted bpffs on %s", BPFFS_PATH);
 }
@@ -170,8 +171,10 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	skel->rodata->targ_sel_comm = opts->sel->n_comms > 0;
 	skel->rodata->targ_sel_port = opts->sel->n_ports > 0;
 	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
-	if (opts->max_connections)
+	if (opts->max_connections) {
 		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
+		bpf_map__set_max_entries(skel->maps.ssl_fds, opts->max_connections);
+	}
 
 	err = redscope_bpf__load(skel);
 	if (err) {

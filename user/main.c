@@ -73,8 +73,8 @@ static void usage(FILE *out)
 		"\n"
 		"Metrics:\n"
 		"  --service-name=NAME        service_name label of everything watched (default: the\n"
-		"                             process's OTEL_SERVICE_NAME, the gunicorn WSGI module, or\n"
-		"                             the executable of the topmost process of the program)\n"
+		"                             process's OTEL_SERVICE_NAME, in Kubernetes its container's\n"
+		"                             name, the gunicorn WSGI module, or the program it runs)\n"
 		"  --route=PATTERN            route label of the paths PATTERN matches, such as\n"
 		"                             /users/{id}/orders ({x} is one path segment); first\n"
 		"                             match wins; without one, numbers, UUIDs, hex strings,\n"
@@ -89,6 +89,15 @@ static void usage(FILE *out)
 		"                             gunicorn_request_status_<code>, gunicorn_request_duration,\n"
 		"                             gunicorn_workers, django_request_count,\n"
 		"                             django_request_latency_seconds\n"
+		"\n"
+		"Kubernetes:\n"
+		"  --kubernetes[=MODE]        label series with k8s_namespace_name, k8s_pod_name and\n"
+		"                             k8s_container_name, read from each process's cgroup and\n"
+		"                             its containerd bundle: on, off or auto (default auto: on\n"
+		"                             when the runtime dir below has CRI containers, or in a pod)\n"
+		"  --kubernetes.runtime-dir=DIR\n"
+		"                             containerd's task state directory (default\n"
+		"                             /run/containerd/io.containerd.runtime.v2.task)\n"
 		"\n"
 		"Web:\n"
 		"  --web.listen-address=ADDR  address to serve metrics on (default :9435)\n"
@@ -159,6 +168,7 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 		.resp_body_bytes = e->resp_body_bytes,
 		.queued = e->established_ns && e->accept_ns >= e->established_ns,
 		.queue_ns = e->accept_ns - e->established_ns,
+		.tls = e->tls,
 	};
 	if (store__observe_request(d->store, &obs))
 		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
@@ -175,14 +185,30 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(&type, data, sizeof(type));
 	store__lock(d->store);
 	d->self.events++;
-	if (type == RS_EV_HTTP && size >= sizeof(struct rs_event_http))
-		on_http(d, data);
-	else if (type == RS_EV_FORK && size >= sizeof(*p))
-		targets__on_fork(p->parent_tgid, p->tgid);
-	else if (type == RS_EV_EXEC && size >= sizeof(*p))
-		service__forget(p->tgid);
-	else if (type == RS_EV_EXIT && size >= sizeof(*p))
-		targets__on_exit(d->store, p->tgid, p->busy_ns);
+	if (type == RS_EV_HTTP) {
+		if (size >= sizeof(struct rs_event_http))
+			on_http(d, data);
+	} else if (size >= sizeof(*p)) {
+		switch (type) {
+		case RS_EV_FORK:
+			targets__on_fork(p->parent_tgid, p->tgid);
+			break;
+		case RS_EV_EXEC:
+			service__forget(p->tgid);
+			tls__queue(p->tgid, false);
+			break;
+		case RS_EV_TARGET:
+		case RS_EV_LISTEN:
+			tls__queue(p->tgid, false);
+			break;
+		case RS_EV_TLS:
+			tls__queue(p->tgid, true);
+			break;
+		case RS_EV_EXIT:
+			targets__on_exit(d->store, p->tgid, p->busy_ns);
+			break;
+		}
+	}
 	store__unlock(d->store);
 	return 0;
 }
@@ -215,8 +241,10 @@ static void render(struct buf *out, void *ctx)
 
 	read_bpf_stats(d, &st);
 	targets__stats(&st);
+	tls__stats(&st);
 	store__lock(d->store);
 	targets__refresh(d->store);
+	st.kube_containers = kube__containers();
 	st.events = d->self.events;
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
@@ -249,6 +277,8 @@ enum {
 	OPT_CGROUP,
 	OPT_ROUTE,
 	OPT_MAX_ROUTES,
+	OPT_KUBERNETES,
+	OPT_KUBE_RUNTIME_DIR,
 };
 
 /* Append one value to a growable selector array. */
@@ -276,6 +306,8 @@ int main(int argc, char **argv)
 		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "route", required_argument, NULL, OPT_ROUTE },
 		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
+		{ "kubernetes", optional_argument, NULL, OPT_KUBERNETES },
+		{ "kubernetes.runtime-dir", required_argument, NULL, OPT_KUBE_RUNTIME_DIR },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -285,6 +317,7 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	struct web_opts web_opts = { .listen_address = ":9435", .telemetry_path = "/metrics" };
 	struct service_opts svc_opts = {};
+	struct kube_opts kube_opts = {};
 	struct selectors sel = {};
 	struct loader_opts ld_opts = { .sel = &sel };
 	struct store_opts st_opts = {
@@ -360,6 +393,21 @@ int main(int argc, char **argv)
 		case OPT_SERVICE_NAME:
 			svc_opts.service_name = optarg;
 			break;
+		case OPT_KUBERNETES:
+			if (!optarg || !strcmp(optarg, "on")) {
+				kube_opts.mode = KUBE_ON;
+			} else if (!strcmp(optarg, "off")) {
+				kube_opts.mode = KUBE_OFF;
+			} else if (!strcmp(optarg, "auto")) {
+				kube_opts.mode = KUBE_AUTO;
+			} else {
+				p_err("invalid --kubernetes '%s': expected on, off or auto", optarg);
+				return 2;
+			}
+			break;
+		case OPT_KUBE_RUNTIME_DIR:
+			kube_opts.runtime_dir = optarg;
+			break;
 		case OPT_BUCKETS:
 			if (parse_buckets(optarg, d.duration_buckets, &st_opts.duration.n)) {
 				p_err("invalid --duration-buckets '%s': expected ascending positive "
@@ -424,6 +472,7 @@ int main(int argc, char **argv)
 
 	d.self.start_time = (double)time(NULL);
 	service__init(&svc_opts);
+	kube__init(&kube_opts);
 	d.store = store__new(&st_opts);
 	if (!d.store) {
 		p_err("out of memory creating the metric store");
@@ -431,6 +480,7 @@ int main(int argc, char **argv)
 	}
 	if (loader__open_and_attach(&d.skel, &ld_opts))
 		goto cleanup;
+	tls__init(d.skel);
 	if (targets__init(d.skel, &sel))
 		goto cleanup;
 	rb = ring_buffer__new(bpf_map__fd(d.skel->maps.events), on_event, &d, NULL);
@@ -457,8 +507,12 @@ int main(int argc, char **argv)
 			p_err("reading the ring buffer failed: %s", strerror(-n));
 			goto cleanup;
 		}
+		tls__drain();
 		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
 			targets__sweep();
+			store__lock(d.store);
+			kube__sweep();
+			store__unlock(d.store);
 			last_sweep = now_ns();
 		}
 	}
@@ -469,6 +523,8 @@ int main(int argc, char **argv)
 cleanup:
 	web__stop(web);
 	ring_buffer__free(rb);
+	tls__cleanup();
+	kube__cleanup();
 	if (d.skel)
 		loader__destroy(d.skel);
 	targets__cleanup();

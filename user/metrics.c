@@ -36,12 +36,51 @@ static bool str_eq(const char *a, const char *b)
 
 static uint64_t identity_hash(const struct identity *id)
 {
-	return fnv_str(FNV_OFFSET, id->service_name);
+	uint64_t h = fnv_str(FNV_OFFSET, id->service_name);
+
+	h = fnv_str(h, id->k8s_namespace);
+	h = fnv_str(h, id->k8s_pod);
+	return fnv_str(h, id->k8s_container);
 }
 
-static bool identity_eq(const struct identity *a, const struct identity *b)
+bool identity__equal(const struct identity *a, const struct identity *b)
 {
-	return str_eq(a->service_name, b->service_name);
+	return str_eq(a->service_name, b->service_name) &&
+	       str_eq(a->k8s_namespace, b->k8s_namespace) && str_eq(a->k8s_pod, b->k8s_pod) &&
+	       str_eq(a->k8s_container, b->k8s_container);
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*failed |= s && !d;
+	return d;
+}
+
+int identity__copy(struct identity *dst, const struct identity *src)
+{
+	bool failed = false;
+
+	dst->service_name = dup_or_null(src->service_name ? src->service_name : "", &failed);
+	dst->k8s_namespace = dup_or_null(src->k8s_namespace, &failed);
+	dst->k8s_pod = dup_or_null(src->k8s_pod, &failed);
+	dst->k8s_container = dup_or_null(src->k8s_container, &failed);
+	dst->flags = src->flags;
+	if (failed) {
+		identity__free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void identity__free(struct identity *id)
+{
+	free((char *)id->service_name);
+	free((char *)id->k8s_namespace);
+	free((char *)id->k8s_pod);
+	free((char *)id->k8s_container);
+	memset(id, 0, sizeof(*id));
 }
 
 static int raw_bounds_init(struct raw_bounds *rb, const struct histogram_spec *spec)
@@ -143,7 +182,7 @@ void store__free(struct store *s)
 		free(svc->route_tab);
 		quantiles__free(&svc->duration.q);
 		free(svc->queue.buckets);
-		free((char *)svc->id.service_name);
+		identity__free(&svc->id);
 		free(svc->rtab);
 		free(svc);
 	}
@@ -246,7 +285,7 @@ struct service_series *store__find_service(struct store *s, const struct identit
 	struct service_series *svc;
 
 	for (svc = s->stab[h & (s->stab_size - 1)]; svc; svc = svc->hnext) {
-		if (svc->hash == h && identity_eq(&svc->id, id)) {
+		if (svc->hash == h && identity__equal(&svc->id, id)) {
 			svc->id.flags |= id->flags;
 			return svc;
 		}
@@ -264,15 +303,16 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	svc = calloc(1, sizeof(*svc));
 	if (!svc)
 		return NULL;
-	svc->id.service_name = strdup(id->service_name ? id->service_name : "");
-	svc->id.flags = id->flags;
+	if (identity__copy(&svc->id, id)) {
+		free(svc);
+		return NULL;
+	}
 	svc->rtab_size = 16;
 	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
 	svc->route_tab_size = 16;
 	svc->route_tab = calloc(svc->route_tab_size, sizeof(*svc->route_tab));
-	if (!svc->id.service_name || !svc->rtab || !svc->route_tab ||
-	    histogram_init(&svc->queue, s->queue_raw.n)) {
-		free((char *)svc->id.service_name);
+	if (!svc->rtab || !svc->route_tab || histogram_init(&svc->queue, s->queue_raw.n)) {
+		identity__free(&svc->id);
 		free(svc->rtab);
 		free(svc->route_tab);
 		free(svc->queue.buckets);
@@ -292,24 +332,47 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	return svc;
 }
 
-static struct request_series *request_series_get(struct store *s, struct service_series *svc,
-						 enum http_method method, struct route_entry *re,
-						 unsigned int status)
+static uint64_t request_hash(enum http_method method, const struct route_entry *re,
+			     unsigned int status, bool tls)
 {
 	uint64_t h = re->hash;
-	struct request_series *r;
 
 	h = fnv_bytes(h, &method, sizeof(method));
 	h = fnv_bytes(h, &status, sizeof(status));
-	for (r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
-		if (r->hash == h && r->method == method && r->status == status && r->route_entry == re)
+	return fnv_bytes(h, &tls, sizeof(tls));
+}
+
+struct request_series *store__find_request(const struct service_series *svc,
+					   enum http_method method, const struct route_entry *re,
+					   unsigned int status, bool tls)
+{
+	uint64_t h = request_hash(method, re, status, tls);
+
+	if (!svc->rtab_size)
+		return NULL;
+	for (struct request_series *r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
+		if (r->hash == h && r->method == method && r->status == status &&
+		    r->route_entry == re && r->tls == tls)
 			return r;
+	return NULL;
+}
+
+static struct request_series *request_series_get(struct store *s, struct service_series *svc,
+						 const struct request_obs *obs,
+						 struct route_entry *re)
+{
+	struct request_series *r =
+		store__find_request(svc, obs->method, re, obs->status, obs->tls);
+
+	if (r)
+		return r;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->hash = h;
-	r->method = method;
-	r->status = status;
+	r->hash = request_hash(obs->method, re, obs->status, obs->tls);
+	r->method = obs->method;
+	r->status = obs->status;
+	r->tls = obs->tls;
 	r->route_entry = re;
 	r->route = re->route;
 	if (histogram_init(&r->duration, s->duration_raw.n) ||
@@ -319,8 +382,8 @@ static struct request_series *request_series_get(struct store *s, struct service
 		return NULL;
 	}
 	GROW_TABLE(struct request_series, svc->rtab, svc->rtab_size, svc->n_requests);
-	r->hnext = svc->rtab[h & (svc->rtab_size - 1)];
-	svc->rtab[h & (svc->rtab_size - 1)] = r;
+	r->hnext = svc->rtab[r->hash & (svc->rtab_size - 1)];
+	svc->rtab[r->hash & (svc->rtab_size - 1)] = r;
 	*svc->requests_tail = r;
 	svc->requests_tail = &r->next;
 	svc->n_requests++;
@@ -332,8 +395,7 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 {
 	struct service_series *svc = store__service(s, obs->id);
 	struct route_entry *re = svc ? route_get(s, svc, obs->route) : NULL;
-	struct request_series *r = re ? request_series_get(s, svc, obs->method, re, obs->status)
-				      : NULL;
+	struct request_series *r = re ? request_series_get(s, svc, obs, re) : NULL;
 
 	if (!r)
 		return -ENOMEM;

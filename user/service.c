@@ -257,7 +257,11 @@ static char *program_name(const char *exe, const char **args, size_t n)
 	return strdup(basename_of(exe));
 }
 
-static char *resolve_name(pid_t tgid, unsigned int *flags)
+/*
+ * The name of a process's service: --service-name, else its OTEL_SERVICE_NAME, else
+ * in Kubernetes its container's name, else what the program is.
+ */
+static char *resolve_name(pid_t tgid, const struct kube_meta *pod, unsigned int *flags)
 {
 	char exe[PATH_MAX];
 	const char *args[256];
@@ -273,6 +277,8 @@ static char *resolve_name(pid_t tgid, unsigned int *flags)
 			free(env);
 		}
 	}
+	if (!name && pod)
+		name = strdup(pod->container);
 	if (!proc_exe(tgid, exe))
 		return name ? name : strdup(UNKNOWN_SERVICE);
 	cmdline = proc_read(tgid, "cmdline", &len);
@@ -291,21 +297,21 @@ static char *resolve_name(pid_t tgid, unsigned int *flags)
 	return name;
 }
 
-static struct svc_entry *entry_add(pid_t tgid, char *name, unsigned int flags)
+static struct svc_entry *entry_add(pid_t tgid, const struct identity *id)
 {
 	struct svc_entry **slot = slot_of(tgid);
 	struct svc_entry *e;
 
-	if (!name)
+	if (!id->service_name)
 		return NULL;
 	e = calloc(1, sizeof(*e));
-	if (!e) {
-		free(name);
+	if (!e)
+		return NULL;
+	if (identity__copy(&e->id, id)) {
+		free(e);
 		return NULL;
 	}
 	e->tgid = tgid;
-	e->id.service_name = name;
-	e->id.flags = flags;
 	*slot = e;
 	return e;
 }
@@ -313,13 +319,22 @@ static struct svc_entry *entry_add(pid_t tgid, char *name, unsigned int flags)
 static struct svc_entry *entry_get(pid_t tgid)
 {
 	struct svc_entry *e = *slot_of(tgid);
-	unsigned int flags = 0;
-	char *name;
+	struct identity id = {};
+	struct kube_meta pod;
+	bool in_pod;
 
 	if (e)
 		return e;
-	name = resolve_name(tgid, &flags);
-	return entry_add(tgid, name, flags);
+	in_pod = kube__of(tgid, &pod);
+	if (in_pod) {
+		id.k8s_namespace = pod.namespace;
+		id.k8s_pod = pod.pod;
+		id.k8s_container = pod.container;
+	}
+	id.service_name = resolve_name(tgid, in_pod ? &pod : NULL, &id.flags);
+	e = entry_add(tgid, &id);
+	free((char *)id.service_name);
+	return e;
 }
 
 const struct identity *service__of(pid_t tgid)
@@ -339,7 +354,7 @@ void service__on_fork(pid_t parent, pid_t child)
 		return;
 	p = entry_get(parent);
 	if (p)
-		entry_add(child, strdup(p->id.service_name), p->id.flags);
+		entry_add(child, &p->id);
 }
 
 void service__forget(pid_t tgid)
@@ -350,7 +365,7 @@ void service__forget(pid_t tgid)
 	if (!e)
 		return;
 	*slot = e->next;
-	free((char *)e->id.service_name);
+	identity__free(&e->id);
 	free(e);
 }
 
@@ -361,7 +376,7 @@ void service__cleanup(void)
 			struct svc_entry *e = table[i];
 
 			table[i] = e->next;
-			free((char *)e->id.service_name);
+			identity__free(&e->id);
 			free(e);
 		}
 	}

@@ -131,6 +131,7 @@ static int target_add(pid_t tgid, __u32 flags)
 		return -errno;
 	}
 	p_debug("watching process %d", tgid);
+	tls__scan(tgid);
 	return 0;
 }
 
@@ -250,7 +251,7 @@ static bool owns_socket_in(pid_t pid, const struct uset *inodes)
 }
 
 /* Read a small /proc/PID file into buf, NUL-terminated; false if it is gone. */
-static bool proc_text(pid_t pid, const char *name, char *buf, size_t len)
+bool proc_text(pid_t pid, const char *name, char *buf, size_t len)
 {
 	char path[64];
 	FILE *f;
@@ -552,6 +553,7 @@ void targets__sweep(void)
 		return;
 	sweep_map(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key));
 	sweep_map(bpf_map__fd(skel->maps.pipeline), sizeof(struct rs_pipe_key));
+	sweep_map(bpf_map__fd(skel->maps.ssl_fds), sizeof(struct rs_ssl_key));
 	n_dead = 0;
 }
 
@@ -622,8 +624,7 @@ void targets__refresh(struct store *st)
 			svc->busy_live_ns += now - t.busy_since; /* a request is still going */
 		ppid = parent_of(key);
 		if (ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
-		    (parent_id = service__of(ppid)) &&
-		    !strcmp(parent_id->service_name, id->service_name))
+		    (parent_id = service__of(ppid)) && identity__equal(parent_id, id))
 			svc->workers++;
 	}
 	for (svc = st->services; svc; svc = svc->next) {

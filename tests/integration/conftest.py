@@ -84,22 +84,24 @@ class Metrics:
         assert len(found) == 1, "expected one %s%r, found %d" % (name, labels, len(found))
         return found[0].value
 
-    def request_counts(self, service):
-        """(route, method, status) -> _count of the duration histogram."""
-        out = {}
-        for s in self.find("http_server_request_duration_seconds_count", service_name=service):
+    def _by_request(self, name, service, labels):
+        out = collections.Counter()
+        for s in self.find(name, service_name=service, **labels):
             key = (s.labels["http_route"], s.labels["http_request_method"],
                    int(s.labels["http_response_status_code"]))
-            out[key] = int(s.value)
-        return out
+            out[key] += s.value
+        return dict(out)
 
-    def request_sums(self, service):
-        out = {}
-        for s in self.find("http_server_request_duration_seconds_sum", service_name=service):
-            key = (s.labels["http_route"], s.labels["http_request_method"],
-                   int(s.labels["http_response_status_code"]))
-            out[key] = s.value
-        return out
+    def request_counts(self, service, **labels):
+        """(route, method, status) -> _count of the duration histogram, summed over the
+        other labels (url_scheme) unless given."""
+        return {k: int(v) for k, v in
+                self._by_request("http_server_request_duration_seconds_count", service,
+                                 labels).items()}
+
+    def request_sums(self, service, **labels):
+        """(route, method, status) -> _sum of the duration histogram, as request_counts."""
+        return self._by_request("http_server_request_duration_seconds_sum", service, labels)
 
 
 class Redscope:
@@ -163,9 +165,10 @@ def redscope(tmp_path):
 
 
 class Gunicorn:
-    def __init__(self, workdir, app, args=(), env=None, cpus=SERVER_CPUS):
+    def __init__(self, workdir, app, args=(), env=None, cpus=SERVER_CPUS, wrap=()):
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
+        scheme = "https" if "--certfile" in args else "http"
+        self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
         self.access_log = workdir / ("access-%d.log" % self.port)
         self.error_log = workdir / ("gunicorn-%d.log" % self.port)
         cmd = [GUNICORN, "--chdir", str(APPS), "--bind", "127.0.0.1:%d" % self.port,
@@ -173,7 +176,8 @@ class Gunicorn:
                "--access-logformat", "%(m)s %(U)s %(s)s %(D)s %(p)s",
                "--error-logfile", str(self.error_log)] + list(args) + [app]
         full_env = dict(os.environ, **(env or {}))
-        self.proc = subprocess.Popen(pinned(cmd, cpus), env=full_env,
+        # wrap: a command prefix that ends by executing its arguments (into a cgroup, say)
+        self.proc = subprocess.Popen(pinned(list(wrap) + cmd, cpus), env=full_env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._ready, 30, what="gunicorn on port %d" % self.port)
 
@@ -210,8 +214,8 @@ class Gunicorn:
 def gunicorn(tmp_path):
     started = []
 
-    def start(app, *args, env=None):
-        g = Gunicorn(tmp_path, app, args, env)
+    def start(app, *args, env=None, wrap=()):
+        g = Gunicorn(tmp_path, app, args, env, wrap=wrap)
         started.append(g)
         return g
 
@@ -296,7 +300,7 @@ def curl_requests(base_url, paths, cpus=CLIENT_CPUS):
     """One curl process fetching base_url+path for each path, in order.
 
     Returns a Counter of (path, status) as curl saw them."""
-    args = ["curl", "-s", "-w", "%{http_code}\\n"]
+    args = ["curl", "-s", "-k", "-w", "%{http_code}\\n"]  # -k: the tests' own certificates
     for p in paths:
         args += ["-o", "/dev/null", base_url + p]
     out = subprocess.run(pinned(args, cpus), check=True, capture_output=True, text=True).stdout

@@ -56,7 +56,7 @@ static struct store *store_with(const char *route, uint64_t *ns, size_t n)
 		.duration = { duration_bounds, 2, 1e-9 },
 		.body_size = { size_bounds, 2, 1.0 },
 	};
-	struct identity id = { "svc \"q\"", 0 };
+	struct identity id = { .service_name = "svc \"q\"" };
 	struct store *s = store__new(&o);
 
 	for (size_t i = 0; i < n; i++) {
@@ -85,7 +85,7 @@ static void histograms_are_cumulative_with_exact_sums(void)
 	struct store *s = store_with("/a\"b\\c\nd", ns, 4);
 	char *out = render(s);
 	const char *labels = "{service_name=\"svc \\\"q\\\"\",http_request_method=\"PATCH\","
-			     "http_route=\"/a\\\"b\\\\c\\nd\",http_response_status_code=\"201\"";
+			     "http_route=\"/a\\\"b\\\\c\\nd\",http_response_status_code=\"201\",url_scheme=\"http\"";
 	char expect[1024];
 
 	snprintf(expect, sizeof(expect),
@@ -179,6 +179,34 @@ static void every_line_is_well_formed_and_families_are_contiguous(void)
 	store__free(s);
 }
 
+static void pod_labels_follow_the_service_name(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 2, 1e-9 },
+		.body_size = { size_bounds, 2, 1.0 },
+	};
+	struct identity pod = { .service_name = "web", .k8s_namespace = "shop",
+				.k8s_pod = "web-7d4b9c-x2x", .k8s_container = "web" };
+	struct identity host = { .service_name = "nginx" };
+	struct store *s = store__new(&o);
+	struct request_obs obs = { .id = &pod, .method = HTTP_GET, .route = "/", .status = 200 };
+	char *out;
+
+	store__observe_request(s, &obs);
+	obs.id = &host;
+	store__observe_request(s, &obs);
+	out = render(s);
+	CHECK(strstr(out, "http_server_request_duration_seconds_count{service_name=\"web\","
+			  "k8s_namespace_name=\"shop\",k8s_pod_name=\"web-7d4b9c-x2x\","
+			  "k8s_container_name=\"web\",http_request_method=\"GET\"") != NULL);
+	CHECK(strstr(out, "http_server_active_requests{service_name=\"web\",k8s_namespace_name="
+			  "\"shop\",k8s_pod_name=\"web-7d4b9c-x2x\",k8s_container_name=\"web\"} 0\n") != NULL);
+	/* a process outside any pod: no empty pod labels */
+	CHECK(strstr(out, "http_server_active_requests{service_name=\"nginx\"} 0\n") != NULL);
+	free(out);
+	store__free(s);
+}
+
 static void compat_statsd_series_for_gunicorn_services_only(void)
 {
 	struct store_opts o = {
@@ -188,19 +216,21 @@ static void compat_statsd_series_for_gunicorn_services_only(void)
 		.summary_max_age_ns = 600000000000ULL,
 		.summary_cap = 100,
 	};
-	struct identity gun = { "polls", IDENTITY_GUNICORN }, other = { "node", 0 };
+	struct identity gun = { .service_name = "polls", .flags = IDENTITY_GUNICORN };
+	struct identity other = { .service_name = "node" };
 	struct store *s = store__new(&o);
 	const struct {
 		const struct identity *id;
 		const char *route;
 		unsigned int status;
 		uint64_t ns;
+		bool tls;
 	} reqs[] = {
-		{ &gun, "/polls/2xx_success/", 200, 800000000 },
-		{ &gun, "/polls/2xx_success/", 200, 600000000 },
-		{ &gun, "/polls/4xx_not_found/", 404, 2000000 },
-		{ &gun, "/polls/5xx_exception/", 500, 3000000 },
-		{ &other, "/x", 200, 1000000 },
+		{ &gun, "/polls/2xx_success/", 200, 800000000, false },
+		{ &gun, "/polls/2xx_success/", 200, 600000000, true }, /* over https */
+		{ &gun, "/polls/4xx_not_found/", 404, 2000000, false },
+		{ &gun, "/polls/5xx_exception/", 500, 3000000, false },
+		{ &other, "/x", 200, 1000000, false },
 	};
 	struct timespec now;
 	char *out;
@@ -211,7 +241,7 @@ static void compat_statsd_series_for_gunicorn_services_only(void)
 		struct request_obs obs = { .id = reqs[i].id, .method = HTTP_GET,
 					   .route = reqs[i].route, .status = reqs[i].status,
 					   .end_ns = now.tv_sec * 1000000000ULL + now.tv_nsec,
-					   .duration_ns = reqs[i].ns };
+					   .duration_ns = reqs[i].ns, .tls = reqs[i].tls };
 
 		store__observe_request(s, &obs);
 	}
@@ -231,6 +261,15 @@ static void compat_statsd_series_for_gunicorn_services_only(void)
 	CHECK(strstr(out, "gunicorn_workers{service_name=\"polls\"} 3\n") != NULL);
 	CHECK(strstr(out, "django_request_count{service=\"polls\",endpoint=\"/polls/4xx_not_found/\","
 			  "method=\"GET\",status=\"404\"} 1\n") != NULL);
+	/* the old series knew no scheme: http and https requests are one series */
+	CHECK(strstr(out, "django_request_count{service=\"polls\",endpoint=\"/polls/2xx_success/\","
+			  "method=\"GET\",status=\"200\"} 2\n") != NULL);
+	CHECK(strstr(strstr(out, "django_request_count{service=\"polls\",endpoint=\"/polls/2xx_success/\"") + 1,
+		     "django_request_count{service=\"polls\",endpoint=\"/polls/2xx_success/\"") == NULL);
+	CHECK(strstr(out, "http_route=\"/polls/2xx_success/\",http_response_status_code=\"200\","
+			  "url_scheme=\"https\"} 1\n") != NULL);
+	CHECK(strstr(out, "http_route=\"/polls/2xx_success/\",http_response_status_code=\"200\","
+			  "url_scheme=\"http\"} 1\n") != NULL);
 	CHECK(strstr(out, "django_request_latency_seconds{service=\"polls\",endpoint=\"/polls/2xx_success/\","
 			  "quantile=\"0.5\"} 0.6\n") != NULL);
 	CHECK(strstr(out, "django_request_latency_seconds_count{service=\"polls\","
@@ -249,6 +288,7 @@ int main(void)
 	RUN(label_values_are_always_utf8);
 	RUN(histograms_are_cumulative_with_exact_sums);
 	RUN(every_line_is_well_formed_and_families_are_contiguous);
+	RUN(pod_labels_follow_the_service_name);
 	RUN(compat_statsd_series_for_gunicorn_services_only);
 	return unit_report("expose");
 }

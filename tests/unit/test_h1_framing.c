@@ -251,7 +251,6 @@ static void what_is_not_http_breaks_the_connection_with_a_reason(void)
 		const char *req, *resp;
 		enum rs_stat reason;
 	} cases[] = {
-		{ "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", NULL, RS_STAT_PE_NOT_HTTP },
 		{ "*1\r\n$4\r\nPING\r\n", NULL, RS_STAT_PE_NOT_HTTP },
 		{ "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04", NULL, RS_STAT_PE_HTTP2_PREFACE },
 		{ GET_OK, "SSH-2.0-OpenSSH_9.2\r\n", RS_STAT_PE_BAD_STATUS_LINE },
@@ -286,6 +285,37 @@ static void what_is_not_http_breaks_the_connection_with_a_reason(void)
 	io_str(RS_DIR_RESP, "HTTP/1.1 408 Request Timeout\r\n\r\n");
 	CHECK(sim_broken());
 	CHECK_EQ(sim_stat(RS_STAT_PE_ORPHAN_RESPONSE), 1);
+}
+
+static void a_tls_handshake_marks_the_connection_for_its_plaintext(void)
+{
+	static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+
+	/* the first bytes of a connection open a TLS handshake: not an error, not parsed */
+	sim_reset();
+	sim_io(RS_DIR_REQ, hello, sizeof(hello) - 1);
+	CHECK(!sim_broken());
+	CHECK(sim_work.conn.flags & RS_CONN_TLS);
+	CHECK_EQ(sim_stat(RS_STAT_CONNS_TLS), 1);
+	CHECK_EQ(sim_stat(RS_STAT_PE_NOT_HTTP), 0);
+	/* its plaintext, as SSL_read and SSL_write hand it over, counts as https */
+	sim_work.conn.flags |= RS_CONN_PLAINTEXT;
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_RESP, RESP_OK);
+	CHECK_EQ(sim_n_events, 1);
+	CHECK_EQ(event(0)->tls, 1);
+	CHECK_EQ(event(0)->status, 200);
+	check_head(event(0), "GET /ok HTTP/1.1");
+
+	/* plain HTTP is not https; a handshake after a request is garbage */
+	sim_reset();
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_RESP, RESP_OK);
+	CHECK_EQ(event(0)->tls, 0);
+	sim_io(RS_DIR_REQ, hello, sizeof(hello) - 1);
+	CHECK(sim_broken());
+	CHECK_EQ(sim_stat(RS_STAT_PE_NOT_HTTP), 1);
+	CHECK(!(sim_work.conn.flags & RS_CONN_TLS));
 }
 
 static void an_endless_head_is_given_up(void)
@@ -433,6 +463,7 @@ int main(void)
 	RUN(blind_bytes_are_fine_in_bodies_only);
 	RUN(leading_empty_lines_before_a_request_are_ignored);
 	RUN(what_is_not_http_breaks_the_connection_with_a_reason);
+	RUN(a_tls_handshake_marks_the_connection_for_its_plaintext);
 	RUN(an_endless_head_is_given_up);
 	RUN(long_request_lines_keep_their_start_and_length);
 	RUN(any_split_gives_the_same_records);

@@ -32,7 +32,7 @@ static struct request_series *only_series(struct store *s)
 
 static void observations_land_in_the_right_buckets(void)
 {
-	struct identity id = { "svc", 0 };
+	struct identity id = { .service_name = "svc" };
 	struct store *s = new_store();
 	struct request_series *r;
 	/* on a bound counts in that bucket (le is "less or equal") */
@@ -59,7 +59,12 @@ static void observations_land_in_the_right_buckets(void)
 
 static void each_label_set_is_its_own_series(void)
 {
-	struct identity a = { "a", 0 }, b = { "b", 0 }, a2 = { "a", IDENTITY_GUNICORN };
+	struct identity a = { .service_name = "a" }, b = { .service_name = "b" };
+	struct identity a2 = { .service_name = "a", .flags = IDENTITY_GUNICORN };
+	struct identity pod1 = { .service_name = "a", .k8s_namespace = "shop", .k8s_pod = "web-1",
+				 .k8s_container = "app" };
+	struct identity pod2 = { .service_name = "a", .k8s_namespace = "shop", .k8s_pod = "web-2",
+				 .k8s_container = "app" };
 	struct store *s = new_store();
 	struct request_obs o;
 	struct service_series *svc;
@@ -78,10 +83,19 @@ static void each_label_set_is_its_own_series(void)
 	store__observe_request(s, &o);
 	o = obs(&b, "/x", 200, 1);
 	store__observe_request(s, &o);
-	CHECK_EQ(s->n_series, 5);
+	o = obs(&a, "/x", 200, 1);
+	o.tls = true; /* https: a series of its own */
+	store__observe_request(s, &o);
+	o = obs(&pod1, "/x", 200, 1);
+	store__observe_request(s, &o);
+	o = obs(&pod2, "/x", 200, 1); /* another pod of the same service name */
+	store__observe_request(s, &o);
+	CHECK_EQ(s->n_series, 8);
 	for (svc = s->services; svc; svc = svc->next)
 		services++;
-	CHECK_EQ(services, 2);
+	CHECK_EQ(services, 4);
+	CHECK_STR(s->services->next->next->id.k8s_pod, "web-1");
+	CHECK_STR(s->services->next->next->next->id.k8s_container, "app");
 	/* insertion order is kept; flags do not tell services apart but accumulate */
 	svc = s->services;
 	CHECK_STR(svc->id.service_name, "a");
@@ -94,7 +108,7 @@ static void each_label_set_is_its_own_series(void)
 
 static void many_series_survive_table_growth(void)
 {
-	struct identity id = { "svc", 0 };
+	struct identity id = { .service_name = "svc" };
 	struct store *s = new_store();
 	char route[32];
 	struct request_series *r;
@@ -120,7 +134,7 @@ static void many_series_survive_table_growth(void)
 
 static void services_exist_before_any_request(void)
 {
-	struct identity id = { "idle", 0 };
+	struct identity id = { .service_name = "idle" };
 	struct store *s = new_store();
 	struct service_series *svc;
 
@@ -140,7 +154,7 @@ static void routes_beyond_the_cap_fold_into_one(void)
 		.body_size = { size_bounds, 3, 1.0 },
 		.max_routes = 3,
 	};
-	struct identity a = { "a", 0 }, b = { "b", 0 };
+	struct identity a = { .service_name = "a" }, b = { .service_name = "b" };
 	struct store *s = store__new(&o);
 	const char *routes[] = { "/1", "/2", "/3", "/4", "/5", "/1", "/5" };
 	struct service_series *svc;

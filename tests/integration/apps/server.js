@@ -1,7 +1,10 @@
 // A Node.js http server: keep-alive by default, chunked when no length is set.
+// With TLS_CERT and TLS_KEY, the same over HTTPS (Node's OpenSSL is linked in statically).
+const fs = require("fs");
 const http = require("http");
+const https = require("https");
 
-const server = http.createServer((req, res) => {
+const handler = (req, res) => {
   res.setHeader("X-Path", req.url.split("?")[0]);
   if (req.url === "/ok") {
     res.setHeader("Content-Length", "3");
@@ -18,7 +21,11 @@ const server = http.createServer((req, res) => {
     res.statusCode = 404;
     res.end("not found\n");
   }
-});
+};
+const server = process.env.TLS_CERT
+  ? https.createServer({ cert: fs.readFileSync(process.env.TLS_CERT),
+                         key: fs.readFileSync(process.env.TLS_KEY) }, handler)
+  : http.createServer(handler);
 server.keepAliveTimeout = 60000;
 server.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {
   console.log("listening on " + server.address().port);
