@@ -12,7 +12,7 @@
 #include "internal.h"
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t utf8_seq_len(const unsigned char *p, size_t n)
+size_t utf8_seq_len(const unsigned char *p, size_t n)
 {
 	size_t len, i;
 	uint32_t cp;

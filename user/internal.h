@@ -271,6 +271,8 @@ struct self_stats {
 
 /* expose.c: Prometheus text exposition format 0.0.4 */
 void expose__label_value(struct buf *b, const char *v);
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+size_t utf8_seq_len(const unsigned char *p, size_t n);
 void expose__render(struct store *s, const struct self_stats *self, struct buf *out);
 
 /* service.c: which service a process belongs to */
@@ -345,6 +347,63 @@ bool kube_parse_cgroup(const char *data, size_t len, char id[KUBE_ID_LEN + 1],
 /* ... and the string value of one key of a bundle's config.json. */
 bool kube_parse_annotation(const char *json, size_t len, const char *key, char *out,
 			   size_t out_len);
+
+/* view.c: the figures of top and report, over a window of ticks */
+#define VIEW_TICKS 11 /* snapshots kept: top's window is the last 10 ticks */
+struct view_figures {
+	uint64_t requests, errors, sum_ns; /* errors: status 5xx */
+	double rate;			   /* requests per second */
+	double error_ratio;
+	double mean, p50, p90, p99; /* seconds; NAN without requests */
+};
+struct view_route {
+	const char *route;
+	enum http_method method;
+	struct view_figures f;
+};
+struct view_service {
+	const struct identity *id;
+	struct view_figures all;
+	int64_t active, workers;
+	double busy_ratio; /* busy time per worker over the window */
+	double queue_mean; /* seconds waited in the listen queue; NAN without connections */
+	struct view_route *routes;
+	size_t n_routes;
+};
+struct view {
+	double seconds; /* the window */
+	struct view_service *services;
+	size_t n_services;
+};
+struct view_state;
+struct view_state *view__new(const struct store *s);
+void view__free(struct view_state *v);
+/* Snapshot the store's cumulative figures (after targets__refresh). */
+void view__tick(struct view_state *v, const struct store *s, uint64_t now_ns);
+/*
+ * Figures over the last window ticks, or since counting started at since_ns when
+ * window is 0 or not that many ticks were taken. view__clear frees them.
+ */
+int view__compute(struct view_state *v, const struct store *s, size_t window, uint64_t since_ns,
+		  struct view *out);
+void view__clear(struct view *out);
+/* The q-quantile in seconds of per-bucket counts b[0..n] with upper bounds in ns. */
+double view_quantile(const uint64_t *b, const uint64_t *bound, size_t n, double q);
+/* Render a view: a table that fits width columns, or the documented JSON. */
+enum view_sort { VIEW_SORT_RATE = 0, VIEW_SORT_ERRORS, VIEW_SORT_P50, VIEW_SORT_P99, VIEW_SORT_NAME };
+/* Sort services and their routes. */
+void view__sort(struct view *v, enum view_sort key);
+/* Keep only the services whose name contains filter (all when NULL or empty). */
+void view__filter(struct view *v, const char *filter);
+void view__table(struct buf *b, const struct view *v, int width);
+void view__json(struct buf *b, const struct view *v);
+
+/* top.c: the live terminal view of `redscope top` */
+int top__start(enum view_sort sort, const char *filter);
+void top__stop(void);
+/* Handle the keys typed so far; true when the user asked to quit. */
+bool top__keys(void);
+void top__frame(struct view *v);
 
 /* tls.c: uprobes on the libssl of watched processes */
 void tls__init(struct redscope_bpf *skel);

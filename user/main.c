@@ -28,6 +28,8 @@
 #define SUMMARY_CAP 1024
 /* distinct routes per service: plenty for an application, bounded for a scanner */
 #define DEFAULT_MAX_ROUTES 200
+#define DEFAULT_REPORT_NS (30ULL * 1000000000ULL)
+#define TOP_INTERVAL_NS 1000000000ULL
 
 /* OpenTelemetry's advised boundaries for http.server.request.duration. */
 static const double default_duration_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
@@ -59,8 +61,11 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: redscope [serve] [OPTION]...\n"
+		"       redscope top [OPTION]...\n"
+		"       redscope report [--duration=30s] [--format=table|json] [OPTION]...\n"
 		"Serve Prometheus RED metrics (rate, errors, duration) of the HTTP/1.x servers on\n"
-		"this host, seen from the kernel: no change to the applications.\n"
+		"this host, seen from the kernel: no change to the applications. top shows them\n"
+		"live in the terminal; report watches for a while, prints them once and exits.\n"
 		"\n"
 		"Selecting processes (without a selector, every process that serves HTTP is watched,\n"
 		"including ones that start later). Each option is repeatable: a process must match\n"
@@ -99,7 +104,14 @@ static void usage(FILE *out)
 		"                             containerd's task state directory (default\n"
 		"                             /run/containerd/io.containerd.runtime.v2.task)\n"
 		"\n"
-		"Web:\n"
+		"top and report:\n"
+		"  --duration=TIME            report: how long to watch (default 30s; 500ms, 2m, 1h)\n"
+		"  --format=FORMAT            report: table (default) or json\n"
+		"  --sort=KEY                 rate (default), errors, p50, p99 or name; in top also\n"
+		"                             the keys r, e, 5, 9, n; f filters by service, q quits\n"
+		"  --service=TEXT             only services whose name contains TEXT\n"
+		"\n"
+		"Web (serve):\n"
 		"  --web.listen-address=ADDR  address to serve metrics on (default :9435)\n"
 		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
 		"\n"
@@ -262,6 +274,86 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+enum command { CMD_SERVE, CMD_TOP, CMD_REPORT };
+
+/* "30s", "500ms", "2m", "1h", or plain seconds. */
+static int parse_duration(const char *s, uint64_t *ns)
+{
+	static const struct {
+		const char *unit;
+		double ns;
+	} units[] = { { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 }, { "", 1e9 } };
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !(v > 0))
+		return -EINVAL;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (!strcmp(end, units[i].unit)) {
+			if (v * units[i].ns > 1e9 * 86400 * 365)
+				return -ERANGE;
+			*ns = (uint64_t)(v * units[i].ns);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_sort(const char *s, enum view_sort *out)
+{
+	static const char *const names[] = { [VIEW_SORT_RATE] = "rate", [VIEW_SORT_ERRORS] = "errors",
+					     [VIEW_SORT_P50] = "p50", [VIEW_SORT_P99] = "p99",
+					     [VIEW_SORT_NAME] = "name" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(s, names[i])) {
+			*out = (enum view_sort)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/*
+ * Take a snapshot and show the figures over the window (top: a frame; report: the
+ * table or JSON on stdout).
+ */
+static int show(struct daemon *d, struct view_state *view, size_t window, uint64_t started_ns,
+		enum command cmd, enum view_sort sort, const char *filter, bool json)
+{
+	struct view v;
+	int err;
+
+	store__lock(d->store);
+	targets__refresh(d->store);
+	view__tick(view, d->store, now_ns());
+	err = view__compute(view, d->store, window, started_ns, &v);
+	store__unlock(d->store);
+	if (err) {
+		p_err("cannot compute the figures: %s", strerror(-err));
+		return err;
+	}
+	if (cmd == CMD_TOP) {
+		top__frame(&v);
+	} else {
+		struct buf b = {};
+
+		view__filter(&v, filter);
+		view__sort(&v, json ? VIEW_SORT_NAME : sort);
+		if (json)
+			view__json(&b, &v);
+		else
+			view__table(&b, &v, 80);
+		fwrite(b.data, 1, b.len, stdout);
+		fflush(stdout);
+		buf__free(&b);
+	}
+	view__clear(&v);
+	return 0;
+}
+
 enum {
 	OPT_LISTEN = 256,
 	OPT_PATH,
@@ -279,6 +371,10 @@ enum {
 	OPT_MAX_ROUTES,
 	OPT_KUBERNETES,
 	OPT_KUBE_RUNTIME_DIR,
+	OPT_DURATION,
+	OPT_FORMAT,
+	OPT_SORT,
+	OPT_SERVICE,
 };
 
 /* Append one value to a growable selector array. */
@@ -308,6 +404,10 @@ int main(int argc, char **argv)
 		{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
 		{ "kubernetes", optional_argument, NULL, OPT_KUBERNETES },
 		{ "kubernetes.runtime-dir", required_argument, NULL, OPT_KUBE_RUNTIME_DIR },
+		{ "duration", required_argument, NULL, OPT_DURATION },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "sort", required_argument, NULL, OPT_SORT },
+		{ "service", required_argument, NULL, OPT_SERVICE },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -330,17 +430,29 @@ int main(int argc, char **argv)
 	};
 	struct ring_buffer *rb = NULL;
 	struct web *web = NULL;
+	struct view_state *view = NULL;
+	enum command cmd = CMD_SERVE;
+	enum view_sort sort = VIEW_SORT_RATE;
+	uint64_t report_ns = DEFAULT_REPORT_NS, started_ns = 0, last_tick = 0;
+	const char *filter = NULL;
+	bool json = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t last_sweep = 0;
 	int listen_fd = -1, opt, err = 1;
 	char *end;
 	long v;
 
-	if (argc > 1 && !strcmp(argv[1], "serve")) {
+	if (argc > 1 && (!strcmp(argv[1], "serve") || !strcmp(argv[1], "top") ||
+			 !strcmp(argv[1], "report"))) {
+		cmd = !strcmp(argv[1], "top") ? CMD_TOP : !strcmp(argv[1], "report") ? CMD_REPORT
+										: CMD_SERVE;
 		argv[1] = argv[0];
 		argv++;
 		argc--;
 	}
+	/* top owns the terminal and report's output is for reading: only errors interrupt */
+	if (cmd != CMD_SERVE)
+		log_level = cmd == CMD_TOP ? LOG_ERROR : LOG_WARN;
 	while ((opt = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_LISTEN:
@@ -408,6 +520,29 @@ int main(int argc, char **argv)
 		case OPT_KUBE_RUNTIME_DIR:
 			kube_opts.runtime_dir = optarg;
 			break;
+		case OPT_DURATION:
+			if (parse_duration(optarg, &report_ns)) {
+				p_err("invalid --duration '%s': expected a time such as 30s, 500ms, 2m or 1h",
+				      optarg);
+				return 2;
+			}
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "table") && strcmp(optarg, "json")) {
+				p_err("invalid --format '%s': expected table or json", optarg);
+				return 2;
+			}
+			json = !strcmp(optarg, "json");
+			break;
+		case OPT_SORT:
+			if (parse_sort(optarg, &sort)) {
+				p_err("invalid --sort '%s': expected rate, errors, p50, p99 or name", optarg);
+				return 2;
+			}
+			break;
+		case OPT_SERVICE:
+			filter = optarg;
+			break;
 		case OPT_BUCKETS:
 			if (parse_buckets(optarg, d.duration_buckets, &st_opts.duration.n)) {
 				p_err("invalid --duration-buckets '%s': expected ascending positive "
@@ -464,7 +599,7 @@ int main(int argc, char **argv)
 	}
 	if (loader__preflight())
 		goto cleanup;
-	if (web__bind(&web_opts, &listen_fd))
+	if (cmd == CMD_SERVE && web__bind(&web_opts, &listen_fd))
 		goto cleanup;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -488,15 +623,28 @@ int main(int argc, char **argv)
 		p_err("failed to open the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	web = web__start(&web_opts, listen_fd, render, &d);
-	if (!web)
-		goto cleanup;
-	listen_fd = -1; /* the web server owns it now */
-	p_info("redscope %s serving %s on %s, watching %s", REDSCOPE_VERSION,
-	       web_opts.telemetry_path, web_opts.listen_address,
-	       sel.n_pids || sel.n_comms || sel.n_ports || sel.n_cgroups
-		       ? "the selected processes"
-		       : "every HTTP server on this host");
+	if (cmd == CMD_SERVE) {
+		web = web__start(&web_opts, listen_fd, render, &d);
+		if (!web)
+			goto cleanup;
+		listen_fd = -1; /* the web server owns it now */
+		p_info("redscope %s serving %s on %s, watching %s", REDSCOPE_VERSION,
+		       web_opts.telemetry_path, web_opts.listen_address,
+		       sel.n_pids || sel.n_comms || sel.n_ports || sel.n_cgroups
+			       ? "the selected processes"
+			       : "every HTTP server on this host");
+	} else {
+		view = view__new(d.store);
+		if (!view || (cmd == CMD_TOP && top__start(sort, filter)))
+			goto cleanup;
+		started_ns = last_tick = now_ns();
+		if (cmd == CMD_REPORT)
+			fprintf(stderr, "redscope report: watching %s for %.1fs (Ctrl-C to stop early)\n",
+				sel.n_pids || sel.n_comms || sel.n_ports || sel.n_cgroups
+					? "the selected processes"
+					: "every HTTP server on this host",
+				(double)report_ns / 1e9);
+	}
 
 	while (!exiting) {
 		int n = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
@@ -515,12 +663,27 @@ int main(int argc, char **argv)
 			store__unlock(d.store);
 			last_sweep = now_ns();
 		}
+		if (cmd == CMD_TOP) {
+			if (top__keys())
+				break;
+			if (now_ns() - last_tick >= TOP_INTERVAL_NS) {
+				last_tick = now_ns();
+				if (show(&d, view, VIEW_TICKS - 1, started_ns, cmd, sort, filter, json))
+					goto cleanup;
+			}
+		} else if (cmd == CMD_REPORT && now_ns() - started_ns >= report_ns) {
+			break;
+		}
 	}
 	/* what the kernel produced before the signal is still counted */
 	ring_buffer__consume(rb);
+	if (cmd == CMD_REPORT && show(&d, view, 0, started_ns, cmd, sort, filter, json))
+		goto cleanup;
 	p_info("shutting down");
 	err = 0;
 cleanup:
+	top__stop();
+	view__free(view);
 	web__stop(web);
 	ring_buffer__free(rb);
 	tls__cleanup();

@@ -46,6 +46,13 @@ def boom():
     raise RuntimeError("boom: the 500 endpoint")
 
 
+@app.route("/sleep")
+def sleep():
+    """Takes as long as asked: ?ms=N."""
+    time.sleep(float(request.args.get("ms", "0")) / 1000.0)
+    return "slept\n"
+
+
 @app.route("/echo", methods=["POST", "PUT"])
 def echo():
     """Reads the whole body, however it was framed, and says how long it was."""
