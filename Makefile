@@ -39,7 +39,7 @@ WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD) \
 	-DREDSCOPE_VERSION='"$(VERSION)"'
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude -I$(BUILD)
 
 USER_SRCS := $(wildcard user/*.c)

@@ -423,11 +423,38 @@ struct loader_opts {
 int loader__preflight(void);
 int loader__open_and_attach(struct redscope_bpf **skel, const struct loader_opts *opts);
 void loader__destroy(struct redscope_bpf *skel);
+/* Keep only the capabilities running needs; after load, attach and bind. */
+int loader__drop_privileges(void);
 
 /* web.c: the HTTP endpoint */
+/* webconfig.c: --web.config.file, the Prometheus exporters' web configuration */
+enum web_client_auth {
+	WEB_CLIENT_NONE = 0,
+	WEB_CLIENT_REQUEST,
+	WEB_CLIENT_REQUIRE_ANY,
+	WEB_CLIENT_VERIFY_IF_GIVEN,
+	WEB_CLIENT_REQUIRE_AND_VERIFY,
+};
+enum web_tls_version { WEB_TLS10 = 0, WEB_TLS11, WEB_TLS12, WEB_TLS13 };
+struct web_user {
+	char *name;
+	char *hash; /* bcrypt */
+};
+struct web_config {
+	bool tls;
+	char *cert_pem, *key_pem, *client_ca_pem;
+	enum web_client_auth client_auth;
+	enum web_tls_version min_version, max_version;
+	struct web_user *users; /* basic auth; none: no authentication */
+	size_t n_users;
+};
+int web_config__load(const char *path, struct web_config *c);
+void web_config__free(struct web_config *c);
+
 struct web_opts {
 	const char *listen_address; /* [host]:port */
 	const char *telemetry_path;
+	const struct web_config *config; /* TLS and basic auth; NULL: plain HTTP, open */
 };
 struct web;
 /* Bind the listen address; fails early, with a clear message, when it is taken. */

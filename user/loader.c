@@ -4,12 +4,17 @@
 #include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -212,6 +217,91 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	return 0;
 fail:
 	loader__destroy(skel);
+	return err;
+}
+
+/* Keep only the capabilities in mask (two 32-bit words), everywhere. */
+static int keep_only(const __u32 mask[2])
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	/* the bounding set first: dropping from it takes CAP_SETPCAP, about to go */
+	for (int cap = 0; cap <= 63; cap++)
+		if (!(mask[cap / 32] & (1u << (cap % 32))) &&
+		    prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (int i = 0; i < 2; i++) {
+		data[i].permitted &= mask[i];
+		data[i].effective &= mask[i];
+		data[i].inheritable = 0;
+	}
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? -errno : 0;
+}
+
+/*
+ * Can a process with only mask create a uprobe? Kernels since 5.8 allow it with
+ * CAP_PERFMON; some still demand CAP_SYS_ADMIN. Asked of a child that drops its
+ * capabilities and opens a uprobe event on its own executable (never enabled).
+ */
+static bool uprobes_allowed_with(const __u32 mask[2])
+{
+	struct perf_event_attr attr = { .size = sizeof(attr) };
+	char buf[32] = "";
+	int status = 0, fd;
+	pid_t pid = fork();
+	ssize_t n;
+
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		fd = open("/sys/bus/event_source/devices/uprobe/type", O_RDONLY | O_CLOEXEC);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (n <= 0 || keep_only(mask))
+			_exit(2);
+		attr.type = (__u32)strtoul(buf, NULL, 10);
+		attr.config1 = (__u64)(unsigned long)"/proc/self/exe";
+		attr.config2 = 0;
+		fd = syscall(SYS_perf_event_open, &attr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+		_exit(fd >= 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * Once the programs are attached and the metrics socket is bound, keep only what
+ * running needs: CAP_BPF (every bpf() call, with unprivileged BPF disabled),
+ * CAP_PERFMON (uprobes on libraries found later), CAP_SYS_PTRACE (other processes'
+ * /proc/PID/environ, maps, root) and CAP_DAC_READ_SEARCH (their /proc files and the
+ * container runtime's bundles). Everything else goes, from the bounding set too, and
+ * no exec can gain privileges back.
+ */
+int loader__drop_privileges(void)
+{
+	static const int keep[] = { RS_CAP_BPF, RS_CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
+	__u32 mask[2] = {};
+	int err;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		mask[keep[i] / 32] |= 1u << (keep[i] % 32);
+	if (!uprobes_allowed_with(mask)) {
+		mask[CAP_SYS_ADMIN / 32] |= 1u << (CAP_SYS_ADMIN % 32);
+		p_info("this kernel allows uprobes only with CAP_SYS_ADMIN: kept, for HTTPS capture");
+	}
+	err = keep_only(mask);
+	if (err)
+		p_warn("cannot drop capabilities: %s", strerror(-err));
+	else
+		p_debug("capabilities dropped: kept CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, "
+			"CAP_DAC_READ_SEARCH%s",
+			mask[CAP_SYS_ADMIN / 32] & (1u << (CAP_SYS_ADMIN % 32)) ? ", CAP_SYS_ADMIN" : "");
 	return err;
 }
 

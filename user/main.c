@@ -114,6 +114,8 @@ static void usage(FILE *out)
 		"Web (serve):\n"
 		"  --web.listen-address=ADDR  address to serve metrics on (default :9435)\n"
 		"  --web.telemetry-path=PATH  path of the metrics (default /metrics)\n"
+		"  --web.config.file=FILE     TLS and basic auth, in the Prometheus exporters'\n"
+		"                             web configuration format\n"
 		"\n"
 		"Other:\n"
 		"  --max-connections=N        connections followed at once (default %u)\n"
@@ -375,6 +377,7 @@ enum {
 	OPT_FORMAT,
 	OPT_SORT,
 	OPT_SERVICE,
+	OPT_WEB_CONFIG,
 };
 
 /* Append one value to a growable selector array. */
@@ -408,6 +411,7 @@ int main(int argc, char **argv)
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "service", required_argument, NULL, OPT_SERVICE },
+		{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
 		{ "log.level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -434,7 +438,8 @@ int main(int argc, char **argv)
 	enum command cmd = CMD_SERVE;
 	enum view_sort sort = VIEW_SORT_RATE;
 	uint64_t report_ns = DEFAULT_REPORT_NS, started_ns = 0, last_tick = 0;
-	const char *filter = NULL;
+	const char *filter = NULL, *web_config_path = NULL;
+	static struct web_config web_config;
 	bool json = false;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t last_sweep = 0;
@@ -543,6 +548,9 @@ int main(int argc, char **argv)
 		case OPT_SERVICE:
 			filter = optarg;
 			break;
+		case OPT_WEB_CONFIG:
+			web_config_path = optarg;
+			break;
 		case OPT_BUCKETS:
 			if (parse_buckets(optarg, d.duration_buckets, &st_opts.duration.n)) {
 				p_err("invalid --duration-buckets '%s': expected ascending positive "
@@ -593,8 +601,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	if (web_config_path) {
+		if (web_config__load(web_config_path, &web_config))
+			return 2;
+		web_opts.config = &web_config;
+	}
 	if (selectors__resolve(&sel)) {
 		selectors__free(&sel);
+		web_config__free(&web_config);
 		return 2;
 	}
 	if (loader__preflight())
@@ -623,6 +637,8 @@ int main(int argc, char **argv)
 		p_err("failed to open the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
+	/* all that needed privileges is done: /healthz answers with the fewest */
+	loader__drop_privileges();
 	if (cmd == CMD_SERVE) {
 		web = web__start(&web_opts, listen_fd, render, &d);
 		if (!web)
@@ -696,5 +712,6 @@ cleanup:
 	if (listen_fd >= 0)
 		close(listen_fd);
 	selectors__free(&sel);
+	web_config__free(&web_config);
 	return err;
 }

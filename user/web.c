@@ -8,6 +8,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <crypt.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <zlib.h>
 
@@ -16,12 +19,21 @@
 #define CONTENT_TYPE_TEXT_004 "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_CONNECTIONS 64
 #define CONNECTION_TIMEOUT_S 30
+#define AUTH_CACHE 16
+#define AUTH_REALM "redscope"
+/* a bcrypt hash of nothing anyone knows: unknown users cost what known ones do */
+#define DUMMY_HASH "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
 
 struct web {
 	struct MHD_Daemon *daemon;
 	char *telemetry_path;
 	void (*render)(struct buf *out, void *ctx);
 	void *ctx;
+	const struct web_config *config;
+	/* SHA-256 of "user\0password" that passed, so that bcrypt runs once per client */
+	unsigned char good[AUTH_CACHE][32];
+	size_t n_good;
+	struct crypt_data *crypt; /* crypt_r's large state: the server thread's only */
 };
 
 /* Split "[host]:port", "host:port" or ":port". */
@@ -223,6 +235,100 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 	return ret;
 }
 
+/* Constant-time comparison of equal-length secrets. */
+static bool same(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return !d;
+}
+
+static bool password_ok(struct web *w, const char *user, const char *pass)
+{
+	const struct web_config *c = w->config;
+	const char *hash = DUMMY_HASH, *got;
+	unsigned char digest[32];
+	struct buf key = {};
+	bool ok;
+
+	buf__printf(&key, "%s", user);
+	buf__append(&key, "", 1);
+	buf__printf(&key, "%s", pass);
+	if (key.oom || gnutls_hash_fast(GNUTLS_DIG_SHA256, key.data, key.len, digest)) {
+		buf__free(&key);
+		return false;
+	}
+	buf__free(&key);
+	for (size_t i = 0; i < w->n_good && i < AUTH_CACHE; i++)
+		if (same(w->good[i], digest, sizeof(digest)))
+			return true;
+	for (size_t i = 0; i < c->n_users; i++)
+		if (!strcmp(c->users[i].name, user))
+			hash = c->users[i].hash;
+	if (!w->crypt && !(w->crypt = calloc(1, sizeof(*w->crypt))))
+		return false;
+	got = crypt_r(pass, hash, w->crypt);
+	ok = hash != (const char *)DUMMY_HASH && got && strlen(got) == strlen(hash) &&
+	     same(got, hash, strlen(hash));
+	if (ok)
+		memcpy(w->good[w->n_good++ % AUTH_CACHE], digest, sizeof(digest));
+	return ok;
+}
+
+/* Basic auth, when users are configured: true to go on; else a 401 is queued. */
+static bool authorized(struct web *w, struct MHD_Connection *conn, enum MHD_Result *ret)
+{
+	static const char denied[] = "unauthorized\n";
+	struct MHD_Response *resp;
+	char *pass = NULL, *user;
+	bool ok;
+
+	if (!w->config || !w->config->n_users)
+		return true;
+	user = MHD_basic_auth_get_username_password(conn, &pass);
+	ok = user && pass && password_ok(w, user, pass);
+	MHD_free(user);
+	MHD_free(pass);
+	if (ok)
+		return true;
+	resp = MHD_create_response_from_buffer(strlen(denied), (void *)denied,
+					       MHD_RESPMEM_PERSISTENT);
+	*ret = resp ? MHD_queue_basic_auth_fail_response(conn, AUTH_REALM, resp) : MHD_NO;
+	if (resp)
+		MHD_destroy_response(resp);
+	return false;
+}
+
+/* The client certificate policy of tls_server_config: NULL when met, else why not. */
+static const char *client_cert_problem(const struct web *w, struct MHD_Connection *conn)
+{
+	const struct web_config *c = w->config;
+	const union MHD_ConnectionInfo *ci;
+	unsigned int n = 0, status = 0;
+	gnutls_session_t session;
+	bool given;
+
+	if (!c || !c->tls || c->client_auth == WEB_CLIENT_NONE || c->client_auth == WEB_CLIENT_REQUEST)
+		return NULL;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	session = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	if (!session)
+		return "no TLS session\n";
+	given = gnutls_certificate_get_peers(session, &n) && n > 0;
+	if (!given)
+		return c->client_auth == WEB_CLIENT_VERIFY_IF_GIVEN
+			       ? NULL
+			       : "a client certificate is required\n";
+	if (c->client_auth == WEB_CLIENT_REQUIRE_ANY)
+		return NULL;
+	if (gnutls_certificate_verify_peers2(session, &status) || status)
+		return "the client certificate is not signed by client_ca_file\n";
+	return NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **con_cls)
@@ -232,11 +338,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		"<p>HTTP RED metrics from the kernel, for every HTTP/1.x server on this host.</p>"
 		"<p><a href=\"%s\">Metrics</a></p></body></html>\n";
 	struct web *w = cls;
+	const char *problem = client_cert_problem(w, conn);
+	enum MHD_Result ret = MHD_NO;
 
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
 	(void)con_cls;
+	if (problem)
+		return send_text(conn, MHD_HTTP_FORBIDDEN, "text/plain", problem);
+	if (!authorized(w, conn, &ret))
+		return ret;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 				 "method not allowed\n");
@@ -247,7 +359,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (!strcmp(url, "/")) {
 		struct MHD_Response *resp;
 		struct buf page = {};
-		enum MHD_Result ret;
 
 		buf__printf(&page, landing_fmt, w->telemetry_path);
 		if (page.oom || !page.data)
@@ -268,26 +379,55 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 struct web *web__start(const struct web_opts *opts, int listen_fd,
 		       void (*render)(struct buf *out, void *ctx), void *ctx)
 {
+	static const char *const versions[] = { [WEB_TLS10] = "+VERS-TLS1.0",
+						[WEB_TLS11] = "+VERS-TLS1.1",
+						[WEB_TLS12] = "+VERS-TLS1.2",
+						[WEB_TLS13] = "+VERS-TLS1.3" };
+	const struct web_config *c = opts->config;
 	struct web *w = calloc(1, sizeof(*w));
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem o[8];
+	struct buf prio = {};
+	size_t n = 0;
 
 	if (!w)
 		return NULL;
 	w->render = render;
 	w->ctx = ctx;
+	w->config = c;
 	w->telemetry_path = strdup(opts->telemetry_path);
 	if (!w->telemetry_path)
 		goto fail;
-	w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				     NULL, handle, w, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, NULL };
+	if (c && c->tls) {
+		flags |= MHD_USE_TLS;
+		buf__puts(&prio, "NORMAL:-VERS-ALL");
+		for (int v = c->min_version; v <= (int)c->max_version; v++)
+			buf__printf(&prio, ":%s", versions[v]);
+		if (prio.oom)
+			goto fail;
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, c->cert_pem };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, c->key_pem };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0, prio.data };
+		if (c->client_auth != WEB_CLIENT_NONE)
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							  c->client_ca_pem };
+	}
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	w->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, w, MHD_OPTION_ARRAY, o,
 				     MHD_OPTION_END);
+	buf__free(&prio); /* GnuTLS has parsed it */
 	if (!w->daemon) {
-		p_err("failed to start the HTTP server on %s", opts->listen_address);
+		p_err("failed to start the HTTP%s server on %s%s", c && c->tls ? "S" : "",
+		      opts->listen_address,
+		      c && c->tls ? ": check the certificate, key and CA of --web.config.file" : "");
 		goto fail;
 	}
 	return w;
 fail:
+	buf__free(&prio);
 	free(w->telemetry_path);
 	free(w);
 	return NULL;
@@ -298,6 +438,7 @@ void web__stop(struct web *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
+	free(w->crypt);
 	free(w->telemetry_path);
 	free(w);
 }

@@ -3,6 +3,8 @@ server maps (uprobes on SSL_read/SSL_write and their _ex forms), counted exactly
 labelled url_scheme="https"; never counted a second time as ciphertext. A server
 whose TLS redscope cannot read (Node.js links OpenSSL in statically) is reported,
 not miscounted."""
+import collections
+import re
 import subprocess
 import time
 
@@ -24,9 +26,24 @@ def hooked(rs):
     wait_for(lambda: rs.metrics().value("redscope_tls_libraries") >= 1, 10, what="libssl hooked")
 
 
+def access_counts(app):
+    """(path, status) -> requests, as gunicorn logged them: what the server answered
+    (a client that gives up on a response and asks again is not the server's count)."""
+    return collections.Counter((p, s) for m, p, s, d, _ in app.access_entries())
+
+
+def nginx_counts(log):
+    """(path, status) -> requests of an nginx access log in the combined format."""
+    out = collections.Counter()
+    for line in log.read_text().splitlines():
+        m = re.search(r'"GET (\S+) HTTP/1\.[01]" (\d{3}) ', line)
+        out[(m.group(1), int(m.group(2)))] += 1
+    return out
+
+
 def only_https(rs, service, sent, method="GET"):
     """Every request of sent, a Counter of (path, status), counted once, as https; no
-    connection left behind as ciphertext nobody read."""
+    connection left behind as ciphertext nobody read (redscope watches the server alone)."""
     wait_for_total(rs, service, sum(sent.values()))
     time.sleep(0.5)
     m = rs.metrics()
@@ -43,7 +60,7 @@ def only_https(rs, service, sent, method="GET"):
 def test_gunicorn_https_new_connection_per_request(gunicorn, redscope, tmp_path):
     cert, key = make_cert(tmp_path)
     # redscope first: the workers' libssl is hooked when the master starts listening
-    rs = redscope()
+    rs = redscope("--comm=gunicorn")
     app = gunicorn("redapp:app", "--workers", "3", "--certfile", str(cert), "--keyfile", str(key),
                    env={"REDAPP_WORK_MS": "2"})
     hooked(rs)
@@ -76,11 +93,13 @@ def test_gunicorn_https_keepalive_gthread(gunicorn, redscope, tmp_path):
     app = gunicorn("redapp:app", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                    "--certfile", str(cert), "--keyfile", str(key), env={"REDAPP_WORK_MS": "1"})
     # redscope second: the running workers' libssl is hooked at start
-    rs = redscope()
+    rs = redscope("--comm=gunicorn")
     hooked(rs)
     sent = Wrk(app.url, 2, 1000, tmp_path, env={"WRK_PATHS": ",".join(MIX)}).wait()
     sent += curl_requests(app.url, ["/ok"] * 30)  # one curl, one connection: keep-alive
-    m = only_https(rs, "redapp", sent)
+    wait_for(lambda: sum(access_counts(app).values()) >= sum(sent.values()), 10,
+             what="gunicorn's access log")
+    m = only_https(rs, "redapp", access_counts(app))
     # keep-alive: a handful of TLS connections carried 2030 requests
     assert m.value("redscope_tls_connections_total") <= 10
 
@@ -89,12 +108,14 @@ def nginx_tls_conf(tmp_path, plain_port, tls_port, root):
     cert, key = make_cert(tmp_path)
     # one nginx, two ports: plain HTTP and HTTPS, same files
     return nginx_conf(tmp_path, plain_port, """root %s;
+        access_log %s/plain.log;
     }
     server {
         listen 127.0.0.1:%d ssl;
         ssl_certificate %s;
         ssl_certificate_key %s;
-        root %s;""" % (root, tls_port, cert, key, root))
+        access_log %s/tls.log;
+        root %s;""" % (root, tmp_path, tls_port, cert, key, tmp_path, root))
 
 
 def test_nginx_plain_and_https_ports_side_by_side(server, redscope, tmp_path):
@@ -104,7 +125,7 @@ def test_nginx_plain_and_https_ports_side_by_side(server, redscope, tmp_path):
     (root / "big.bin").write_bytes(b"z" * (1024 * 1024))
     plain, tls = free_port(), free_port()
     server("nginx", nginx_tls_conf(tmp_path, plain, tls, root), plain)
-    rs = redscope()
+    rs = redscope("--comm=nginx")
     hooked(rs)
     http_url, https_url = "http://127.0.0.1:%d" % plain, "https://127.0.0.1:%d" % tls
     paths = ["/ok"] * 20 + ["/big.bin"] * 3 + ["/nothing"] * 5
@@ -114,6 +135,12 @@ def test_nginx_plain_and_https_ports_side_by_side(server, redscope, tmp_path):
     sent_tls += Wrk(https_url, 2, 500, tmp_path, env={"WRK_PATHS": "/ok"}).wait()
     sent_plain = curl_requests(http_url, paths)
     sent_plain += Wrk(http_url, 2, 300, tmp_path, env={"WRK_PATHS": "/ok"}).wait()
+    # what nginx answered on each port (a client retrying a response it gave up on
+    # would otherwise look like a miscount)
+    wait_for(lambda: sum(nginx_counts(tmp_path / "tls.log").values()) >= sum(sent_tls.values())
+             and sum(nginx_counts(tmp_path / "plain.log").values()) >= sum(sent_plain.values()),
+             10, what="nginx's access logs")
+    sent_tls, sent_plain = nginx_counts(tmp_path / "tls.log"), nginx_counts(tmp_path / "plain.log")
     total = sum(sent_tls.values()) + sum(sent_plain.values())
     wait_for_total(rs, "nginx", total)
     time.sleep(0.5)
@@ -139,7 +166,7 @@ def test_tls_without_a_hookable_libssl_is_reported_not_miscounted(server, redsco
     port = free_port()
     node = server("node", ["node", str(APPS / "server.js"), str(port)], port,
                   env={"TLS_CERT": str(cert), "TLS_KEY": str(key)})
-    rs = redscope()
+    rs = redscope("--comm=node")
     url = "https://127.0.0.1:%d" % port
     sent = curl_requests(url, ["/ok"] * 5)
     for _ in range(4):
