@@ -51,7 +51,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run test unit integration fuzz fuzz-smoke demo deps deps-test deps-demo install clean
+.PHONY: all run test unit integration fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -143,6 +143,15 @@ integration: all
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
+
+# the soak test for longer than CI runs it (SOAK_SECONDS, default 10 minutes)
+SOAK_SECONDS ?= 600
+soak: all
+	$(Q)REDSCOPE_SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) -m pytest -ra -s tests/integration/test_soak.py
+
+# every benchmark, side by side with its baseline; writes docs/benchmarks.md (root)
+bench: all
+	$(Q)bench/run.py
 
 install: all
 	install -D -m 0755 $(BUILD)/redscope $(DESTDIR)$(PREFIX)/bin/redscope

@@ -311,8 +311,8 @@ void targets__on_fork(pid_t parent, pid_t child);
 void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns);
 /* Refresh requests in flight, worker counts and busy time of the services; store lock held. */
 void targets__refresh(struct store *st);
-/* Drop map entries of processes that exited; call now and then. */
-void targets__sweep(void);
+/* Free what dead processes left in the maps; returns their requests left unanswered. */
+uint64_t targets__sweep(void);
 /* Counts for self metrics. */
 void targets__stats(struct self_stats *st);
 void targets__cleanup(void);

@@ -673,8 +673,10 @@ int main(int argc, char **argv)
 		}
 		tls__drain();
 		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
-			targets__sweep();
+			uint64_t abandoned = targets__sweep();
+
 			store__lock(d.store);
+			d.self.unanswered += abandoned;
 			kube__sweep();
 			store__unlock(d.store);
 			last_sweep = now_ns();

@@ -528,33 +528,47 @@ static bool is_dead(__u32 tgid)
 	return false;
 }
 
-/* Delete the entries of dead processes from a map whose keys start with a tgid. */
-static void sweep_map(int fd, size_t key_size)
+/*
+ * Delete the entries of dead processes from a map whose keys start with a tgid.
+ * For the connections map, returns the requests they had in flight: the process
+ * died before answering them, and its exit closed the sockets without a close().
+ */
+static uint64_t sweep_map(int fd, size_t key_size, bool conns)
 {
 	char key[64], next[64];
 	struct buf doomed = {};
 	void *prev = NULL;
+	uint64_t abandoned = 0;
+	struct rs_conn c;
 
 	/* collect first: deleting while iterating would restart the walk */
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, key_size);
-		if (is_dead(*(__u32 *)key))
+		if (is_dead(*(__u32 *)key)) {
 			buf__append(&doomed, key, key_size);
+			if (conns && !bpf_map_lookup_elem(fd, key, &c) &&
+			    (c.flags & RS_CONN_IN_REQUEST))
+				abandoned += 1 + c.queued;
+		}
 		prev = key;
 	}
 	for (size_t off = 0; off + key_size <= doomed.len; off += key_size)
 		bpf_map_delete_elem(fd, doomed.data + off);
 	buf__free(&doomed);
+	return abandoned;
 }
 
-void targets__sweep(void)
+uint64_t targets__sweep(void)
 {
+	uint64_t abandoned;
+
 	if (!n_dead)
-		return;
-	sweep_map(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key));
-	sweep_map(bpf_map__fd(skel->maps.pipeline), sizeof(struct rs_pipe_key));
-	sweep_map(bpf_map__fd(skel->maps.ssl_fds), sizeof(struct rs_ssl_key));
+		return 0;
+	abandoned = sweep_map(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key), true);
+	sweep_map(bpf_map__fd(skel->maps.pipeline), sizeof(struct rs_pipe_key), false);
+	sweep_map(bpf_map__fd(skel->maps.ssl_fds), sizeof(struct rs_ssl_key), false);
 	n_dead = 0;
+	return abandoned;
 }
 
 static uint64_t count_keys(int fd, size_t key_size)

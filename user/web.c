@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <crypt.h>
@@ -20,6 +21,8 @@
 #define MAX_CONNECTIONS 64
 #define CONNECTION_TIMEOUT_S 30
 #define AUTH_CACHE 16
+/* a render serves the scrapes that arrive within this long after it */
+#define RENDER_REUSE_NS 250000000ULL
 #define AUTH_REALM "redscope"
 /* a bcrypt hash of nothing anyone knows: unknown users cost what known ones do */
 #define DUMMY_HASH "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
@@ -34,6 +37,9 @@ struct web {
 	unsigned char good[AUTH_CACHE][32];
 	size_t n_good;
 	struct crypt_data *crypt; /* crypt_r's large state: the server thread's only */
+	/* the last rendered /metrics, plain and gzipped, and when it was rendered */
+	struct MHD_Response *cached[2];
+	uint64_t cached_at[2];
 };
 
 /* Split "[host]:port", "host:port" or ":port". */
@@ -154,7 +160,8 @@ static char *gzip(const char *src, size_t len, size_t *out_len)
 	size_t cap;
 	char *out;
 
-	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* the fastest level: scrapes are large and frequent, text compresses well anyway */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return NULL;
 	cap = deflateBound(&zs, len);
 	out = malloc(cap);
@@ -198,10 +205,20 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 	struct MHD_Response *resp;
 	struct buf out = {};
 	enum MHD_Result ret;
+	struct timespec ts;
+	uint64_t now;
 	char *body;
 	size_t len;
-	bool gz = false;
+	bool gz = false, want_gz = accepts_gzip(conn);
 
+	/*
+	 * Scrapes that come together (several Prometheus replicas, a storm of clients)
+	 * share one render: a response object may be queued on many connections.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (w->cached[want_gz] && now - w->cached_at[want_gz] < RENDER_REUSE_NS)
+		return MHD_queue_response(conn, MHD_HTTP_OK, w->cached[want_gz]);
 	w->render(&out, w->ctx);
 	if (out.oom) {
 		buf__free(&out);
@@ -210,7 +227,7 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 	}
 	body = out.data ? out.data : strdup("");
 	len = out.len;
-	if (accepts_gzip(conn)) {
+	if (want_gz) {
 		size_t zlen;
 		char *z = gzip(body, len, &zlen);
 
@@ -231,7 +248,12 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
+	/* the connections it is queued on hold it; the cache lets go of the previous one */
+	if (w->cached[gz])
+		MHD_destroy_response(w->cached[gz]);
+	w->cached[gz] = resp;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w->cached_at[gz] = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	return ret;
 }
 
@@ -438,6 +460,9 @@ void web__stop(struct web *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
+	for (int i = 0; i < 2; i++)
+		if (w->cached[i])
+			MHD_destroy_response(w->cached[i]);
 	free(w->crypt);
 	free(w->telemetry_path);
 	free(w);
