@@ -3,17 +3,22 @@
 # Usage: scripts/install-deps.sh build [test] [demo]
 set -eu
 
-BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev"
+BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
+libgnutls28-dev libcrypt-dev libyaml-dev"
 DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
 TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
 python3-prometheus-client python3-gevent util-linux uwsgi uwsgi-plugin-python3 nginx nodejs
-libclang-rt-14-dev"
+libclang-rt-14-dev python3-yaml debootstrap"
+# The deploy tests also run kubectl (kustomize) and npm (the manifest validator's
+# packages). Machines may have them from other repositories (a kubectl package,
+# a nodejs that bundles npm): Debian's kubernetes-client and npm only when absent.
+WANT_TEST_TOOLS=""
 
 want=""
 for group in "$@"; do
 	case "$group" in
 	build) want="$want $BUILD_PKGS" ;;
-	test) want="$want $TEST_PKGS" ;;
+	test) want="$want $TEST_PKGS"; WANT_TEST_TOOLS=1 ;;
 	demo) want="$want $DEMO_PKGS" ;;
 	*) echo "install-deps: unknown group '$group' (expected build, test or demo)" >&2; exit 2 ;;
 	esac
@@ -36,6 +41,11 @@ done
 # bpftool: its own package on Debian, part of linux-tools on Ubuntu
 if ! command -v bpftool >/dev/null 2>&1 && ! installed bpftool; then
 	missing="$missing bpftool"
+fi
+
+if [ -n "$WANT_TEST_TOOLS" ]; then
+	command -v kubectl >/dev/null 2>&1 || installed kubernetes-client || missing="$missing kubernetes-client"
+	command -v npm >/dev/null 2>&1 || installed npm || missing="$missing npm"
 fi
 
 if [ -z "$missing" ]; then
