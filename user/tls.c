@@ -65,21 +65,24 @@ static struct tls_lib *find_lib(dev_t dev, ino_t ino)
 	return NULL;
 }
 
-static bool attach_one(struct tls_lib *lib, struct bpf_program *prog, const char *path,
-		       const char *func, bool ret)
+/* Attach one probe; 0 or a negative errno. */
+static int attach_one(struct tls_lib *lib, struct bpf_program *prog, const char *path,
+		      const char *func, bool ret)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = ret);
 	struct bpf_link *link;
+	int err;
 
 	if (lib->n_links == LINKS_PER_LIB)
-		return false;
+		return -E2BIG;
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
 	if (!link) {
-		p_debug("cannot attach a uprobe to %s in %s: %s", func, path, strerror(errno));
-		return false;
+		err = -errno;
+		p_debug("cannot attach a uprobe to %s in %s: %s", func, path, strerror(-err));
+		return err ? err : -EINVAL;
 	}
 	lib->links[lib->n_links++] = link;
-	return true;
+	return 0;
 }
 
 /*
@@ -101,11 +104,12 @@ static int attach_lib(struct tls_lib *lib, const char *path)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
-		if (!attach_one(lib, skel->progs.ssl_exit, path, calls[i].func, true) ||
-		    !attach_one(lib, calls[i].enter, path, calls[i].func, false)) {
-			if (calls[i].required)
-				return -ENOENT;
-		}
+		int err = attach_one(lib, skel->progs.ssl_exit, path, calls[i].func, true);
+
+		if (!err)
+			err = attach_one(lib, calls[i].enter, path, calls[i].func, false);
+		if (err && calls[i].required)
+			return err;
 	}
 	return 0;
 }
@@ -124,7 +128,7 @@ static void lib_detach(struct tls_lib *lib)
 static int scan(pid_t pid)
 {
 	char maps[64], line[PATH_MAX + 128], path[PATH_MAX], full[PATH_MAX + 32];
-	int hooked = 0;
+	int hooked = 0, err;
 	struct stat st;
 	FILE *f;
 
@@ -152,10 +156,17 @@ static int scan(pid_t pid)
 			break;
 		lib->dev = st.st_dev;
 		lib->ino = st.st_ino;
-		if (attach_lib(lib, full)) {
-			p_warn("cannot hook SSL_read and SSL_write in %s (process %d): its HTTPS "
-			       "requests are not seen",
+		err = attach_lib(lib, full);
+		if (err == -EACCES || err == -EPERM) {
+			p_warn("cannot hook SSL_read and SSL_write in %s (process %d): this kernel "
+			       "allows uprobes only with CAP_SYS_ADMIN (Linux 6.16, and stable "
+			       "kernels since July 2025); grant it to see HTTPS requests",
 			       path, pid);
+			lib_detach(lib);
+		} else if (err) {
+			p_warn("cannot hook SSL_read and SSL_write in %s (process %d): %s; its HTTPS "
+			       "requests are not seen",
+			       path, pid, strerror(-err));
 			lib_detach(lib); /* remembered, so that it is not tried again */
 		} else {
 			p_info("hooked TLS in %s (process %d)", path, pid);
