@@ -4,6 +4,7 @@ Every test here loads BPF programs, so it needs root and a kernel with BTF; when
 either is missing the test is skipped and says why.
 """
 import collections
+import json
 import os
 import pathlib
 import signal
@@ -59,6 +60,26 @@ def wait_for(predicate, timeout, interval=0.05, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def bpf_ids_held_by(pid, kind="prog"):
+    """IDs of the BPF programs (or maps) a process holds file descriptors to."""
+    field = "%s_id:" % kind
+    ids = set()
+    for info in pathlib.Path("/proc/%d/fdinfo" % pid).iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith(field))
+    return ids
+
+
+def loaded_bpf_ids(kind="prog"):
+    """IDs of every BPF program (or map) in the kernel."""
+    out = subprocess.run(["bpftool", "--json", kind, "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return {o["id"] for o in json.loads(out)}
 
 
 def pinned(cmd, cpus):

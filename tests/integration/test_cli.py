@@ -1,13 +1,11 @@
 """What a user sees when redscope cannot start, and how it stops."""
-import json
-import pathlib
 import signal
 import socket
 import subprocess
 
 import pytest
 
-from conftest import REDSCOPE, Redscope, free_port, wait_for
+from conftest import REDSCOPE, Redscope, bpf_ids_held_by, free_port, loaded_bpf_ids, wait_for
 
 
 def run_failing(cmd, timeout=30):
@@ -69,38 +67,17 @@ def test_help_and_version_exit_zero():
     assert out.startswith("redscope ")
 
 
-def bpf_prog_ids_held_by(pid):
-    """Ids of the BPF programs a process holds file descriptors to."""
-    ids = set()
-    fddir = pathlib.Path("/proc/%d/fdinfo" % pid)
-    for info in fddir.iterdir():
-        try:
-            text = info.read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("prog_id:"):
-                ids.add(int(line.split()[1]))
-    return ids
-
-
-def loaded_bpf_prog_ids():
-    out = subprocess.run(["bpftool", "--json", "prog", "show"], capture_output=True, text=True,
-                         check=True).stdout
-    return {p["id"] for p in json.loads(out)}
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_cleanly_and_unloads_every_program(tmp_path, sig):
     rs = Redscope(tmp_path)
     try:
-        held = bpf_prog_ids_held_by(rs.proc.pid)
+        held = bpf_ids_held_by(rs.proc.pid)
         assert len(held) >= 10, "expected redscope's programs to be loaded, found %s" % held
-        assert held <= loaded_bpf_prog_ids()
+        assert held <= loaded_bpf_ids()
     finally:
         code = rs.stop(sig)
     assert code == 0, rs.logs()
     assert "shutting down" in rs.logs()
     # the kernel frees programs after an RCU grace period, not at the exit itself
-    wait_for(lambda: not held & loaded_bpf_prog_ids(), 10, interval=0.1,
+    wait_for(lambda: not held & loaded_bpf_ids(), 10, interval=0.1,
              what="redscope's programs to be unloaded")

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from conftest import APPS, CLIENT_CPUS, ROOT, SERVER_CPUS, pinned, wait_for
+from conftest import CLIENT_CPUS, ROOT, SERVER_CPUS, pinned, wait_for
 
 sys.path.insert(0, str(ROOT / "deploy" / "demo"))
 import stack  # noqa: E402  (the demo's own launcher)

@@ -2,35 +2,15 @@
 again (nothing left behind in the kernel, counting resumes), the watched application
 killed in the middle of a request, scrapers that go away in the middle of a
 response, and the systemd unit's sandbox."""
-import json
 import os
 import signal
 import socket
 import struct
 import subprocess
 import threading
-import time
 
-from conftest import (REDSCOPE, ROOT, Redscope, Wrk, curl_requests, wait_for, wait_for_total)
-
-def bpf_ids(kind, pid=None):
-    """IDs of the BPF programs or maps in the kernel; of those a process holds if pid
-    is given (from its /proc/PID/fdinfo)."""
-    if pid is None:
-        objs = json.loads(subprocess.run(["bpftool", "-j", kind, "show"], check=True,
-                                         capture_output=True, text=True).stdout)
-        return {o["id"] for o in objs}
-    field = "prog_id:" if kind == "prog" else "map_id:"
-    ids = set()
-    for fd in os.listdir("/proc/%d/fdinfo" % pid):
-        try:
-            for line in open("/proc/%d/fdinfo/%s" % (pid, fd)):
-                if line.startswith(field):
-                    ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
+from conftest import (REDSCOPE, ROOT, Redscope, bpf_ids_held_by, curl_requests, loaded_bpf_ids,
+                      wait_for)
 
 def test_sigkill_under_load_then_restart(gunicorn, tmp_path):
     app = gunicorn("redapp:app", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
@@ -50,13 +30,13 @@ def test_sigkill_under_load_then_restart(gunicorn, tmp_path):
     try:
         wait_for(lambda: sum(first.metrics().request_counts("redapp").values()) > 200, 20,
                  what="requests counted before the kill")
-        progs, maps = bpf_ids("prog", first.proc.pid), bpf_ids("map", first.proc.pid)
+        progs, maps = bpf_ids_held_by(first.proc.pid), bpf_ids_held_by(first.proc.pid, "map")
         assert len(progs) > 10 and len(maps) > 5, (progs, maps)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=10)
         first.log.close()
         # nothing pinned, nothing left: the kernel side went with the process
-        wait_for(lambda: not (progs & bpf_ids("prog")) and not (maps & bpf_ids("map")), 10,
+        wait_for(lambda: not (progs & loaded_bpf_ids()) and not (maps & loaded_bpf_ids("map")), 10,
                  what="redscope's programs and maps gone")
         assert not [f for f in os.listdir("/sys/fs/bpf") if "redscope" in f]
         second = Redscope(tmp_path, ["--comm=gunicorn"])

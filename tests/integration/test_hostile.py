@@ -2,7 +2,6 @@
 other protocols, TLS and HTTP/2 on the plain port, 100k distinct paths. redscope must
 keep running with bounded memory, leave the applications' answers alone, count what
 it cannot parse by reason, and make no series of it."""
-import os
 import random
 import re
 import socket
@@ -10,7 +9,7 @@ import ssl
 import threading
 import time
 
-from conftest import Wrk, curl_requests, free_port, nginx_conf, wait_for, wait_for_total
+from conftest import Wrk, curl_requests, free_port, nginx_conf, wait_for_total
 
 LEGIT = 50       # legitimate requests to each server, during the flood
 PATHS = 100000   # distinct random paths

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import (APPS, CLIENT_CPUS, Wrk, curl_requests, pinned, wait_for, wait_for_total,
+from conftest import (CLIENT_CPUS, Wrk, curl_requests, pinned, wait_for, wait_for_total,
                       wrk_requests)
 
 ROUTES = {"/ok": 200, "/missing": 404, "/boom": 500}

@@ -1,7 +1,6 @@
 """The servers people run, each counted exactly: gunicorn's gevent workers, uwsgi,
 nginx (static files with sendfile, and as a reverse proxy), Python's http.server
 (HTTP/1.0) and Node.js (keep-alive by default)."""
-import collections
 import subprocess
 import time
 

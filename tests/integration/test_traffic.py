@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from conftest import APPS, free_port, wait_for, wait_for_total
+from conftest import APPS, free_port, wait_for_total
 
 BIG = 10 * 1024 * 1024
 
