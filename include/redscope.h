@@ -15,7 +15,7 @@
 #define RS_MAX_SEL_COMMS 64	/* --comm values */
 #define RS_MAX_SEL_PORTS 64	/* --port values */
 #define RS_MAX_SEL_CGROUPS 8	/* --cgroup values */
-#define RS_RINGBUF_BYTES (4u << 20)
+#define RS_RINGBUF_BYTES (2u << 20) /* 6k records: 170 ms of 36k req/s; woken at a quarter */
 
 /* Capture and scan bounds. */
 #define RS_HEAD_MAX 256		/* bytes of the request line kept per request */

@@ -461,6 +461,8 @@ struct web;
 int web__bind(const struct web_opts *opts, int *fd_out);
 struct web *web__start(const struct web_opts *opts, int listen_fd,
 		       void (*render)(struct buf *out, void *ctx), void *ctx);
+/* Let go of a rendered page once it may no longer be reused (call now and then). */
+void web__trim(struct web *w);
 void web__stop(struct web *w);
 
 #endif /* REDSCOPE_INTERNAL_H */

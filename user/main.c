@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,6 +448,12 @@ int main(int argc, char **argv)
 	char *end;
 	long v;
 
+	/*
+	 * Large buffers (a /metrics page of many series) come from mmap and go back to
+	 * the system when freed: a fixed threshold, not glibc's sliding one, which after
+	 * the first big free would keep every later page on the heap for good.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc > 1 && (!strcmp(argv[1], "serve") || !strcmp(argv[1], "top") ||
 			 !strcmp(argv[1], "report"))) {
 		cmd = !strcmp(argv[1], "top") ? CMD_TOP : !strcmp(argv[1], "report") ? CMD_REPORT
@@ -639,6 +646,7 @@ int main(int argc, char **argv)
 	}
 	/* all that needed privileges is done: /healthz answers with the fewest */
 	loader__drop_privileges();
+	malloc_trim(0); /* what loading took (BTF, ELF, relocations) is given back */
 	if (cmd == CMD_SERVE) {
 		web = web__start(&web_opts, listen_fd, render, &d);
 		if (!web)
@@ -679,6 +687,7 @@ int main(int argc, char **argv)
 			d.self.unanswered += abandoned;
 			kube__sweep();
 			store__unlock(d.store);
+			web__trim(web);
 			last_sweep = now_ns();
 		}
 		if (cmd == CMD_TOP) {

@@ -2,6 +2,7 @@
 /* The HTTP endpoint: /metrics (or --web.telemetry-path), /healthz and a landing page. */
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct web {
 	size_t n_good;
 	struct crypt_data *crypt; /* crypt_r's large state: the server thread's only */
 	/* the last rendered /metrics, plain and gzipped, and when it was rendered */
+	pthread_mutex_t cache_lock;
 	struct MHD_Response *cached[2];
 	uint64_t cached_at[2];
 };
@@ -217,8 +219,13 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	if (w->cached[want_gz] && now - w->cached_at[want_gz] < RENDER_REUSE_NS)
-		return MHD_queue_response(conn, MHD_HTTP_OK, w->cached[want_gz]);
+	pthread_mutex_lock(&w->cache_lock);
+	if (w->cached[want_gz] && now - w->cached_at[want_gz] < RENDER_REUSE_NS) {
+		ret = MHD_queue_response(conn, MHD_HTTP_OK, w->cached[want_gz]);
+		pthread_mutex_unlock(&w->cache_lock);
+		return ret;
+	}
+	pthread_mutex_unlock(&w->cache_lock);
 	w->render(&out, w->ctx);
 	if (out.oom) {
 		buf__free(&out);
@@ -249,12 +256,34 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	/* the connections it is queued on hold it; the cache lets go of the previous one */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	pthread_mutex_lock(&w->cache_lock);
 	if (w->cached[gz])
 		MHD_destroy_response(w->cached[gz]);
 	w->cached[gz] = resp;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	w->cached_at[gz] = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	pthread_mutex_unlock(&w->cache_lock);
 	return ret;
+}
+
+void web__trim(struct web *w)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!w)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	/* a page of many series is megabytes: not kept past its reuse */
+	pthread_mutex_lock(&w->cache_lock);
+	for (int i = 0; i < 2; i++) {
+		if (w->cached[i] && now - w->cached_at[i] >= RENDER_REUSE_NS) {
+			MHD_destroy_response(w->cached[i]);
+			w->cached[i] = NULL;
+		}
+	}
+	pthread_mutex_unlock(&w->cache_lock);
 }
 
 /* Constant-time comparison of equal-length secrets. */
@@ -417,6 +446,7 @@ struct web *web__start(const struct web_opts *opts, int listen_fd,
 	w->render = render;
 	w->ctx = ctx;
 	w->config = c;
+	pthread_mutex_init(&w->cache_lock, NULL);
 	w->telemetry_path = strdup(opts->telemetry_path);
 	if (!w->telemetry_path)
 		goto fail;

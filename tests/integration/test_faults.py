@@ -15,8 +15,18 @@ from conftest import (REDSCOPE, ROOT, Redscope, bpf_ids_held_by, curl_requests, 
 def test_sigkill_under_load_then_restart(gunicorn, tmp_path):
     app = gunicorn("redapp:app", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                    env={"REDAPP_WORK_MS": "1"})
-    first = Redscope(tmp_path, ["--comm=gunicorn"])
-    second = None
+    started = [Redscope(tmp_path, ["--comm=gunicorn"])]
+    try:
+        killed_then_restarted(app, tmp_path, started)
+    finally:
+        for rs in started:  # whatever failed, no redscope outlives the test
+            if rs.proc.poll() is None:
+                rs.proc.kill()
+                rs.proc.wait()
+
+
+def killed_then_restarted(app, tmp_path, started):
+    first = started[0]
     # load that goes on through the kill and the restart, on long keep-alive connections
     stop = threading.Event()
 
@@ -40,6 +50,7 @@ def test_sigkill_under_load_then_restart(gunicorn, tmp_path):
                  what="redscope's programs and maps gone")
         assert not [f for f in os.listdir("/sys/fs/bpf") if "redscope" in f]
         second = Redscope(tmp_path, ["--comm=gunicorn"])
+        started.append(second)
         # counting resumed, on connections opened before the restart too
         wait_for(lambda: sum(second.metrics().request_counts("redapp").values()) > 100, 20,
                  what="counting after the restart")
@@ -47,14 +58,12 @@ def test_sigkill_under_load_then_restart(gunicorn, tmp_path):
         stop.set()
         for t in loaders:
             t.join()
-    try:
-        # and exact for what comes after: a route only this batch asks for
-        curl_requests(app.url, ["/missing"] * 50)
-        wait_for(lambda: second.metrics().request_counts("redapp").get(("/missing", "GET", 404)) == 50,
-                 10, what="the batch after the restart")
-        assert second.metrics().value("redscope_lost_events_total") == 0
-    finally:
-        assert second.stop() == 0, second.logs()
+    # and exact for what comes after: a route only this batch asks for
+    curl_requests(app.url, ["/missing"] * 50)
+    wait_for(lambda: second.metrics().request_counts("redapp").get(("/missing", "GET", 404)) == 50,
+             10, what="the batch after the restart")
+    assert second.metrics().value("redscope_lost_events_total") == 0
+    assert second.stop() == 0, second.logs()
 
 
 def test_application_killed_mid_request(gunicorn, redscope):
