@@ -8,121 +8,41 @@ redscope does not, so redscope's count is higher by at most the number of connec
 Needs root. Usage: bench/gunicorn_overhead.py [--pairs N] [--seconds S] [--markdown FILE]
 """
 import argparse
-import json
 import os
-import pathlib
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-REDSCOPE = ROOT / "build" / "redscope"
-APPS = pathlib.Path(__file__).parent / "apps"
-NCPU = os.cpu_count() or 1
-SERVER_CPUS = "0"
-CLIENT_CPUS = "1-%d" % (NCPU - 1) if NCPU > 1 else "0"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("nothing listens on port %d" % port)
+from benchlib import (CLIENT_CPUS, SERVER_CPUS, Gunicorn, Redscope, bpf_stats_set, cpu_seconds,
+                      prog_delta, prog_stats, rss_kib, stop_all)
+from benchlib import wrk as run_wrk
 
 
 def wrk(url, seconds, connections):
-    out = subprocess.run(["taskset", "-c", CLIENT_CPUS, "wrk", "-t1", "-c%d" % connections,
-                          "-d%ds" % seconds, "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
-    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}[p99.group(2)]
-    return rps, float(p99.group(1)) * scale, total
+    r = run_wrk(url, seconds, connections)
+    return r.rps, r.p99_ms, r.total
 
 
-def rss_kib(pid):
-    status = pathlib.Path("/proc/%d/status" % pid).read_text()
-    return {k: int(v.split()[0]) for k, v in
-            (line.split(":", 1) for line in status.splitlines()) if k in ("VmRSS", "VmHWM")}
+def scrape_total(rs, service):
+    return rs.scrape(service)["requests"]
 
 
-def scrape_total(port):
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("http_server_request_duration_seconds_count{"))
-
-
-def cpu_seconds(pid):
-    """CPU time of all threads of pid, in seconds, at nanosecond resolution."""
-    total = 0
-    for task in pathlib.Path("/proc/%d/task" % pid).iterdir():
-        total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
-class Redscope:
-    def __init__(self, cpus):
-        self.port = free_port()
-        pin = ["taskset", "-c", cpus] if cpus else []
-        self.proc = subprocess.Popen(pin + [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port,
-                                            "--log.level=warn"])
-        wait_port(self.port)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=30)
-
-
-def prog_stats(pid):
-    """{prog id: (name, run_cnt, run_time_ns)} for the BPF programs pid holds."""
-    ids = set()
-    for info in pathlib.Path("/proc/%d/fdinfo" % pid).iterdir():
-        for line in info.read_text().splitlines():
-            if line.startswith("prog_id:"):
-                ids.add(int(line.split()[1]))
-    out = json.loads(subprocess.run(["bpftool", "--json", "prog", "show"], capture_output=True,
-                                    text=True, check=True).stdout)
-    return {p["id"]: (p["name"], p.get("run_cnt", 0), p.get("run_time_ns", 0))
-            for p in out if p["id"] in ids}
-
-
-def bpf_cost_run(url, seconds, connections, cpus):
+def bpf_cost_run(app, seconds, connections, cpus):
     """One more run with kernel.bpf_stats_enabled: BPF time per request, per program."""
-    sysctl = pathlib.Path("/proc/sys/kernel/bpf_stats_enabled")
-    old = sysctl.read_text().strip()
-    rs = Redscope(cpus)
+    rs = Redscope(cpus=cpus)
     try:
-        sysctl.write_text("1")
-        before = prog_stats(rs.proc.pid)
-        start = scrape_total(rs.port)
-        wrk(url, seconds, connections)
+        bpf_stats_set(1)
+        before = prog_stats(rs.pid)
+        start = scrape_total(rs, app.service)
+        wrk(app.url, seconds, connections)
         time.sleep(0.5)
-        after = prog_stats(rs.proc.pid)
-        counted = scrape_total(rs.port) - start
+        after = prog_stats(rs.pid)
+        counted = scrape_total(rs, app.service) - start
     finally:
-        sysctl.write_text(old)
+        bpf_stats_set(0)
         rs.stop()
-    per_prog = {}
-    for pid, (name, cnt, ns) in after.items():
-        b = before.get(pid, (name, 0, 0))
-        runs, total = per_prog.get(name, (0, 0))
-        per_prog[name] = (runs + cnt - b[1], total + ns - b[2])
+    per_prog = prog_delta(before, after)
     lines = ["", "BPF time per request (separate run with kernel.bpf_stats_enabled=1, "
              "%d requests; programs fire for every process, watched or not):" % counted, "",
              "| program | runs per request | ns per run | ns per request |", "|---|---|---|---|"]
@@ -146,38 +66,34 @@ def main():
     if os.geteuid() != 0:
         raise SystemExit("needs root to load BPF programs")
 
-    port = free_port()
-    gunicorn = subprocess.Popen(["taskset", "-c", SERVER_CPUS, "/usr/bin/gunicorn", "--chdir",
-                                 str(APPS), "-w", "3", "-b", "127.0.0.1:%d" % port, "trivial:app"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = "http://127.0.0.1:%d/" % port
+    bpf_stats_set(0)  # restored at exit
+    app = Gunicorn()
+    url = app.url
     rows = []
     try:
-        wait_port(port)
         wrk(url, 2, args.connections)  # warm up
         for i in range(args.pairs):
             rps, p99, _ = wrk(url, args.seconds, args.connections)
             rows.append(("A", "bare", rps, p99, None, None, None, None))
-            rs = Redscope(args.redscope_cpus)
+            rs = Redscope(cpus=args.redscope_cpus)
             try:
-                idle = rss_kib(rs.proc.pid)["VmRSS"]
-                before = scrape_total(rs.port)
-                cpu0 = cpu_seconds(rs.proc.pid)
+                idle = rss_kib(rs.pid)["VmRSS"]
+                before = scrape_total(rs, app.service)
+                cpu0 = cpu_seconds(rs.pid)
                 rps, p99, total = wrk(url, args.seconds, args.connections)
                 time.sleep(0.5)
-                cpu = cpu_seconds(rs.proc.pid) - cpu0
-                counted = scrape_total(rs.port) - before
-                mem = rss_kib(rs.proc.pid)
+                cpu = cpu_seconds(rs.pid) - cpu0
+                counted = scrape_total(rs, app.service) - before
+                mem = rss_kib(rs.pid)
             finally:
                 rs.stop()
             rows.append(("B", "redscope", rps, p99, "%d/%d" % (counted, total), idle, mem["VmHWM"],
                          "%.2f" % (1e6 * cpu / counted)))
             print("pair %d: bare %.0f req/s, redscope %.0f req/s" % (i + 1, rows[-2][2], rps),
                   file=sys.stderr)
-        cost = bpf_cost_run(url, args.seconds, args.connections, args.redscope_cpus)
+        cost = bpf_cost_run(app, args.seconds, args.connections, args.redscope_cpus)
     finally:
-        gunicorn.send_signal(signal.SIGTERM)
-        gunicorn.wait(timeout=30)
+        stop_all()
 
     bare = statistics.median(r[2] for r in rows if r[0] == "A")
     withrs = statistics.median(r[2] for r in rows if r[0] == "B")
@@ -203,7 +119,8 @@ def main():
     ] + cost
     print("\n".join(lines))
     if args.markdown:
-        pathlib.Path(args.markdown).write_text("\n".join(lines) + "\n")
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -680,6 +680,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 		tls__drain();
+		web__trim(web);
 		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
 			uint64_t abandoned = targets__sweep();
 
@@ -687,7 +688,6 @@ int main(int argc, char **argv)
 			d.self.unanswered += abandoned;
 			kube__sweep();
 			store__unlock(d.store);
-			web__trim(web);
 			last_sweep = now_ns();
 		}
 		if (cmd == CMD_TOP) {
