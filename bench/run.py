@@ -526,7 +526,7 @@ be other processes' records (process starts and exits, other servers' requests).
                  "the load generator is the limit on this machine, not the daemon")
     rep.capacity_note = "zero lost events up to %s req/s; %s (section e)." % (f0(best), limit)
     rep.add("Highest rate with zero lost events: **%s req/s**; %s. With "
-            "the daemon stopped, the 4 MiB ring buffer fills and %d events are lost and counted "
+            "the daemon stopped, the 2 MiB ring buffer fills and %d events are lost and counted "
             "in `redscope_lost_events_total`; nginx is unaffected, `/healthz` answers %s, the "
             "daemon %s, and the next run at %.0f req/s loses %d."
             % (f0(best), limit, stall_lost, "ok" if health else "NOT ok",
