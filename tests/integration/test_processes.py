@@ -244,7 +244,7 @@ def test_pid_selects_a_process_tree_only(two_apps, redscope):
 def test_comm_selects_by_process_name_including_later_ones(two_apps, redscope, gunicorn, tmp_path):
     a, b = two_apps
     rs = redscope("--comm=python3")  # gunicorn's processes are named gunicorn
-    web = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", "0"],
+    web = subprocess.Popen(["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"],
                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = web.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
