@@ -92,6 +92,17 @@ static __always_inline void tls_seen(__u32 tgid)
 	proc_event(RS_EV_TLS, tgid, 0, 0);
 }
 
+/* Report once per process that it drives OpenSSL through memory BIOs. */
+static __always_inline void membio_seen(__u32 tgid)
+{
+	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (!t || (t->flags & RS_TARGET_TLS_MEMBIO))
+		return;
+	__sync_fetch_and_or(&t->flags, RS_TARGET_TLS_MEMBIO);
+	proc_event(RS_EV_TLS_MEMBIO, tgid, 0, 0);
+}
+
 /*
  * A syscall made inside SSL_read or SSL_write moves ciphertext: it tells which
  * socket the SSL object uses, and is not parsed itself.
@@ -390,6 +401,7 @@ int ssl_exit(struct pt_regs *ctx)
 	if (call.fd < 0) {
 		/* a memory BIO: the application moves the ciphertext itself, later */
 		stat_inc(RS_STAT_TLS_NO_SOCKET);
+		membio_seen(id >> 32);
 		return 0;
 	}
 	key.tgid = id >> 32;

@@ -133,6 +133,7 @@ struct rs_pipe_key {
 #define RS_TARGET_FOLLOW (1u << 2)  /* forked children become targets too */
 #define RS_TARGET_SSL (1u << 3)	    /* called SSL_read/SSL_write: its syscalls may be nested in one */
 #define RS_TARGET_TLS_SEEN (1u << 4) /* a TLS connection of it was reported (RS_EV_TLS) */
+#define RS_TARGET_TLS_MEMBIO (1u << 5) /* its SSL calls on a memory BIO were reported */
 
 struct rs_target {
 	__u32 flags;	  /* RS_TARGET_* */
@@ -174,6 +175,7 @@ enum rs_event_type {
 	RS_EV_TARGET = 5, /* a process became a target at accept (auto mode) */
 	RS_EV_TLS = 6,	  /* a target's first connection that speaks TLS */
 	RS_EV_LISTEN = 7, /* a process that may become a target listens: check its libssl */
+	RS_EV_TLS_MEMBIO = 8, /* a target's first SSL call on a memory BIO (unreadable HTTPS) */
 };
 
 /* How the response of an RS_EV_HTTP record ended. */
@@ -205,7 +207,7 @@ struct rs_event_http {
 _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http layout");
 
 struct rs_event_proc {
-	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS */
+	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS, ... */
 	__u32 tgid;
 	__u32 parent_tgid; /* RS_EV_FORK: the process that forked */
 	__u32 pad;

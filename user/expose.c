@@ -348,8 +348,9 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 		"SSL_read/SSL_write calls not followed: their socket is unknown (a memory BIO).",
 		self->bpf[RS_STAT_TLS_NO_SOCKET]);
 	counter(b, "redscope_tls_unsupported_processes_total",
-		"Processes seen speaking TLS through no libssl redscope can hook (statically "
-		"linked OpenSSL, another TLS library); each is logged once.",
+		"Processes speaking TLS redscope cannot read: no libssl it can hook (statically "
+		"linked OpenSSL, another TLS library) or OpenSSL on memory BIOs; each is "
+		"logged once.",
 		self->tls_unsupported_processes);
 	gauge(b, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
 	      (double)self->tls_libraries);

@@ -411,6 +411,7 @@ void tls__init(struct redscope_bpf *skel);
 void tls__scan(pid_t pid);
 /* Check the process later, from the main loop; tls_seen: it spoke TLS. */
 void tls__queue(pid_t pid, bool tls_seen);
+void tls__memory_bio(pid_t pid);
 void tls__drain(void);
 void tls__stats(struct self_stats *st);
 void tls__cleanup(void);

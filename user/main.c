@@ -219,6 +219,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		case RS_EV_TLS:
 			tls__queue(p->tgid, true);
 			break;
+		case RS_EV_TLS_MEMBIO:
+			tls__memory_bio(p->tgid);
+			break;
 		case RS_EV_EXIT:
 			targets__on_exit(d->store, p->tgid, p->busy_ns);
 			break;

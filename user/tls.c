@@ -180,6 +180,17 @@ static int scan(pid_t pid)
 	return hooked;
 }
 
+/* A process whose HTTPS redscope cannot read: counted, and said once. */
+static void unreadable(pid_t pid, const char *why)
+{
+	char comm[64] = "?";
+
+	__atomic_add_fetch(&unsupported, 1, __ATOMIC_RELAXED);
+	if (proc_text(pid, "comm", comm, sizeof(comm)))
+		comm[strcspn(comm, "\n")] = '\0';
+	p_warn("process %d (%s) %s: its HTTPS requests are not seen", pid, comm, why);
+}
+
 void tls__queue(pid_t pid, bool tls_seen)
 {
 	if (n_pending < MAX_PENDING)
@@ -197,20 +208,21 @@ void tls__drain(void)
 {
 	for (size_t i = 0; i < n_pending; i++) {
 		pid_t pid = pending[i].pid;
-		char comm[64] = "?";
 
 		if (scan(pid) != 0 || !pending[i].tls_seen)
 			continue;
 		/* it speaks TLS and maps no libssl */
-		__atomic_add_fetch(&unsupported, 1, __ATOMIC_RELAXED);
-		if (proc_text(pid, "comm", comm, sizeof(comm)))
-			comm[strcspn(comm, "\n")] = '\0';
-		p_warn("process %d (%s) speaks TLS without a libssl.so redscope can hook (OpenSSL "
-		       "linked statically, as in Node.js, or another TLS library): its HTTPS "
-		       "requests are not seen",
-		       pid, comm);
+		unreadable(pid, "speaks TLS without a libssl.so redscope can hook (OpenSSL linked "
+				"statically, as in Node.js builds that bundle it, or another TLS "
+				"library)");
 	}
 	n_pending = 0;
+}
+
+void tls__memory_bio(pid_t pid)
+{
+	unreadable(pid, "drives OpenSSL through memory BIOs (as Node.js and Python asyncio "
+			"do): SSL_read and SSL_write do not say which socket");
 }
 
 void tls__stats(struct self_stats *st)

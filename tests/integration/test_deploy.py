@@ -619,7 +619,8 @@ def test_as_pid1_in_the_image_root_it_serves_and_stops_cleanly_on_sigterm(image_
     try:
         pid = d.child("redscope")
         assert ns_pids(pid)[1:] == [1], "redscope is not PID 1 of its namespace"
-        assert os.readlink("/proc/%d/root" % pid) == str(root)
+        st, want = os.stat("/proc/%d/root" % pid), os.stat(root)
+        assert (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino), "not chrooted to the image"
         wait_for(d.healthy, 30, what="redscope /healthz in the image root")
         assert requests.get(d.url + "/healthz", timeout=5).text.strip() == "ok"
         assert d.metrics().find("redscope_build_info")
@@ -827,7 +828,7 @@ class Containerd:
         return os.path.exists(self.sock) and self.ctr("version").returncode == 0
 
     def ctr_cmd(self, *args):
-        return ["nsenter", "--target", str(self.proc.pid), "--mount", "ctr", "--address",
+        return ["nsenter", "--target", str(self.proc.pid), "--mount", "--root", "ctr", "--address",
                 self.sock, "--namespace", CTR_NAMESPACE] + list(args)
 
     def ctr(self, *args, timeout=60):
