@@ -2,7 +2,8 @@
 basic auth (the Prometheus exporters' web configuration file), the capabilities it
 keeps once running, and what never leaves the node: query strings, headers,
 bodies, client addresses."""
-import crypt
+import ctypes
+import ctypes.util
 import re
 import subprocess
 
@@ -40,9 +41,17 @@ def pki(tmp_path_factory):
 
 
 def bcrypt(password):
-    h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2 ** 10))
-    assert h.startswith("$2")
-    return h
+    """A bcrypt hash (cost 10) from the system's libcrypt (libxcrypt), as htpasswd -B
+    makes them: Python's crypt module is gone from Python 3.13."""
+    lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1", use_errno=True)
+    lib.crypt_gensalt.restype = lib.crypt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    salt = lib.crypt_gensalt(b"$2b$", 10, None, 0)  # random bytes from the OS
+    assert salt, "crypt_gensalt failed: errno %d" % ctypes.get_errno()
+    h = lib.crypt(password.encode(), salt)
+    assert h and h.startswith(b"$2b$10$"), h
+    return h.decode()
 
 
 def curl(*args):
