@@ -188,7 +188,7 @@ static void unreadable(pid_t pid, const char *why)
 	__atomic_add_fetch(&unsupported, 1, __ATOMIC_RELAXED);
 	if (proc_text(pid, "comm", comm, sizeof(comm)))
 		comm[strcspn(comm, "\n")] = '\0';
-	p_warn("process %d (%s) %s: its HTTPS requests are not seen", pid, comm, why);
+	p_warn("process %d (%s) %s", pid, comm, why);
 }
 
 void tls__queue(pid_t pid, bool tls_seen)
@@ -214,7 +214,7 @@ void tls__drain(void)
 		/* it speaks TLS and maps no libssl */
 		unreadable(pid, "speaks TLS without a libssl.so redscope can hook (OpenSSL linked "
 				"statically, as in Node.js builds that bundle it, or another TLS "
-				"library)");
+				"library): its HTTPS requests are not seen");
 	}
 	n_pending = 0;
 }
@@ -222,7 +222,8 @@ void tls__drain(void)
 void tls__memory_bio(pid_t pid)
 {
 	unreadable(pid, "drives OpenSSL through memory BIOs (as Node.js and Python asyncio "
-			"do): SSL_read and SSL_write do not say which socket");
+			"do): SSL_read and SSL_write there do not say which socket, and the "
+			"HTTPS on them is not seen");
 }
 
 void tls__stats(struct self_stats *st)
