@@ -37,8 +37,7 @@ endif
 
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
-override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD) \
-	-DREDSCOPE_VERSION='"$(VERSION)"'
+override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD)
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude -I$(BUILD)
 
@@ -51,7 +50,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all run test unit integration fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
+.PHONY: FORCE all run test unit integration fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -73,6 +72,16 @@ $(BUILD)/redscope.skel.h: $(BUILD)/redscope.bpf.o
 
 # every daemon object may include the skeleton
 $(USER_OBJS): $(BUILD)/redscope.skel.h
+
+# the version, in a header rewritten only when it changes (a commit, a dirty tree):
+# the objects that print it are rebuilt then, and only they
+$(BUILD)/version.h: FORCE | $(BUILD)
+	$(Q)echo '#define REDSCOPE_VERSION "$(VERSION)"' > $@.tmp; \
+		if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+VERSIONED_OBJS := $(BUILD)/user/main.o $(BUILD)/user/expose.o
+$(VERSIONED_OBJS): $(BUILD)/version.h
+$(VERSIONED_OBJS): override CFLAGS += -include $(BUILD)/version.h
+FORCE:
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
