@@ -671,19 +671,36 @@ def redscope_version():
     return "?"
 
 
-def foreign_bpf_tracepoints():
-    """Tracing BPF programs loaded now by someone else (none of ours runs between sections):
-    ['comm (pid)', ...] of the processes holding BPF programs or links."""
+def tracing_programs():
+    """How many tracing BPF programs are loaded now."""
     import json
     try:
         progs = json.loads(subprocess.run(["bpftool", "--json", "prog", "show"],
                                           capture_output=True, text=True, timeout=30).stdout)
     except (ValueError, subprocess.SubprocessError):
-        return []
-    n = sum(1 for p in progs if p.get("type") in ("tracepoint", "raw_tracepoint", "kprobe",
-                                                     "tracing", "perf_event"))
-    if not n:
-        return []
+        return 0
+    return sum(1 for p in progs if p.get("type") in ("tracepoint", "raw_tracepoint", "kprobe",
+                                                        "tracing", "perf_event"))
+
+
+def foreign_bpf_tracepoints():
+    """Tracing BPF programs loaded now by someone else (none of ours runs between sections):
+    ['comm (pid)', ...] of the processes holding BPF programs or links. The programs of
+    a daemon that just exited linger until the kernel frees them: held by no process,
+    they are waited for (3 s at most) before they count."""
+    deadline = time.monotonic() + 3
+    while True:
+        n = tracing_programs()
+        if not n:
+            return []
+        holders = bpf_holders()
+        if holders or time.monotonic() > deadline:
+            return holders or ["%d tracing programs, holder unknown" % n]
+        time.sleep(0.1)
+
+
+def bpf_holders():
+    """['comm (pid)', ...] of the processes holding a BPF program or link."""
     holders = set()
     for proc in pathlib.Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
@@ -695,7 +712,7 @@ def foreign_bpf_tracepoints():
                     break
         except OSError:
             continue
-    return sorted(holders) or ["%d tracing programs, holder unknown" % n]
+    return sorted(holders)
 
 
 def main():

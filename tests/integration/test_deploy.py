@@ -819,7 +819,12 @@ class Containerd:
              'mount -t tmpfs -o mode=0755 tmpfs /run && exec containerd --config "$0"',
              str(workdir / "config.toml")],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self._up(), 30, what="containerd")
+        try:
+            wait_for(lambda: self._up(), 30, what="containerd")
+        except BaseException:
+            self.proc.kill()  # no fixture teardown follows a failed setup
+            self.proc.wait()
+            raise
         self.mnt_ns = os.readlink("/proc/%d/ns/mnt" % self.proc.pid)
 
     def _up(self):
