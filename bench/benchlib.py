@@ -31,6 +31,9 @@ SERVER_CPUS = "0"
 CLIENT_CPUS = ("1" if NCPU == 2 else "1-%d" % (NCPU - 1)) if NCPU > 1 else "0"
 BPF_STATS = pathlib.Path("/proc/sys/kernel/bpf_stats_enabled")
 
+sys.path.insert(0, str(ROOT / "tests" / "lib"))
+from bpfids import bpf_ids_held_by  # noqa: E402
+
 _procs = []      # Popen objects we started, stopped by stop_all()
 _tmpdirs = []    # temporary directories we created, removed by stop_all()
 
@@ -303,15 +306,7 @@ class Redscope:
 
 def prog_stats(pid):
     """{prog id: (name, run_cnt, run_time_ns)} for the BPF programs pid holds."""
-    ids = set()
-    for info in pathlib.Path("/proc/%d/fdinfo" % pid).iterdir():
-        try:
-            text = info.read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if line.startswith("prog_id:"):
-                ids.add(int(line.split()[1]))
+    ids = bpf_ids_held_by(pid)
     out = json.loads(subprocess.run(["bpftool", "--json", "prog", "show"], capture_output=True,
                                     text=True, check=True, timeout=30).stdout)
     return {p["id"]: (p["name"], p.get("run_cnt", 0), p.get("run_time_ns", 0))

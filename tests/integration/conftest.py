@@ -10,11 +10,15 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from bpfids import bpf_ids_held_by  # noqa: E402,F401  (the tests import it from here)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 REDSCOPE = ROOT / "build" / "redscope"
@@ -60,19 +64,6 @@ def wait_for(predicate, timeout, interval=0.05, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
         time.sleep(interval)
-
-
-def bpf_ids_held_by(pid, kind="prog"):
-    """IDs of the BPF programs (or maps) a process holds file descriptors to."""
-    field = "%s_id:" % kind
-    ids = set()
-    for info in pathlib.Path("/proc/%d/fdinfo" % pid).iterdir():
-        try:
-            text = info.read_text()
-        except OSError:
-            continue
-        ids.update(int(l.split()[1]) for l in text.splitlines() if l.startswith(field))
-    return ids
 
 
 def loaded_bpf_ids(kind="prog"):
