@@ -69,27 +69,36 @@ static __always_inline int hex_value(__u8 c)
 
 /*
  * Requests in flight in a process go up or down by delta at time now. The process is
- * busy while any is: the thread that takes the count from 0 starts the interval, the
- * one that brings it back to 0 adds the interval to busy_ns. busy_since is read
- * before the decrement: no other thread can restart the interval before it.
+ * busy while any is. A request that begins opens the busy interval unless one is open
+ * (insert with BPF_NOEXIST); one that leaves none in flight closes it: whoever deletes
+ * the entry adds the interval to busy_ns, so two threads finishing at once add it once.
+ * A request that began while the interval was being closed found it still open: the
+ * closer opens a new one for it. Plain atomic adds only, which every kernel has.
  */
 static __always_inline void target_active_add(__u32 tgid, __s32 delta, __u64 now)
 {
 	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
-	__u64 since;
-	__s32 old;
+	__u64 *open, since;
 
 	if (!t)
 		return;
+	__sync_fetch_and_add(&t->active, delta);
 	if (delta > 0) {
-		if (__sync_fetch_and_add(&t->active, delta) == 0)
-			t->busy_since = now;
+		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);
 		return;
 	}
-	since = t->busy_since;
-	old = __sync_fetch_and_add(&t->active, delta);
-	if (old > 0 && old + delta <= 0 && now > since)
+	if (*(volatile __s32 *)&t->active > 0)
+		return;
+	open = bpf_map_lookup_elem(&busy_open, &tgid);
+	if (!open)
+		return;
+	since = *open;
+	if (bpf_map_delete_elem(&busy_open, &tgid))
+		return; /* another thread closed it */
+	if (now > since)
 		__sync_fetch_and_add(&t->busy_ns, now - since);
+	if (*(volatile __s32 *)&t->active > 0)
+		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);
 }
 
 /* Start a fresh chunk-size line. */

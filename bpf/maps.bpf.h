@@ -54,6 +54,18 @@ struct {
 	__type(value, struct rs_target);
 } targets SEC(".maps");
 
+/*
+ * When each target's current busy interval (requests in flight) began; no entry while
+ * none is in flight. Inserting with BPF_NOEXIST and deleting are atomic, so the thread
+ * that opens an interval and the one that closes it need no fetch atomics (Linux 5.12).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u64);
+} busy_open SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RS_MAX_CONNS);
@@ -139,6 +151,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rs_work);
 } work SEC(".maps");
+
+/*
+ * Set bits in a target's flags. A plain store: atomic or needs Linux 5.12, and the
+ * verifier of older kernels refuses an object that holds one anywhere. A bit another
+ * CPU sets at the same instant can be lost; every flag here is set again by the next
+ * event that needs it, which costs one more event, never a wrong count.
+ */
+static __always_inline void target_flags_set(struct rs_target *t, __u32 bits)
+{
+	t->flags |= bits;
+}
 
 static __always_inline void stat_inc(__u32 idx)
 {

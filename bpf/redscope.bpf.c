@@ -88,7 +88,7 @@ static __always_inline void tls_seen(__u32 tgid)
 
 	if (!t || (t->flags & RS_TARGET_TLS_SEEN))
 		return;
-	__sync_fetch_and_or(&t->flags, RS_TARGET_TLS_SEEN);
+	target_flags_set(t, RS_TARGET_TLS_SEEN);
 	proc_event(RS_EV_TLS, tgid, 0, 0);
 }
 
@@ -99,7 +99,7 @@ static __always_inline void membio_seen(__u32 tgid)
 
 	if (!t || (t->flags & RS_TARGET_TLS_MEMBIO))
 		return;
-	__sync_fetch_and_or(&t->flags, RS_TARGET_TLS_MEMBIO);
+	target_flags_set(t, RS_TARGET_TLS_MEMBIO);
 	proc_event(RS_EV_TLS_MEMBIO, tgid, 0, 0);
 }
 
@@ -334,7 +334,7 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
 	if (!t)
 		return 0;
 	if (!(t->flags & RS_TARGET_SSL))
-		__sync_fetch_and_or(&t->flags, RS_TARGET_SSL);
+		target_flags_set(t, RS_TARGET_SSL);
 	fd = bpf_map_lookup_elem(&ssl_fds, &sk);
 	if (fd)
 		call.fd = *fd;
@@ -602,6 +602,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	/* a new program: it stays watched only if it passes the selectors still */
 	if (!selected_process()) {
+		bpf_map_delete_elem(&busy_open, &tgid);
 		bpf_map_delete_elem(&targets, &tgid);
 		proc_event(RS_EV_EXIT, tgid, 0, 0);
 		return 0;
@@ -618,7 +619,7 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u32 tgid = id >> 32;
 	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
 	struct task_struct *task;
-	__u64 busy, now;
+	__u64 busy, now, *since;
 
 	if (!t)
 		return 0;
@@ -630,8 +631,10 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	/* its busy time goes to the daemon, or the service's counter would drop */
 	now = bpf_ktime_get_ns();
 	busy = t->busy_ns;
-	if (t->active > 0 && now > t->busy_since)
-		busy += now - t->busy_since;
+	since = bpf_map_lookup_elem(&busy_open, &tgid);
+	if (since && now > *since)
+		busy += now - *since;
+	bpf_map_delete_elem(&busy_open, &tgid);
 	bpf_map_delete_elem(&targets, &tgid);
 	proc_event(RS_EV_EXIT, tgid, 0, busy);
 	return 0;

@@ -136,12 +136,12 @@ struct rs_pipe_key {
 #define RS_TARGET_TLS_MEMBIO (1u << 5) /* its SSL calls on a memory BIO were reported */
 
 struct rs_target {
-	__u32 flags;	  /* RS_TARGET_* */
-	__s32 active;	  /* requests in flight in this process */
-	__u64 busy_since; /* when active last went from 0 to 1 */
-	__u64 busy_ns;	  /* time with requests in flight, intervals that ended */
+	__u32 flags;   /* RS_TARGET_* */
+	__s32 active;  /* requests in flight in this process */
+	__u64 busy_ns; /* time with requests in flight, intervals that ended; the open one
+			  started at its entry in the busy map */
 };
-_Static_assert(sizeof(struct rs_target) == 24, "rs_target layout");
+_Static_assert(sizeof(struct rs_target) == 16, "rs_target layout");
 
 /* Self statistics kept in a per-CPU array, indexed by enum rs_stat. */
 enum rs_stat {

@@ -567,6 +567,7 @@ uint64_t targets__sweep(void)
 	abandoned = sweep_map(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key), true);
 	sweep_map(bpf_map__fd(skel->maps.pipeline), sizeof(struct rs_pipe_key), false);
 	sweep_map(bpf_map__fd(skel->maps.ssl_fds), sizeof(struct rs_ssl_key), false);
+	sweep_map(bpf_map__fd(skel->maps.busy_open), sizeof(__u32), false);
 	n_dead = 0;
 	return abandoned;
 }
@@ -603,9 +604,11 @@ void targets__stats(struct self_stats *st)
 void targets__refresh(struct store *st)
 {
 	int fd = bpf_map__fd(skel->maps.targets);
+	int busy_fd = bpf_map__fd(skel->maps.busy_open);
 	struct service_series *svc;
 	__u32 key, next, *prev = NULL;
 	struct rs_target t, pt;
+	__u64 since;
 
 	struct timespec ts;
 	uint64_t now;
@@ -634,8 +637,8 @@ void targets__refresh(struct store *st)
 		svc->active += t.active > 0 ? t.active : 0;
 		svc->processes++;
 		svc->busy_live_ns += t.busy_ns;
-		if (t.active > 0 && now > t.busy_since)
-			svc->busy_live_ns += now - t.busy_since; /* a request is still going */
+		if (t.active > 0 && !bpf_map_lookup_elem(busy_fd, &key, &since) && now > since)
+			svc->busy_live_ns += now - since; /* a request is still going */
 		ppid = parent_of(key);
 		if (ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
 		    (parent_id = service__of(ppid)) && identity__equal(parent_id, id))
