@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import pathlib
+import shlex
 import signal
 import socket
 import subprocess
@@ -30,6 +31,24 @@ GUNICORN = "/usr/bin/gunicorn"
 NCPU = os.cpu_count() or 1
 SERVER_CPUS = "0"
 CLIENT_CPUS = "1-%d" % (NCPU - 1) if NCPU > 1 else "0"
+
+# The kernel matrix (tests/vm) runs the tests marked kernel_matrix in QEMU guests, with a
+# fraction of the load, with room for an emulated CPU's slowness in the tolerances that
+# depend on how long the application's own code takes (TCG runs it about 10 times slower)
+# and, for a capture backend, with more redscope arguments.
+LOAD_SCALE = float(os.environ.get("REDSCOPE_LOAD_SCALE", "1"))
+CPU_SLOWDOWN = float(os.environ.get("REDSCOPE_CPU_SLOWDOWN", "1"))
+EXTRA_ARGS = shlex.split(os.environ.get("REDSCOPE_EXTRA_ARGS", ""))
+
+
+def scaled(n, least=1):
+    """n requests (or connections, or seconds of load) at this run's load scale."""
+    return max(least, round(n * LOAD_SCALE))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "kernel_matrix: a core case the kernel matrix (tests/vm) "
+                            "runs inside every guest kernel")
 
 
 def skip_reason():
@@ -121,7 +140,7 @@ class Redscope:
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = workdir / ("redscope-%d.log" % self.port)
-        cmd = [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port] + list(args)
+        cmd = [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port] + list(args) + EXTRA_ARGS
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(pinned(cmd, cpus), stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._healthy, 30, what="redscope /healthz")

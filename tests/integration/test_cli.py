@@ -67,6 +67,7 @@ def test_help_and_version_exit_zero():
     assert out.startswith("redscope ")
 
 
+@pytest.mark.kernel_matrix
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_cleanly_and_unloads_every_program(tmp_path, sig):
     rs = Redscope(tmp_path)

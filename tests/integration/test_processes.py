@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (CLIENT_CPUS, Wrk, curl_requests, pinned, wait_for, wait_for_total,
-                      wrk_requests)
+from conftest import (CLIENT_CPUS, Wrk, curl_requests, pinned, scaled, wait_for,
+                      wait_for_total, wrk_requests)
 
 ROUTES = {"/ok": 200, "/missing": 404, "/boom": 500}
 CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
@@ -44,11 +44,12 @@ def tgids_in_map(map_id, offset=0):
             for e in out]
 
 
+@pytest.mark.kernel_matrix
 def test_recycled_workers_lose_no_request_and_leave_nothing_behind(gunicorn, redscope, tmp_path):
     app = gunicorn("redapp:app", "--workers", "3", "--max-requests", "20",
                    "--max-requests-jitter", "5", env={"REDAPP_WORK_MS": "1"})
     rs = redscope()
-    sent = wrk_requests(app.url, list(ROUTES), threads=3, quota=1000, workdir=tmp_path)
+    sent = wrk_requests(app.url, list(ROUTES), threads=3, quota=scaled(1000), workdir=tmp_path)
     total = sum(sent.values())
     pids = {e[4] for e in app.access_entries()}
     assert len(pids) > total // 25 - 10, "workers were not recycled: %d pids" % len(pids)
@@ -127,6 +128,32 @@ def test_queue_time_of_one_worker_and_ten_clients_is_what_theory_says(gunicorn, 
           % (mean_wait, throughput, service, expected))
     assert 0.1 < service < 0.12
     assert abs(mean_wait - expected) <= 0.10 * expected
+
+
+@pytest.mark.kernel_matrix
+def test_queue_time_shows_the_wait_for_a_saturated_pool(gunicorn, redscope):
+    # one sync worker, four connections opened at once, 200 ms of work each: the worker
+    # accepts them one by one, so the k-th waits in the listen queue while the k-1 before
+    # it are served, however fast the machine is otherwise
+    work_s, clients = 0.2, 4
+    app = gunicorn("redapp:app", "--workers", "1", env={"REDAPP_WORK_MS": str(int(work_s * 1000))})
+    rs = redscope()
+    conns = [socket.create_connection(("127.0.0.1", app.port)) for _ in range(clients)]
+    for c in conns:
+        c.sendall(b"GET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
+    for c in conns:
+        while c.recv(4096):
+            pass
+        c.close()
+    wait_for_total(rs, "redapp", clients)
+    count, waited, _, served = queue_stats(rs.metrics(), "redapp")
+    print("queue: %d connections waited %.3f s in all; requests took %.3f s in all"
+          % (count, waited, served))
+    assert count == clients
+    ahead = clients * (clients - 1) / 2  # requests served before each, summed: 0+1+2+3
+    assert waited >= 0.95 * ahead * work_s
+    # each waited for at most the ones before it, plus its own hand-over
+    assert waited <= (clients - 1) * served + 0.5 * clients
 
 
 def test_queue_time_is_near_zero_with_a_worker_per_client(gunicorn, redscope):
