@@ -3,6 +3,7 @@
 #   make          build build/redscope
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
+#   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
 #   make unit     unit tests only, with ASan/UBSan
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (default 60) each
@@ -50,7 +51,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
+.PHONY: FORCE all run test unit integration vmtest fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -149,9 +150,15 @@ unit: $(UNIT_TESTS)
 integration: all
 	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
 
+# the kernel matrix: each EKS kernel line booted in QEMU runs the core integration cases;
+# -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off)
+vmtest: all
+	$(Q)$(PYTHON) -m pytest -ra -rP tests/vm $(PYTEST_ARGS)
+
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory vmtest
 
 # the soak test for longer than CI runs it (SOAK_SECONDS, default 10 minutes)
 SOAK_SECONDS ?= 600

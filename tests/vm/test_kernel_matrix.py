@@ -1,0 +1,109 @@
+"""The kernel matrix: the core integration cases inside each kernel line EKS nodes run
+(Debian's newest cloud kernel of 5.10, 6.1 and 6.12, booted in QEMU), one test per
+kernel with its version in the test id, and the README's table of tested kernels held
+to what redscope really attached in each."""
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "lib"))
+import vmtest  # noqa: E402
+from hooks import hook_families  # noqa: E402
+
+README = vmtest.ROOT / "README.md"
+KERNELS = vmtest.resolve_kernels() if os.geteuid() == 0 else []
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root: debootstrap builds the guest root, redscope loads BPF (sudo make test)"
+    if not (vmtest.ROOT / "build" / "redscope").exists():
+        return "build/redscope is missing: run make"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _privileged():
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+def readme_kernels():
+    """{kernel line: (EKS node line, hooks, result)} from the README's Tested kernels table."""
+    text = README.read_text()
+    table = text[text.index("## Tested kernels"):]
+    table = table[:table.index("\n## ")]
+    rows = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.match(r"(\d+\.\d+)\b", cells[0]) if len(cells) == 4 else None
+        if m:
+            rows[m.group(1)] = (cells[1], cells[2], cells[3])
+    return rows
+
+
+def kernel_id(kernel):
+    line, package, _, _ = kernel
+    return vmtest.kernel_release(package) if package else line + "-unresolved"
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return vmtest.core_cases()
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=[kernel_id(k) for k in KERNELS])
+def test_core_cases_pass_inside_the_kernel(kernel, cases):
+    line, package, eks, why = kernel
+    assert package, "the %s kernel cannot be had: %s" % (line, why)
+    r = vmtest.boot(package, cases)
+    print("%s under %s: init ran %s s after the kernel started; result %.0f s after QEMU did"
+          % (package, r.accel.upper(), r.up_seconds, r.seconds))
+    for w in r.warnings():
+        print("redscope switched off or warned: " + w)
+    print("hooks: %s" % r.hooks)
+    assert r.rc is not None, "the guest reported nothing in %.0f s; its console ends:\n%s" % (
+        r.seconds, r.tail())
+    assert r.kernel == vmtest.kernel_release(package)
+    failed = {c: o for c, o in r.cases.items() if o != "passed"}
+    assert not failed, "%s\nconsole:\n%s" % (failed, r.tail(120))
+    assert sorted(r.cases) == sorted(cases), "the guest ran other cases than asked"
+    assert not r.warnings(), r.redscope_log
+    assert "redscope_lost_events_total 0" in r.self_metrics.splitlines()
+    # the README's row of this line says what was run and found here
+    assert readme_kernels().get(line) == (eks, ", ".join(r.hooks), "core cases pass in QEMU")
+
+
+def test_the_readme_lists_every_line_of_the_matrix_and_this_machine(tmp_path):
+    rows, lines = readme_kernels(), {line for line, _, _ in vmtest.LINES}
+    assert lines <= set(rows)
+    assert len(set(rows) - lines) == 1, "one row for the build machine: %s" % rows
+    # the build machine's row, when this is it, names the hooks redscope attaches here
+    host = ".".join(os.uname().release.split(".")[:2])
+    rs = subprocess.Popen([str(vmtest.ROOT / "build" / "redscope"),
+                           "--web.listen-address=127.0.0.1:0"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(200):
+            if rs.poll() is not None or hook_families(rs.pid):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)  # every program attached
+        hooks = ", ".join(hook_families(rs.pid))
+    finally:
+        rs.terminate()
+        out = rs.communicate(timeout=15)[0]
+    assert rs.returncode == 0, out
+    if host in rows:
+        assert rows[host][1] == hooks
+        assert rows[host][2] == "every test passes"
+    else:
+        print("this machine runs %s, which the table has no row for; its hooks: %s" % (host, hooks))

@@ -1,0 +1,493 @@
+#!/usr/bin/python3
+"""The kernel matrix: redscope's core tests inside Debian's cloud kernels, under QEMU.
+
+Each kernel line EKS nodes run (5.10, 6.1, 6.12) is booted from Debian's own cloud
+kernel package with an initramfs that carries a whole minimal Debian root: python3,
+gunicorn, curl, wrk, bpftool, the redscope build and its integration tests. The guest
+runs the tests marked `kernel_matrix` as root and reports pytest's JUnit XML on its
+second serial port; the host reads it.
+
+Everything fetched is cached under /var/cache/redscope-vmtest (REDSCOPE_VMTEST_CACHE):
+the kernels, fetched with `apt-get download` through a private apt configuration (the
+machine's own sources are never touched), and the guest root, built by debootstrap
+once and kept as a cpio archive. A second run starts in seconds.
+
+Usage (root): vmtest.py list | vmtest.py run [LINE...] [--redscope-args=ARGS]
+              vmtest.py exec LINE COMMAND   (a shell command in the guest, for debugging)
+"""
+import argparse
+import hashlib
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CACHE = pathlib.Path(os.environ.get("REDSCOPE_VMTEST_CACHE", "/var/cache/redscope-vmtest"))
+MIRROR = "http://deb.debian.org/debian"
+SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+ARCH = "amd64"
+
+# Kernel lines: (line, suites whose packages carry it, EKS node line)
+LINES = [
+    ("5.10", ("bullseye", "bullseye-security"), "Amazon Linux 2"),
+    ("6.1", ("bookworm", "bookworm-security"), "AL2023, Bottlerocket"),
+    ("6.12", ("bookworm-backports", "bookworm-security"), "AL2023, Bottlerocket"),
+]
+LIST_MAX_AGE = 24 * 3600  # package lists older than this are refreshed
+
+# The guest: what the tests inside need besides the libraries redscope links.
+GUEST_SUITE = "bookworm"
+GUEST_PACKAGES = [
+    "python3", "gunicorn", "python3-flask", "python3-pytest", "python3-requests",
+    "python3-prometheus-client",
+    "curl", "wrk", "openssl", "bpftool", "procps", "util-linux", "iproute2",
+]
+GUEST_DROP = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
+              "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf"]
+GUEST_FORMAT = 1  # bump when the way the root is built changes
+GUEST_MEMORY_MB = 3072
+GUEST_CPUS = 2
+GUEST_TIMEOUT = 900  # seconds from boot to the end of the tests, at most
+LOAD_SCALE = "0.1"   # the guest runs a tenth of the host's load: TCG is slow
+CPU_SLOWDOWN = {"tcg": "10", "kvm": "1"}  # how much slower the guest's CPU is, at most
+RESULT_MARK = "REDSCOPE-VMTEST"  # sections on the result port: MARK-BEGIN name ... MARK-END name
+
+
+def log(msg):
+    print("vmtest: " + msg, file=sys.stderr, flush=True)
+
+
+class VmtestError(Exception):
+    """Something the matrix needs cannot be had: the message says what and why."""
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    try:
+        return subprocess.run(cmd, **kw)
+    except subprocess.CalledProcessError as e:
+        raise VmtestError("%s failed (exit %d): %s" % (" ".join(map(str, cmd[:3])), e.returncode,
+                                                      (e.stderr or e.stdout or "").strip()[-800:]))
+    except FileNotFoundError:
+        raise VmtestError("%s is not installed (sudo make test installs it)" % cmd[0])
+
+
+# ------------------------------------------------------------------ kernels
+
+class Apt:
+    """apt-get and apt-cache with a configuration of their own under the cache."""
+
+    def __init__(self):
+        self.dir = CACHE / "apt"
+        self.sources = self.dir / "sources.list"
+        self.lists = self.dir / "lists"
+
+    def opts(self):
+        return ["-o", "Dir::Etc::sourcelist=%s" % self.sources, "-o", "Dir::Etc::sourceparts=-",
+                "-o", "Dir::State::Lists=%s" % self.lists, "-o", "Dir::Cache=%s" % (self.dir / "cache"),
+                "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1"]
+
+    def update(self):
+        """Fetch the package lists of every suite, unless fresh ones are here."""
+        suites = sorted({s for _, ss, _ in LINES for s in ss})
+        text = "".join("deb [arch=%s signed-by=%s] %s %s main\n"
+                       % (ARCH, KEYRING, SECURITY_MIRROR if s.endswith("-security") else MIRROR, s)
+                       for s in suites)
+        (self.lists / "partial").mkdir(parents=True, exist_ok=True)
+        (self.dir / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        stamp = self.dir / "updated"
+        fresh = (stamp.exists() and stamp.read_text() == text
+                 and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE)
+        if fresh:
+            return
+        self.sources.write_text(text)
+        try:
+            run(["apt-get"] + self.opts() + ["update"])
+        except VmtestError:
+            if stamp.exists():
+                log("cannot refresh the package lists; using the ones from %s"
+                    % time.ctime(stamp.stat().st_mtime))
+                return
+            raise
+        stamp.write_text(text)
+
+    def newest_kernel(self, line):
+        """The newest cloud kernel package of a line (5.10, 6.1, 6.12) in the lists."""
+        pattern = r"^linux-image-%s[.][0-9][0-9.+a-z~-]*-cloud-%s$" % (re.escape(line), ARCH)
+        out = run(["apt-cache"] + self.opts() + ["search", "--names-only", pattern]).stdout
+        names = [l.split(" - ")[0] for l in out.splitlines() if l.strip()]
+        names = [n for n in names if not n.endswith("-unsigned") and "-dbg" not in n]
+        if not names:
+            raise VmtestError("the Debian archive lists no linux-image-%s.*-cloud-%s package"
+                              % (line, ARCH))
+        return max(names, key=natural_key)
+
+    def download(self, package, into):
+        run(["apt-get"] + self.opts() + ["download", package], cwd=into)
+
+
+def natural_key(s):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def resolve_kernels():
+    """[(line, package, EKS node line)], newest package of each line. A line that cannot
+    be resolved carries the reason instead of a package (the test says it)."""
+    apt = Apt()
+    try:
+        apt.update()
+    except VmtestError as e:
+        return [(line, None, eks, str(e)) for line, _, eks in LINES]
+    out = []
+    for line, _, eks in LINES:
+        try:
+            out.append((line, apt.newest_kernel(line), eks, None))
+        except VmtestError as e:
+            out.append((line, None, eks, str(e)))
+    return out
+
+
+def kernel_release(package):
+    """linux-image-6.1.0-57-cloud-amd64 -> 6.1.0-57-cloud-amd64 (what uname -r says)."""
+    return package[len("linux-image-"):]
+
+
+def fetch_kernel(package):
+    """Path of the kernel image of a package, downloaded and unpacked once."""
+    dest = CACHE / "kernels" / package
+    vmlinuz = dest / "vmlinuz"
+    if vmlinuz.exists():
+        return vmlinuz
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        Apt().download(package, tmp)
+        debs = list(pathlib.Path(tmp).glob("*.deb"))
+        if len(debs) != 1:
+            raise VmtestError("apt-get download %s gave %d packages" % (package, len(debs)))
+        unpacked = pathlib.Path(tmp) / "x"
+        unpacked.mkdir()
+        run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)])
+        images = list((unpacked / "boot").glob("vmlinuz-*"))
+        if len(images) != 1:
+            raise VmtestError("%s holds no kernel image in /boot" % package)
+        shutil.copy(images[0], vmlinuz.with_suffix(".tmp"))
+        os.replace(vmlinuz.with_suffix(".tmp"), vmlinuz)
+    log("fetched %s" % package)
+    return vmlinuz
+
+
+# ------------------------------------------------------------------ the guest root
+
+def runtime_packages(binary):
+    """The Debian packages of the shared libraries a binary links."""
+    out = run(["ldd", str(binary)]).stdout
+    paths = re.findall(r"=> (/\S+)", out)
+    pkgs = set()
+    for p in paths:
+        for candidate in (p, os.path.realpath(p), "/usr" + p if not p.startswith("/usr") else p[4:]):
+            r = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True)
+            if r.returncode == 0:
+                pkgs.add(r.stdout.split(":")[0].split(",")[0].strip())
+                break
+        else:
+            raise VmtestError("no Debian package holds %s, which %s links" % (p, binary))
+    return sorted(pkgs)
+
+
+def guest_root(binary):
+    """Path of the guest root's cpio archive, built by debootstrap when not cached."""
+    packages = sorted(set(GUEST_PACKAGES) | set(runtime_packages(binary)))
+    key = hashlib.sha256(json.dumps([GUEST_FORMAT, GUEST_SUITE, MIRROR, packages])
+                         .encode()).hexdigest()[:16]
+    archive = CACHE / ("root-%s.cpio" % key)
+    if archive.exists():
+        return archive
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for old in CACHE.glob("root-*.cpio"):
+        old.unlink()  # one root at a time: each is a few hundred MB
+    log("building the guest root (debootstrap %s, once): %s" % (GUEST_SUITE, " ".join(packages)))
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        root = pathlib.Path(tmp) / "root"
+        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages),
+             GUEST_SUITE, str(root), MIRROR])
+        for d in GUEST_DROP:
+            shutil.rmtree(root / d, ignore_errors=True)
+        # the init script and the tests come with each run's own archive
+        cpio_of(root, archive)
+    log("guest root built in %.0f s: %d MB" % (time.monotonic() - started, archive.stat().st_size >> 20))
+    return archive
+
+
+def cpio_of(directory, archive):
+    """A newc cpio archive of a directory (what the kernel unpacks as its initramfs)."""
+    tmp = archive.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        find = subprocess.Popen(["find", ".", "-print0"], cwd=directory, stdout=subprocess.PIPE)
+        cpio = subprocess.run(["cpio", "--null", "-o", "-H", "newc", "--quiet"], cwd=directory,
+                              stdin=find.stdout, stdout=out, stderr=subprocess.PIPE)
+        find.stdout.close()
+        find.wait()
+    if cpio.returncode or find.returncode:
+        tmp.unlink()
+        raise VmtestError("cpio of %s failed: %s" % (directory, cpio.stderr.decode()[-400:]))
+    os.replace(tmp, archive)
+
+
+GUEST_INIT = r"""#!/bin/sh
+# /init of a kernel-matrix guest: mount what a system has, run the tests, say what
+# redscope found in this kernel, power off. Results go to the second serial port.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /dev/shm
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
+hostname vmtest
+. /opt/redscope/vmtest.env
+echo "vmtest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s" > /dev/ttyS0
+cd /opt/redscope
+if [ -f command ]; then
+	sh command > /dev/ttyS0 2>&1
+else
+	python3 -m pytest -p no:cacheprovider --color=no -ra -v --junitxml=/tmp/junit.xml \
+		$(cat cases) > /dev/ttyS0 2>&1
+	rc=$?
+	{
+		echo "MARK-BEGIN junit rc=$rc kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
+		cat /tmp/junit.xml
+		echo
+		echo "MARK-END junit"
+	} > /dev/ttyS1
+	# what redscope probed and switched off here: its start-up log and self metrics
+	build/redscope --web.listen-address=127.0.0.1:9435 $REDSCOPE_EXTRA_ARGS > /tmp/rs.log 2>&1 &
+	for i in $(seq 120); do
+		curl -sf -o /tmp/metrics http://127.0.0.1:9435/metrics && break
+		sleep 0.5
+	done
+	python3 tests/lib/hooks.py $! > /tmp/hooks 2>&1
+	kill -TERM $! ; wait $!
+	{
+		echo "MARK-BEGIN redscope"
+		cat /tmp/rs.log
+		echo "MARK-END redscope"
+		echo "MARK-BEGIN metrics"
+		grep '^redscope_' /tmp/metrics
+		echo "MARK-END metrics"
+		echo "MARK-BEGIN hooks"
+		cat /tmp/hooks
+		echo "MARK-END hooks"
+	} > /dev/ttyS1
+fi
+sync
+echo o > /proc/sysrq-trigger
+sleep 60
+""".replace("MARK", RESULT_MARK)
+
+
+def core_cases():
+    """Node ids of the integration tests marked kernel_matrix, as pytest collects them here."""
+    out = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+               "-m", "kernel_matrix", "tests/integration"], cwd=ROOT, check=False).stdout
+    cases = [l.strip() for l in out.splitlines() if "::" in l]
+    if not cases:
+        raise VmtestError("no integration test is marked kernel_matrix:\n" + out[-800:])
+    return cases
+
+
+def run_archive(guest, binary, redscope_args, cases, accel, workdir, command=None):
+    """The initramfs of one run: the guest root, then the init script, the build and the
+    tests (the kernel unpacks concatenated archives in order)."""
+    overlay = workdir / "overlay"
+    opt = overlay / "opt" / "redscope"
+    (opt / "build").mkdir(parents=True)
+    shutil.copy(binary, opt / "build" / "redscope")
+    for sub in ("tests/integration", "tests/lib"):
+        shutil.copytree(ROOT / sub, opt / sub,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules"))
+    (opt / "vmtest.env").write_text(
+        "export REDSCOPE_LOAD_SCALE=%s REDSCOPE_CPU_SLOWDOWN=%s REDSCOPE_EXTRA_ARGS='%s' "
+        "PYTHONDONTWRITEBYTECODE=1\n" % (LOAD_SCALE, CPU_SLOWDOWN[accel], redscope_args.replace("'", "")))
+    (opt / "cases").write_text("\n".join(cases) + "\n")
+    if command:
+        (opt / "command").write_text(command + "\n")
+    (overlay / "init").write_text(GUEST_INIT)
+    (overlay / "init").chmod(0o755)
+    mine = workdir / "overlay.cpio"
+    cpio_of(overlay, mine)
+    combined = workdir / "initrd.cpio"
+    with open(combined, "wb") as out:
+        for part in (guest, mine):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    return combined
+
+
+# ------------------------------------------------------------------ booting
+
+def qemu_base(vmlinuz, initrd, console, results, accel):
+    cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
+        ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    return ["qemu-system-x86_64"] + cpu + [
+        "-m", str(GUEST_MEMORY_MB), "-smp", str(GUEST_CPUS), "-no-reboot", "-display", "none",
+        "-nodefaults", "-serial", "file:%s" % console, "-serial", "file:%s" % results,
+        "-kernel", str(vmlinuz), "-initrd", str(initrd),
+        "-append", "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on quiet"]
+
+
+def kvm_works(vmlinuz):
+    """Does a KVM guest boot here? Some hosts hang a nested guest right after the kernel
+    is decompressed: asked once per host boot, with a tiny initramfs and a short
+    deadline, and remembered."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    boot_id = pathlib.Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    memo = CACHE / "kvm-probe"
+    if memo.exists():
+        seen = memo.read_text().split()
+        if len(seen) == 2 and seen[0] == boot_id:
+            return seen[1] == "yes"
+    ok = False
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        d = tmp / "root"
+        d.mkdir()
+        # the kernel's own message is enough: a static init is not needed to tell a hang
+        archive = tmp / "empty.cpio"
+        cpio_of(d, archive)
+        console = tmp / "console"
+        cmd = qemu_base(vmlinuz, archive, console, "/dev/null", "kvm")
+        cmd[cmd.index("-append") + 1] = "console=ttyS0 panic=-1"
+        try:
+            subprocess.run(cmd, timeout=8, capture_output=True)
+        except subprocess.TimeoutExpired:
+            pass
+        ok = console.exists() and b"Kernel panic" in console.read_bytes()
+    memo.write_text("%s %s\n" % (boot_id, "yes" if ok else "no"))
+    return ok
+
+
+class Result:
+    """What one guest reported."""
+
+    def __init__(self, package, accel, seconds, console, results_text):
+        self.package, self.accel, self.seconds = package, accel, seconds
+        self.console = console
+        self.kernel, self.rc, self.cases = None, None, {}
+        up = re.search(r"^vmtest: \S+ up after ([0-9.]+) s", console, re.M)
+        self.up_seconds = float(up.group(1)) if up else None  # kernel start to init, in the guest
+        self.redscope_log, self.self_metrics, self.hooks = "", "", None
+        sections = dict(re.findall(r"%s-BEGIN (\w+)[^\n]*\n(.*?)\n?%s-END \1"
+                                   % (RESULT_MARK, RESULT_MARK), results_text, re.S))
+        m = re.search(r"%s-BEGIN junit rc=(\d+) kernel=(\S+)" % RESULT_MARK, results_text)
+        if m and "junit" in sections:
+            self.rc, self.kernel = int(m.group(1)), m.group(2)
+            for case in ET.fromstring(sections["junit"].strip()).iter("testcase"):
+                self.cases[case_id(case)] = outcome(case)
+        self.redscope_log = sections.get("redscope", "")
+        self.self_metrics = sections.get("metrics", "")
+        try:
+            self.hooks = json.loads(sections.get("hooks", ""))
+        except ValueError:
+            self.hooks = None
+
+    def warnings(self):
+        """What redscope warned about at start in this kernel: what it switched off."""
+        return [l for l in self.redscope_log.splitlines() if "level=warn" in l or "level=error" in l]
+
+    def tail(self, lines=60):
+        return "\n".join(self.console.splitlines()[-lines:])
+
+
+def case_id(case):
+    """tests/integration/test_x.py::test_y[param], from a JUnit testcase element."""
+    module = case.get("classname").replace(".", "/")
+    return "%s.py::%s" % (module, case.get("name"))
+
+
+def outcome(case):
+    """passed, or failure/error/skipped with its message."""
+    for tag in ("failure", "error", "skipped"):
+        el = case.find(tag)
+        if el is not None:
+            return "%s: %s" % (tag, (el.get("message") or "")[:300])
+    return "passed"
+
+
+def boot(package, cases, redscope_args="", binary=ROOT / "build" / "redscope", command=None):
+    """Boot a kernel package with the guest root, run the test cases (node ids) in it, or
+    a shell command instead; return its Result."""
+    if not pathlib.Path(binary).exists():
+        raise VmtestError("%s is missing: run make" % binary)
+    vmlinuz = fetch_kernel(package)
+    guest = guest_root(binary)
+    accel = "kvm" if kvm_works(vmlinuz) else "tcg"
+    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+        tmp = pathlib.Path(tmp)
+        initrd = run_archive(guest, binary, redscope_args, cases, accel, tmp, command)
+        console, results = tmp / "console.log", tmp / "results.log"
+        started = time.monotonic()
+        try:
+            subprocess.run(qemu_base(vmlinuz, initrd, console, results, accel),
+                           timeout=GUEST_TIMEOUT, capture_output=True)
+        except subprocess.TimeoutExpired:
+            log("%s: no result after %d s, guest stopped" % (package, GUEST_TIMEOUT))
+        seconds = time.monotonic() - started
+        text = lambda p: p.read_bytes().decode("utf-8", "replace") if p.exists() else ""
+        return Result(package, accel, seconds, text(console), text(results))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["list", "run", "exec"])
+    ap.add_argument("lines", nargs="*", help="kernel lines to run (default: all); for exec, "
+                    "the line and the shell command")
+    ap.add_argument("--redscope-args", default="", help="extra arguments of every redscope started")
+    a = ap.parse_args()
+    kernels = resolve_kernels()
+    if a.command == "exec":
+        package = {line: pkg for line, pkg, _, _ in kernels}.get(a.lines[0] if a.lines else None)
+        if not package or len(a.lines) != 2:
+            ap.error("exec takes a resolvable kernel line and one shell command")
+        r = boot(package, [], a.redscope_args, command=a.lines[1])
+        print(r.console)
+        return 0
+    failed = False
+    for line, package, eks, why in kernels:
+        if a.lines and line not in a.lines:
+            continue
+        if a.command == "list" or not package:
+            print("%-5s %-40s %s" % (line, package or "unresolved: " + why, eks))
+            failed |= not package
+            continue
+        r = boot(package, core_cases(), a.redscope_args)
+        bad = {k: v for k, v in r.cases.items() if v != "passed"}
+        print("%-5s %s (%s): %s in %.0f s" % (line, package, r.accel,
+                                               "no result" if r.rc is None else
+                                               "%d passed, %d not" % (len(r.cases) - len(bad), len(bad)),
+                                               r.seconds))
+        for k, v in bad.items():
+            print("      %s: %s" % (k, v))
+        if r.rc is None or bad or not r.cases:
+            print(r.tail())
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
