@@ -3,9 +3,15 @@
  * Streaming HTTP/1.x framing in BPF: where requests and responses start and end.
  *
  * Each direction of a connection runs a small state machine (struct rs_h1) that is
- * fed the bytes of every read or write, however they are split. Only heads, chunk
- * size lines and trailers are looked at byte by byte; bodies of known length are
- * skipped by arithmetic, so a 10 MB response costs what a 10 byte one does.
+ * fed the bytes of every read or write, however they are split: any number of
+ * iovecs, any number of messages or chunks in one call, heads split at any byte.
+ * The bytes are copied from the application a window at a time and every message
+ * that starts or ends in the window is framed there. Only heads, chunk size lines
+ * and trailers are looked at byte by byte; bodies of known length are skipped by
+ * arithmetic, so a 10 MB response costs what a 10 byte one does.
+ *
+ * The framing core touches framing state only and tells the connection layer
+ * (conn.bpf.h) when a message begins or ends, or when framing is lost.
  *
  * The heavy functions are global (non-static) BPF subprograms: the verifier checks
  * each once, on its own, instead of once per call site and loop iteration. They
@@ -15,6 +21,12 @@
 #define REDSCOPE_H1_BPF_H
 
 #include "maps.bpf.h"
+
+/* The connection layer (conn.bpf.h). */
+__noinline int rs_message_begin(__u32 dir, __u32 first);
+__noinline int rs_message_end(__u32 dir);
+__noinline int rs_lost(__u32 dir, __u32 reason);
+__noinline int rs_resync(__u32 dir, __u64 ptr, __u64 len);
 
 #define RS_STATUS_LINE_LEN 12 /* "HTTP/1.x NNN" */
 /* Little-endian packing of bytes into words, for comparisons without string tables. */
@@ -34,9 +46,10 @@
 #define STATUS_PREFIX M8('H', 'T', 'T', 'P', '/', '1', '.', 0)
 #define STATUS_PREFIX_LEN 7
 #define HEAD_NAME M8('H', 'E', 'A', 'D', ' ', 0, 0, 0)
+#define HEAD_NAME_LEN 5
+#define CONNECT_NAME M8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ')
 #define H2_PREFACE M8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
 #define RS_TLS_HANDSHAKE 0x16 /* content type of a TLS handshake record */
-#define HEAD_NAME_LEN 5
 #define POS_DONE 0xff
 
 /* Character pos of the token packed in words w0, w1, w2. */
@@ -67,38 +80,58 @@ static __always_inline int hex_value(__u8 c)
 	return -1;
 }
 
-/*
- * Requests in flight in a process go up or down by delta at time now. The process is
- * busy while any is. A request that begins opens the busy interval unless one is open
- * (insert with BPF_NOEXIST); one that leaves none in flight closes it: whoever deletes
- * the entry adds the interval to busy_ns, so two threads finishing at once add it once.
- * A request that began while the interval was being closed found it still open: the
- * closer opens a new one for it. Plain atomic adds only, which every kernel has.
- */
-static __always_inline void target_active_add(__u32 tgid, __s32 delta, __u64 now)
-{
-	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
-	__u64 *open, since;
+#define SWAR_ONES 0x0101010101010101ULL
+#define SWAR_HIGHS 0x8080808080808080ULL
+#define SWAR_LF 0x0a0a0a0a0a0a0a0aULL
+#define SWAR_LOWER 0x2020202020202020ULL
+#define LOW_BYTES(n) ((n) >= 8 ? ~0ULL : (1ULL << (8 * (n))) - 1)
 
-	if (!t)
-		return;
-	__sync_fetch_and_add(&t->active, delta);
-	if (delta > 0) {
-		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);
-		return;
-	}
-	if (*(volatile __s32 *)&t->active > 0)
-		return;
-	open = bpf_map_lookup_elem(&busy_open, &tgid);
-	if (!open)
-		return;
-	since = *open;
-	if (bpf_map_delete_elem(&busy_open, &tgid))
-		return; /* another thread closed it */
-	if (now > since)
-		__sync_fetch_and_add(&t->busy_ns, now - since);
-	if (*(volatile __s32 *)&t->active > 0)
-		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);
+/* What the first 8 bytes of a request line (fewer: len) say of its response's framing. */
+static __always_inline __u8 method_kind(__u64 w, __u32 len)
+{
+	if (len >= HEAD_NAME_LEN && (w & LOW_BYTES(HEAD_NAME_LEN)) == HEAD_NAME)
+		return RS_METHOD_HEAD;
+	if (len >= 8 && w == CONNECT_NAME)
+		return RS_METHOD_CONNECT;
+	return RS_METHOD_OTHER;
+}
+
+/*
+ * Do the 8 bytes in w, of a read that returned len bytes, start a request: a method
+ * of RFC 9110 or PATCH and a space? What a read must start with for redscope to
+ * pick a connection up, or to find its footing again, mid-stream.
+ */
+static __always_inline bool looks_like_request(__u64 w, __u64 len)
+{
+	if (len < 4)
+		return false;
+	if ((w & 0xffffffff) == M4('G', 'E', 'T', ' ') || (w & 0xffffffff) == M4('P', 'U', 'T', ' '))
+		return true;
+	if (len < 5)
+		return false;
+	w &= len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+	if ((w & 0xffffffffff) == M8('P', 'O', 'S', 'T', ' ', 0, 0, 0) ||
+	    (w & 0xffffffffff) == HEAD_NAME)
+		return true;
+	if ((w & 0xffffffffffff) == M8('P', 'A', 'T', 'C', 'H', ' ', 0, 0) ||
+	    (w & 0xffffffffffff) == M8('T', 'R', 'A', 'C', 'E', ' ', 0, 0))
+		return true;
+	if ((w & 0xffffffffffffff) == M8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))
+		return true;
+	return w == M8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') || w == CONNECT_NAME;
+}
+
+/* The first 8 bytes (fewer: len) of the user buffer at ptr, 0 when they cannot be read. */
+static __always_inline __u64 first_word(__u64 ptr, __u64 len)
+{
+	__u64 first[2] = {};
+	__u32 size = len < 8 ? len : 8;
+
+	RS_BOUND(size, sizeof(first) - 1);
+
+	if (!ptr || bpf_probe_read_user(first, size, (void *)ptr))
+		return 0;
+	return first[0];
 }
 
 /* Start a fresh chunk-size line. */
@@ -114,12 +147,11 @@ static __always_inline void chunk_size_begin(struct rs_h1 *h)
  * The empty line after a head: decide how the body is framed. Returns true when the
  * message has no body and is complete.
  */
-static __always_inline bool head_done(struct rs_h1 *h, __u32 dir)
+static __always_inline bool head_done(struct rs_work *w, struct rs_h1 *h, __u32 dir)
 {
 	if ((h->flags & RS_H1F_CL) &&
 	    (!(h->flags & RS_H1F_CL_DIGITS) || (h->flags & RS_H1F_BAD_CL))) {
-		stat_inc(RS_STAT_PE_BAD_LENGTH);
-		h->state = RS_H1_BROKEN;
+		w->lost = RS_R_BAD_LENGTH + 1;
 		return false;
 	}
 	if (dir == RS_DIR_RESP) {
@@ -128,8 +160,10 @@ static __always_inline bool head_done(struct rs_h1 *h, __u32 dir)
 			h->state = RS_H1_IDLE;
 			return false;
 		}
+		/* a 2xx to CONNECT has no body whatever its fields say (RFC 9110 9.3.6) */
 		if (h->status == 101 || h->status == 204 || h->status == 304 ||
-		    (h->flags & RS_H1F_HEAD_METHOD))
+		    (h->flags & RS_H1F_HEAD_METHOD) ||
+		    ((h->flags & RS_H1F_CONNECT) && h->status >= 200 && h->status < 300))
 			return true;
 		if (!(h->flags & (RS_H1F_CHUNKED | RS_H1F_CL))) {
 			h->state = RS_H1_UNTIL_CLOSE;
@@ -160,15 +194,6 @@ static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c
 			w->conn.cur.head[w->conn.cur.head_len & (RS_HEAD_MAX - 1)] = c;
 		if (w->conn.cur.head_len < 0xffff)
 			w->conn.cur.head_len++;
-		if (pos < HEAD_NAME_LEN) {
-			if (c == token_char(HEAD_NAME, 0, 0, pos)) {
-				h->pos = pos + 1;
-				if (pos + 1 == HEAD_NAME_LEN)
-					w->conn.cur.head_method = 1;
-			} else {
-				h->pos = POS_DONE;
-			}
-		}
 		break;
 	case RS_LINE_STATUS:
 		if (pos < STATUS_PREFIX_LEN) {
@@ -254,15 +279,16 @@ static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c
 	}
 	return;
 bad_status:
-	stat_inc(RS_STAT_PE_BAD_STATUS_LINE);
-	h->state = RS_H1_BROKEN;
+	w->lost = RS_R_BAD_STATUS_LINE + 1;
 }
 
-#define SWAR_ONES 0x0101010101010101ULL
-#define SWAR_HIGHS 0x8080808080808080ULL
-#define SWAR_LF 0x0a0a0a0a0a0a0a0aULL
-#define SWAR_LOWER 0x2020202020202020ULL
-#define LOW_BYTES(n) ((n) >= 8 ? ~0ULL : (1ULL << (8 * (n))) - 1)
+/* The request line captured byte by byte ended: what its method says. */
+static __always_inline void request_line_end(struct rs_work *w)
+{
+	__u32 len = w->conn.cur.head_len;
+
+	w->conn.cur.method = method_kind(RS_LOAD64(w->conn.cur.head) & LOW_BYTES(len), len);
+}
 
 /* Index (0-7) of the lowest byte of w that is a line feed, 8 if none. */
 static __always_inline __u32 lf_index(__u64 w)
@@ -354,7 +380,7 @@ static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __
 	/* the line only: header fields (cookies, credentials) are never copied */
 	bpf_probe_read_kernel(w->conn.cur.head, len < RS_HEAD_MAX ? len : RS_HEAD_MAX, p);
 	w->conn.cur.head_len = len < 0xffff ? len : 0xffff;
-	w->conn.cur.head_method = (RS_LOAD64(p) & LOW_BYTES(HEAD_NAME_LEN)) == HEAD_NAME;
+	w->conn.cur.method = method_kind(RS_LOAD64(p) & LOW_BYTES(len), len);
 	h->pos = POS_DONE;
 	h->mode = RS_LINE_SKIP;
 	h->line_open = 1;
@@ -366,7 +392,8 @@ static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __
  * line starts, start lines, values, chunk framing. Whole tokens are taken with word
  * reads when the window holds them, byte by byte otherwise (lines split across
  * reads). Returns the index to go on from; sets w->stop when the caller must stop
- * there. Global so that the verifier checks it once, not once per loop iteration.
+ * there, w->lost (reason + 1) when the bytes cannot be framed. Global so that the
+ * verifier checks it once, not once per loop iteration.
  */
 __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 {
@@ -406,13 +433,13 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 			}
 			h->line_open = 1;
 			line_byte(w, h, c);
-			if (h->state == RS_H1_BROKEN)
+			if (w->lost)
 				w->stop = 1;
 			return i + 1;
 		}
 		if (!h->line_open && h->mode >= RS_LINE_NAME) {
 			/* empty line: end of the head or of the trailers */
-			if (h->state == RS_H1_TRAILER || head_done(h, dir)) {
+			if (h->state == RS_H1_TRAILER || head_done(w, h, dir)) {
 				h->state = RS_H1_IDLE;
 				w->done = 1;
 			}
@@ -421,11 +448,12 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 		}
 		if (h->mode == RS_LINE_STATUS && h->pos < RS_STATUS_LINE_LEN) {
 			/* status line ended before "HTTP/1.x NNN" */
-			stat_inc(RS_STAT_PE_BAD_STATUS_LINE);
-			h->state = RS_H1_BROKEN;
+			w->lost = RS_R_BAD_STATUS_LINE + 1;
 			w->stop = 1;
 			return i + 1;
 		}
+		if (h->mode == RS_LINE_REQUEST)
+			request_line_end(w);
 		h->mode = h->state == RS_H1_TRAILER ? RS_LINE_SKIP : RS_LINE_NAME;
 		h->pos = 0;
 		h->line_open = 0;
@@ -477,8 +505,7 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 		w->stop = 1;
 		return i;
 	}
-	stat_inc(RS_STAT_PE_BAD_CHUNK);
-	h->state = RS_H1_BROKEN;
+	w->lost = RS_R_BAD_CHUNK + 1;
 	w->stop = 1;
 	return i + 1;
 }
@@ -486,8 +513,8 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 /*
  * Scan w->buf[from, n) in a byte-level state. Returns the index where it stopped:
  * n, or the first byte the state machine does not consume itself (body, message
- * end, broken). Sets w->done when a message completed. The common case, the rest of
- * a header line nobody cares about, is skipped here eight bytes at a time.
+ * end, lost framing). Sets w->done when a message completed. The common case, the
+ * rest of a header line nobody cares about, is skipped here eight bytes at a time.
  */
 __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 {
@@ -520,232 +547,112 @@ __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 }
 
 /*
- * The connection lost sync or is not HTTP: stop following it. Requests it had in
- * flight are no longer active; they are counted as the parse error that broke it
- * (reason RS_STAT__COUNT: already counted where it was found).
+ * Body bytes [i, n) of the current message, or as many of them as it has left:
+ * counted, not read. Returns the index after them.
  */
-__noinline int rs_break(__u32 reason)
+static __always_inline __u64 body_run(struct rs_h1 *h, __u32 dir, __u64 i, __u64 n)
 {
-	struct rs_work *w = work_get();
-	__u32 i;
+	__u64 take = n - i < h->remaining ? n - i : h->remaining;
 
-	if (!w)
-		return 0;
-	if (reason < RS_STAT__COUNT)
-		stat_inc(reason);
-	w->conn.req.state = RS_H1_BROKEN;
-	w->conn.resp.state = RS_H1_BROKEN;
-	if (!(w->conn.flags & RS_CONN_IN_REQUEST))
-		return 0;
-	target_active_add(w->key.tgid, -(__s32)(w->conn.queued + 1), w->now);
-	for (i = 0; i < RS_PIPELINE_MAX && i < w->conn.queued; i++) {
-		struct rs_pipe_key pk = { .tgid = w->key.tgid, .fd = w->key.fd, .seq = w->conn.seq + i };
-
-		bpf_map_delete_elem(&pipeline, &pk);
-	}
-	w->conn.queued = 0;
-	w->conn.flags &= ~RS_CONN_IN_REQUEST;
-	return 0;
-}
-
-/*
- * Send the record of the oldest unanswered request and drop it from the connection.
- * NO_RESPONSE records carry status 0 and no response figures.
- */
-__noinline int rs_emit(__u32 reason)
-{
-	struct rs_work *w = work_get();
-	struct rs_pipe_key pk = {};
-	struct rs_request *src;
-	struct rs_event_http *e;
-
-	if (!w || !(w->conn.flags & RS_CONN_IN_REQUEST))
-		return 0;
-	src = &w->conn.cur;
-	if (w->conn.queued) {
-		pk.tgid = w->key.tgid;
-		pk.fd = w->key.fd;
-		pk.seq = w->conn.seq;
-		src = bpf_map_lookup_elem(&pipeline, &pk);
-	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		stat_inc(RS_STAT_LOST_EVENTS);
-	} else if (!src) {
-		bpf_ringbuf_discard(e, 0);
-		stat_inc(RS_STAT_LOST_EVENTS);
-	} else {
-		e->type = RS_EV_HTTP;
-		e->tgid = w->key.tgid;
-		e->cgroup_id = bpf_get_current_cgroup_id();
-		e->start_ns = src->start_ns;
-		e->accept_ns = w->conn.accept_ns;
-		/* the wait in the listen queue, once per connection: with its first request */
-		e->established_ns = w->conn.established_ns;
-		w->conn.established_ns = 0;
-		e->req_body_bytes = w->conn.queued ? src->body_bytes : w->conn.req.body_bytes;
-		e->end_reason = reason;
-		e->tls = !!(w->conn.flags & RS_CONN_PLAINTEXT);
-		e->pad[0] = 0;
-		e->pad[1] = 0;
-		e->head_len = src->head_len;
-		__builtin_memcpy(e->head, src->head, RS_HEAD_MAX);
-		if (reason == RS_END_NO_RESPONSE) {
-			e->end_ns = w->now;
-			e->status = 0;
-			e->resp_body_bytes = 0;
+	h->remaining -= take;
+	h->body_bytes += take;
+	if (!h->remaining) {
+		if (h->state == RS_H1_CHUNK_DATA) {
+			h->state = RS_H1_CHUNK_END;
 		} else {
-			e->end_ns = w->conn.end_ns;
-			e->status = w->conn.resp.status;
-			e->resp_body_bytes = w->conn.resp.body_bytes;
+			h->state = RS_H1_IDLE;
+			rs_message_end(dir);
 		}
-		bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
 	}
-	if (w->conn.queued) {
-		bpf_map_delete_elem(&pipeline, &pk);
-		w->conn.queued--;
-		w->conn.seq++;
-	} else {
-		w->conn.flags &= ~RS_CONN_IN_REQUEST;
-	}
-	target_active_add(w->key.tgid, -1,
-			  reason == RS_END_NO_RESPONSE ? w->now : w->conn.end_ns);
-	return 0;
+	return i + take;
 }
 
 /*
- * A new request begins on the connection. A close-delimited response still open
- * ends here; a request still waiting for its response is queued (pipelining).
+ * One step of framing at w->buf[i] in a window of n bytes: a body run, or the start
+ * of a message and as much of its head as follows, or more of a head, chunk line or
+ * trailer. Returns the index to go on from (at least i + 1), or -1 when the rest of
+ * the bytes are not looked at (framing lost, a tunnel, not HTTP).
  */
-static __always_inline bool request_begin(struct rs_work *w)
-{
-	if ((w->conn.flags & RS_CONN_IN_REQUEST) && w->conn.resp.state == RS_H1_UNTIL_CLOSE) {
-		rs_emit(RS_END_NEXT_REQUEST);
-		w->conn.resp.state = RS_H1_IDLE;
-	}
-	if (w->conn.flags & RS_CONN_IN_REQUEST) {
-		struct rs_pipe_key pk = {
-			.tgid = w->key.tgid,
-			.fd = w->key.fd,
-			.seq = w->conn.seq + w->conn.queued,
-		};
-
-		w->conn.cur.body_bytes = w->conn.req.body_bytes;
-		if (w->conn.queued >= RS_PIPELINE_MAX ||
-		    bpf_map_update_elem(&pipeline, &pk, &w->conn.cur, BPF_ANY)) {
-			rs_break(RS_STAT_PE_PIPELINE_FULL);
-			return false;
-		}
-		w->conn.queued++;
-	}
-	w->conn.flags |= RS_CONN_IN_REQUEST;
-	w->conn.cur.start_ns = w->now;
-	w->conn.cur.body_bytes = 0;
-	w->conn.cur.head_len = 0;
-	w->conn.cur.head_method = 0;
-	target_active_add(w->key.tgid, 1, w->now);
-	return true;
-}
-
-/* Is the oldest unanswered request a HEAD request? */
-static __always_inline bool oldest_is_head(struct rs_work *w)
-{
-	struct rs_pipe_key pk = { .tgid = w->key.tgid, .fd = w->key.fd, .seq = w->conn.seq };
-	struct rs_request *r;
-
-	if (!w->conn.queued)
-		return w->conn.cur.head_method;
-	r = bpf_map_lookup_elem(&pipeline, &pk);
-	return r && r->head_method;
-}
-
-/*
- * First byte of a message in this direction: set the state machine up for its head.
- * Returns 0 when the connection is not followed any further.
- */
-__noinline int rs_begin(__u32 dir, __u32 first)
+__noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 {
 	struct rs_work *w = work_get();
 	struct rs_h1 *h;
+	int j;
 
-	if (!w)
-		return 0;
+	if (!w || i >= n || n > RS_SCAN_WINDOW)
+		return -1;
 	h = h1_of(w, dir);
-	if (dir == RS_DIR_REQ) {
-		/*
-		 * A connection whose first byte opens a TLS handshake record: what the
-		 * syscalls carry is ciphertext. Its requests, if any, are seen as
-		 * plaintext in SSL_read and SSL_write; the syscalls are not parsed.
-		 */
-		if (first == RS_TLS_HANDSHAKE && !w->conn.cur.start_ns &&
-		    !(w->conn.flags & RS_CONN_PLAINTEXT)) {
-			w->conn.flags |= RS_CONN_TLS;
-			stat_inc(RS_STAT_CONNS_TLS);
-			return 0;
+	switch (h->state) {
+	case RS_H1_BODY:
+	case RS_H1_CHUNK_DATA:
+		return body_run(h, dir, i, n);
+	case RS_H1_UNTIL_CLOSE:
+		h->body_bytes += n - i;
+		return n;
+	case RS_H1_RESYNC:
+	case RS_H1_IGNORED:
+		return -1;
+	case RS_H1_IDLE:
+		j = rs_scan(dir, i, n); /* skips empty lines */
+		if (j < 0 || (__u32)j >= n)
+			return n;
+		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
+		if (dir == RS_DIR_REQ && (__u32)j + 8 <= n &&
+		    RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {
+			rs_lost(dir, RS_R_HTTP2_PREFACE);
+			return -1;
 		}
-		/* a request line starts with a method token; methods are upper case */
-		if (first < 'A' || first > 'Z') {
-			rs_break(RS_STAT_PE_NOT_HTTP);
-			return 0;
-		}
-		if (!request_begin(w))
-			return 0;
-		h->mode = RS_LINE_REQUEST;
-		h->flags = 0;
-	} else {
-		if (!(w->conn.flags & RS_CONN_IN_REQUEST)) {
-			rs_break(RS_STAT_PE_ORPHAN_RESPONSE);
-			return 0;
-		}
-		h->mode = RS_LINE_STATUS;
-		h->flags = oldest_is_head(w) ? RS_H1F_HEAD_METHOD : 0;
+		if (!rs_message_begin(dir, w->buf[j & (RS_SCAN_WINDOW - 1)]))
+			return -1;
+		i = j;
+		break;
+	default:
+		break;
 	}
-	h->state = RS_H1_HEAD;
-	h->status = 0;
-	h->pos = 0;
-	h->line_open = 0;
-	h->head_bytes = 0;
-	h->clen = 0;
-	h->remaining = 0;
-	h->body_bytes = 0;
-	return 1;
-}
-
-/* A message in this direction is complete. */
-__noinline int rs_end(__u32 dir)
-{
-	struct rs_work *w = work_get();
-
-	if (!w || dir == RS_DIR_REQ)
-		return 0;
-	rs_emit(RS_END_LENGTH);
-	if (w->conn.resp.status == 101) {
-		/* the connection now speaks another protocol */
-		stat_inc(RS_STAT_CONNS_UPGRADED);
-		w->conn.req.state = RS_H1_BROKEN;
-		w->conn.resp.state = RS_H1_BROKEN;
+	/* head, chunk size line, chunk end, trailer */
+	w->done = 0;
+	w->lost = 0;
+	j = rs_scan(dir, i, n);
+	if (j < (int)i)
+		return -1;
+	if (w->lost) {
+		rs_lost(dir, w->lost - 1);
+		return -1;
 	}
-	return 0;
+	if (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER) {
+		h->head_bytes += j - i;
+		if (h->head_bytes > RS_HEAD_SCAN_MAX) {
+			rs_lost(dir, RS_R_HEAD_TOO_LARGE);
+			return -1;
+		}
+	}
+	if (w->done)
+		rs_message_end(dir);
+	return j > (int)i ? j : (int)i + 1;
 }
 
 /*
- * One step of rs_feed: advance w->off through the bytes at ptr (len in all) by a
- * body run or one scan window. Returns 0 when the rest of the bytes are not looked at.
+ * Frame the bytes at user address ptr (len in all) from w->off on, until a window is
+ * used up: either a body run skipped without reading it, or up to RS_SCAN_WINDOW
+ * bytes copied once and framed in place, every message that starts or ends in them
+ * included. Returns 0 when the rest of the bytes are not looked at.
  */
-__noinline int rs_step(__u32 dir, __u64 ptr, __u64 len)
+__noinline int rs_window(__u32 dir, __u64 ptr, __u64 len)
 {
 	struct rs_work *w = work_get();
 	struct rs_h1 *h;
-	__u64 left, take;
-	__u32 n;
-	int from, used;
+	__u64 left;
+	__u32 n, i = 0;
+	int next;
 
 	if (!w || w->off >= len)
 		return 0;
 	h = h1_of(w, dir);
 	left = len - w->off;
 	switch (h->state) {
-	case RS_H1_BROKEN:
+	case RS_H1_RESYNC:
+	case RS_H1_IGNORED:
+		w->off = len;
 		return 0;
 	case RS_H1_UNTIL_CLOSE:
 		h->body_bytes += left;
@@ -753,102 +660,104 @@ __noinline int rs_step(__u32 dir, __u64 ptr, __u64 len)
 		return 0;
 	case RS_H1_BODY:
 	case RS_H1_CHUNK_DATA:
-		take = left < h->remaining ? left : h->remaining;
-		w->off += take;
-		h->remaining -= take;
-		h->body_bytes += take;
-		if (h->remaining)
+		/* a body that runs past the window, or bytes we cannot read: arithmetic */
+		if (!ptr || h->remaining >= left || h->remaining >= RS_SCAN_WINDOW) {
+			w->off += body_run(h, dir, 0, left);
 			return 1;
-		if (h->state == RS_H1_CHUNK_DATA) {
-			h->state = RS_H1_CHUNK_END;
-		} else {
-			h->state = RS_H1_IDLE;
-			rs_end(dir);
 		}
-		return 1;
+		break;
 	default:
 		break;
 	}
-	/* byte-level states: idle, head, chunk size, chunk end, trailer */
 	if (!ptr) {
-		rs_break(RS_STAT_PE_UNSEEN_BYTES);
+		rs_lost(dir, RS_R_UNSEEN_BYTES); /* head bytes we cannot look at */
 		return 0;
 	}
 	n = left < RS_SCAN_WINDOW ? left : RS_SCAN_WINDOW;
+	if (w->budget < n) {
+		rs_lost(dir, RS_R_SCAN_LIMIT);
+		return 0;
+	}
+	w->budget -= n;
 	if (bpf_probe_read_user(w->buf, n, (void *)(ptr + w->off))) {
-		rs_break(RS_STAT_PE_READ_FAULT);
+		rs_lost(dir, RS_R_READ_FAULT);
 		return 0;
 	}
-	from = 0;
-	if (h->state == RS_H1_IDLE) {
-		from = rs_scan(dir, 0, n); /* skips empty lines */
-		if (from < 0)
-			return 0;
-		if ((__u32)from >= n) {
-			w->off += n;
-			return 1;
-		}
-		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
-		if (dir == RS_DIR_REQ && (__u32)from + 8 <= n &&
-		    RS_LOAD64(w->buf + (from & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {
-			rs_break(RS_STAT_PE_HTTP2_PREFACE);
+	for (int k = 0; k < RS_WINDOW_STEPS && i < n; k++) {
+		next = rs_frame(dir, i, n);
+		if (next < 0) {
+			w->off = len;
 			return 0;
 		}
-		if (!rs_begin(dir, w->buf[from & (RS_SCAN_WINDOW - 1)]))
-			return 0;
+		i = next;
 	}
-	w->done = 0;
-	used = rs_scan(dir, from, n);
-	if (used < from)
-		return 0;
-	if (h->state == RS_H1_BROKEN) {
-		rs_break(RS_STAT__COUNT); /* counted where it was found */
-		return 0;
-	}
-	if (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER) {
-		h->head_bytes += used - from;
-		if (h->head_bytes > RS_HEAD_SCAN_MAX) {
-			rs_break(RS_STAT_PE_HEAD_TOO_LARGE);
-			return 0;
-		}
-	}
-	w->off += used;
-	if (w->done)
-		rs_end(dir);
+	w->off += i;
 	return 1;
 }
 
 /*
  * Feed len bytes at user address ptr, read or written in one direction, to the
  * connection in the work area. ptr == 0 means the bytes cannot be looked at
- * (sendfile, iovecs beyond RS_MAX_IOV): fine inside a body, fatal inside a head.
+ * (sendfile, splice): fine inside a body, a loss of framing inside a head.
  */
 __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
 {
 	struct rs_work *w = work_get();
-	int step;
 
-	if (!w)
+	if (!w || !len)
 		return 0;
 	if (dir == RS_DIR_RESP)
 		w->conn.end_ns = w->now;
+	if (w->first) {
+		/* out of step: the bytes of a call may start a message where it can resume */
+		w->first = 0;
+		if (h1_of(w, dir)->state == RS_H1_RESYNC)
+			rs_resync(dir, ptr, len);
+	}
 	w->off = 0;
-	for (step = 0; step < RS_SCAN_STEPS; step++)
-		if (!rs_step(dir, ptr, len))
+	for (int step = 0; step < RS_FEED_STEPS; step++)
+		if (!rs_window(dir, ptr, len))
 			return 0;
-	if (w->off < len && h1_of(w, dir)->state != RS_H1_BROKEN)
-		rs_break(RS_STAT_PE_SCAN_LIMIT);
+	if (w->off < len)
+		rs_lost(dir, RS_R_SCAN_LIMIT);
+	return 0;
+}
+
+/*
+ * Feed up to RS_IOV_BATCH iovecs of the array at address vec (user memory, or kernel
+ * memory with in_kernel), from index i of vlen, to the connection in the work area:
+ * as many of the w->left bytes as they hold. Returns -1 when the array cannot be read.
+ */
+__noinline int rs_feed_iovs(__u32 dir, __u64 vec, __u32 i, __u32 vlen, __u32 in_kernel)
+{
+	struct rs_work *w = work_get();
+	void *src = (void *)(vec + (__u64)i * sizeof(struct iovec));
+	__u32 size;
+	__u64 seg;
+
+	if (!w || i >= vlen)
+		return -1;
+	size = (vlen - i) * sizeof(struct iovec);
+	if (size > sizeof(w->iov))
+		size = sizeof(w->iov);
+	if (in_kernel ? bpf_probe_read_kernel(w->iov, size, src) : bpf_probe_read_user(w->iov, size, src))
+		return -1;
+	for (__u32 b = 0; b < RS_IOV_BATCH && i + b < vlen && w->left; b++) {
+		seg = w->iov[b].iov_len < w->left ? w->iov[b].iov_len : w->left;
+		rs_feed(dir, (__u64)w->iov[b].iov_base, seg);
+		w->left -= seg;
+	}
 	return 0;
 }
 
 /* Feed the bytes of one syscall, described by kind, to the connection in the work area. */
 __noinline int rs_feed_io(__u32 dir, __u32 kind, __u64 buf, __u32 vlen, __u64 total)
 {
+	struct rs_work *w = work_get();
 	struct user_msghdr msg;
-	struct iovec iov;
-	__u64 left = total, seg;
-	__u32 i;
 
+	if (!w)
+		return 0;
 	if (kind == RS_IO_BUF)
 		return rs_feed(dir, buf, total);
 	if (kind == RS_IO_BLIND)
@@ -859,36 +768,12 @@ __noinline int rs_feed_io(__u32 dir, __u32 kind, __u64 buf, __u32 vlen, __u64 to
 		buf = (__u64)msg.msg_iov;
 		vlen = msg.msg_iovlen;
 	}
-	for (i = 0; i < RS_MAX_IOV && i < vlen && left; i++) {
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(buf + i * sizeof(iov))))
+	w->left = total;
+	for (__u32 i = 0; i < RS_MAX_IOV && i < vlen && w->left; i += RS_IOV_BATCH)
+		if (rs_feed_iovs(dir, buf, i, vlen, kind == RS_IO_KIOV) < 0)
 			break;
-		seg = iov.iov_len < left ? iov.iov_len : left;
-		rs_feed(dir, (__u64)iov.iov_base, seg);
-		left -= seg;
-	}
-	if (left)
-		rs_feed(dir, 0, left);
-	return 0;
-}
-
-/*
- * The connection is being closed: a response still open ends here, requests that
- * never got one are reported as such.
- */
-__noinline int rs_close(void)
-{
-	struct rs_work *w = work_get();
-	struct rs_h1 *h;
-	__u32 i;
-
-	if (!w)
-		return 0;
-	h = &w->conn.resp;
-	if ((w->conn.flags & RS_CONN_IN_REQUEST) && h->state != RS_H1_IDLE &&
-	    h->state != RS_H1_BROKEN && !(h->state == RS_H1_HEAD && h->pos < RS_STATUS_LINE_LEN))
-		rs_emit(h->state == RS_H1_UNTIL_CLOSE ? RS_END_CLOSE : RS_END_TRUNCATED);
-	for (i = 0; i <= RS_PIPELINE_MAX && (w->conn.flags & RS_CONN_IN_REQUEST); i++)
-		rs_emit(RS_END_NO_RESPONSE);
+	if (w->left)
+		rs_feed(dir, 0, w->left);
 	return 0;
 }
 

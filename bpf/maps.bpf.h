@@ -5,34 +5,61 @@
 
 #include "redscope.h"
 
-/* How the buffer of an in-flight socket syscall is described. */
+/* How the bytes of an in-flight socket syscall are described. */
 enum rs_io_kind {
 	RS_IO_BUF = 0, /* one buffer: read, recvfrom, write, sendto */
 	RS_IO_IOV,     /* struct iovec array: readv, writev */
 	RS_IO_MSG,     /* struct user_msghdr: recvmsg, sendmsg */
-	RS_IO_BLIND,   /* bytes without a buffer we may read: sendfile */
+	RS_IO_BLIND,   /* bytes without a buffer we may read: sendfile, splice */
+	RS_IO_KIOV,    /* a kernel array of iovecs of user buffers: an iterator's */
 };
 
 /* Arguments of a watched socket syscall, kept from enter to exit. */
 struct rs_io {
 	__u64 buf; /* buffer, iovec array or msghdr, by kind */
 	__u32 fd;
-	__u32 vlen; /* iovec count for RS_IO_IOV */
-	__u8 kind;  /* enum rs_io_kind */
-	__u8 dir;   /* enum rs_dir */
-	__u8 pad[6];
+	__u32 vlen;   /* iovec count for RS_IO_IOV */
+	__u32 fd_in;  /* splice: the descriptor read from (fd is the one written to) */
+	__u8 kind;    /* enum rs_io_kind */
+	__u8 dir;     /* enum rs_dir; splice: RS_DIR_RESP, decided at exit */
+	__u8 splice;  /* splice: either end may be a connection */
+	__u8 pad;
+};
+
+/* Where the bytes of a receive or send in progress are, from its iterator (rs_iters). */
+struct rs_iter {
+	__u64 iov;     /* kernel address of the iovec array */
+	__u64 nr_segs; /* its iovecs */
+	__u32 kind;    /* RS_IO_KIOV, or RS_IO_BLIND: bytes we cannot look at */
+	__u32 pad;
 };
 
 /* Per-CPU scratch: a working copy of the connection being parsed and a copy window. */
 struct rs_work {
 	struct rs_conn conn;
-	struct rs_conn_key key;
+	__u64 sk;     /* the socket of conn: its key */
 	__u64 now;
-	__u64 off;  /* bytes of the current buffer segment fed so far */
-	__u32 done; /* the scanner finished a message */
-	__u32 stop; /* rs_slow: the scan loop must stop at the returned index */
+	__u64 off;    /* bytes of the current buffer segment fed so far */
+	__u64 left;   /* bytes of the syscall not fed yet, while iovecs are */
+	__u32 tgid;   /* the process reading or writing */
+	__u32 done;   /* the scanner finished a message */
+	__u32 stop;   /* rs_slow: the scan loop must stop at the returned index */
+	__u32 lost;   /* rs_slow: framing lost, reason + 1 */
+	__u32 budget; /* bytes this syscall may still scan */
+	__u32 first;  /* the segment being fed starts the syscall's bytes */
+	struct iovec iov[RS_IOV_BATCH];
 	__u8 buf[RS_SCAN_WINDOW + RS_SCAN_PAD];
 };
+
+/*
+ * v &= mask where the compiler cannot see it: a bound the verifier needs on a value
+ * the compiler knows to be in range already, and would not mask.
+ */
+#ifdef __bpf__
+#define RS_BOUND(v, mask) asm volatile("%0 &= %1" : "+r"(v) : "i"(mask))
+#else
+#define RS_BOUND(v, mask) ((v) &= (mask))
+#endif
 
 /* Unaligned little-endian word of the scan window: BPF on x86 and arm64 loads it as is. */
 #ifdef __bpf__
@@ -55,6 +82,31 @@ struct {
 } targets SEC(".maps");
 
 /*
+ * A byte per process id, non-zero for a watched process: the first check of every
+ * hook that fires for all processes is one array lookup the JIT inlines and one load.
+ * Byte stores need no atomics. The daemon maps it to mark the processes it finds.
+ */
+struct rs_tgid_chunk {
+	__u8 on[RS_TGID_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, RS_MAX_TGID_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct rs_tgid_chunk);
+} watched SEC(".maps");
+
+/* Connections of the sockets backend, in the socket's own storage: gone with it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rs_conn);
+} sk_conns SEC(".maps");
+
+/*
  * When each target's current busy interval (requests in flight) began; no entry while
  * none is in flight. Inserting with BPF_NOEXIST and deleting are atomic, so the thread
  * that opens an interval and the one that closes it need no fetch atomics (Linux 5.12).
@@ -66,10 +118,11 @@ struct {
 	__type(value, __u64);
 } busy_open SEC(".maps");
 
+/* Connections, by socket (struct sock *). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RS_MAX_CONNS);
-	__type(key, struct rs_conn_key);
+	__type(key, __u64);
 	__type(value, struct rs_conn);
 } conns SEC(".maps");
 
@@ -87,6 +140,22 @@ struct {
 	__type(value, struct rs_io);
 } inflight SEC(".maps");
 
+/* The iterators of the fentry capture's calls in progress, by thread (pid_tgid). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RS_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct rs_iter);
+} iters SEC(".maps");
+
+/* What the descriptors of targets are: the syscall capture's way from fd to socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_FDS);
+	__type(key, struct rs_fd_key);
+	__type(value, struct rs_fd);
+} fds SEC(".maps");
+
 /* SSL_read/SSL_write calls in progress, by thread (pid_tgid). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -95,13 +164,13 @@ struct {
 	__type(value, struct rs_ssl_call);
 } ssl_calls SEC(".maps");
 
-/* The socket of each SSL object, learnt from the syscalls nested in its calls. */
+/* The socket (struct sock *) of each SSL object, learnt from the I/O nested in its calls. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RS_MAX_CONNS);
 	__type(key, struct rs_ssl_key);
-	__type(value, __u32);
-} ssl_fds SEC(".maps");
+	__type(value, __u64);
+} ssl_socks SEC(".maps");
 
 /* When server-side TCP sockets became ESTABLISHED, until a worker accepts them. */
 struct {
@@ -163,12 +232,35 @@ static __always_inline void target_flags_set(struct rs_target *t, __u32 bits)
 	t->flags |= bits;
 }
 
-static __always_inline void stat_inc(__u32 idx)
+/* Is process tgid watched? */
+static __always_inline bool tgid_watched(__u32 tgid)
+{
+	__u32 chunk = tgid / RS_TGID_CHUNK;
+	struct rs_tgid_chunk *c = bpf_map_lookup_elem(&watched, &chunk);
+
+	return c && c->on[tgid & (RS_TGID_CHUNK - 1)];
+}
+
+static __always_inline void tgid_watch(__u32 tgid, __u8 on)
+{
+	__u32 chunk = tgid / RS_TGID_CHUNK;
+	struct rs_tgid_chunk *c = bpf_map_lookup_elem(&watched, &chunk);
+
+	if (c)
+		c->on[tgid & (RS_TGID_CHUNK - 1)] = on;
+}
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	stat_add(idx, 1);
 }
 
 /*

@@ -9,32 +9,43 @@
 #define RS_AF_INET 2
 #define RS_AF_INET6 10
 #define RS_SOCK_STREAM 1
-#define RS_TCP_LISTEN 10
 #define RS_TCP_ESTABLISHED 1
 #define RS_TCP_SYN_RECV 3
+#define RS_TCP_FIN_WAIT1 4
+#define RS_TCP_CLOSE 7
+#define RS_TCP_LAST_ACK 9
+#define RS_TCP_LISTEN 10
 #define RS_IPPROTO_TCP 6
 
-/*
- * The socket of fd if it is a connected stream socket (TCP over IPv4/IPv6, or unix)
- * of the current task: the kind of descriptor an HTTP/1.x server reads requests
- * from. NULL otherwise.
- */
-static __always_inline struct sock *fd_stream_sock(__u32 fd)
+/* The open file of descriptor fd of the current task, or NULL. */
+static __always_inline struct file *fd_file(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds;
 	struct file *f = NULL;
-	struct socket *sock;
-	struct sock *sk;
-	__u16 family;
 
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
 		return NULL;
-	if ((BPF_CORE_READ(f, f_inode, i_mode) & RS_S_IFMT) != RS_S_IFSOCK)
+	return f;
+}
+
+/*
+ * The socket of descriptor fd if it is a stream socket (TCP over IPv4/IPv6, or unix)
+ * of the current task that is not listening: the kind of descriptor an HTTP/1.x
+ * server reads requests from. NULL otherwise.
+ */
+static __always_inline struct sock *fd_stream_sock(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & RS_S_IFMT) != RS_S_IFSOCK)
 		return NULL;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock || BPF_CORE_READ(sock, type) != RS_SOCK_STREAM)
@@ -50,10 +61,52 @@ static __always_inline struct sock *fd_stream_sock(__u32 fd)
 	return sk;
 }
 
+/* struct file's reference count: f_count before Linux 6.13, then f_ref, kept minus one */
+struct file___count {
+	atomic_long_t f_count;
+} __attribute__((preserve_access_index));
+struct rs_file_ref {
+	atomic_long_t refcnt;
+};
+struct file___ref {
+	struct rs_file_ref f_ref;
+} __attribute__((preserve_access_index));
+
+/* Is descriptor fd the last reference to its open file: does closing it release it? */
+static __always_inline bool fd_last_reference(__u32 fd)
+{
+	struct file *f = fd_file(fd);
+
+	if (!f)
+		return false;
+	if (bpf_core_field_exists(((struct file___count *)f)->f_count))
+		return BPF_CORE_READ((struct file___count *)f, f_count.counter) == 1;
+	return BPF_CORE_READ((struct file___ref *)f, f_ref.refcnt.counter) == 0;
+}
+
+static __always_inline bool sock_is_unix(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_family) == RS_AF_UNIX;
+}
+
+/* A TCP socket whose connection is over (reset, or closed both ways). */
+static __always_inline bool tcp_closed(struct sock *sk)
+{
+	return !sock_is_unix(sk) && BPF_CORE_READ(sk, __sk_common.skc_state) == RS_TCP_CLOSE;
+}
+
+#define RS_SEND_SHUTDOWN 2
+
+/* Has the application shut down the writing side (close, exit, shutdown(SHUT_WR))? */
+static __always_inline bool sock_write_shut(struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RS_SEND_SHUTDOWN;
+}
+
 /* Local port of a TCP socket (host order); 0 for a unix socket. */
 static __always_inline __u16 sock_local_port(struct sock *sk)
 {
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == RS_AF_UNIX)
+	if (sock_is_unix(sk))
 		return 0;
 	return BPF_CORE_READ(sk, __sk_common.skc_num);
 }

@@ -12,6 +12,9 @@
 #define RS_MAX_CONNS 32768	/* tracked connections (LRU), overridable at load */
 #define RS_MAX_INFLIGHT 16384	/* threads inside a watched socket syscall */
 #define RS_MAX_ESTABLISHED 16384 /* server-side TCP connections not accepted yet */
+#define RS_MAX_FDS 32768	/* (process, descriptor) -> socket, for the syscall capture */
+#define RS_TGID_CHUNK (1u << 16) /* processes per entry of the watched byte array */
+#define RS_MAX_TGID_CHUNKS 64	/* 4M processes: the most pid_max allows; set at load */
 #define RS_MAX_SEL_COMMS 64	/* --comm values */
 #define RS_MAX_SEL_PORTS 64	/* --port values */
 #define RS_MAX_SEL_CGROUPS 8	/* --cgroup values */
@@ -21,9 +24,12 @@
 #define RS_HEAD_MAX 256		/* bytes of the request line kept per request */
 #define RS_SCAN_WINDOW 512	/* bytes copied from userspace and scanned at a time */
 #define RS_SCAN_PAD RS_HEAD_MAX	/* slack after the window: fixed-size reads near its end */
-#define RS_SCAN_STEPS 16	/* windows or body steps per buffer segment */
-#define RS_MAX_IOV 8		/* iovec segments inspected per readv/writev/msghdr */
-#define RS_HEAD_SCAN_MAX 32768	/* a message head longer than this is not HTTP we follow */
+#define RS_WINDOW_STEPS 512	/* framing steps in one window: each takes at least a byte */
+#define RS_FEED_BUDGET (128u << 10) /* bytes scanned per syscall: heads, chunk lines */
+#define RS_FEED_STEPS 512	/* windows read or body runs skipped per buffer segment */
+#define RS_MAX_IOV 1024		/* iovec segments followed per readv/writev/msghdr: UIO_MAXIOV */
+#define RS_IOV_BATCH 8		/* iovecs copied from the application at once */
+#define RS_HEAD_SCAN_MAX 65536	/* a message head longer than this is not HTTP we follow */
 
 /* Direction of the bytes on a server-side connection. */
 enum rs_dir {
@@ -33,15 +39,16 @@ enum rs_dir {
 
 /* Framing state of one direction of an HTTP/1.x connection (rs_h1.state). */
 enum rs_h1_state {
-	RS_H1_IDLE = 0,	       /* between messages */
-	RS_H1_HEAD,	       /* start line and header fields */
-	RS_H1_BODY,	       /* counting a Content-Length body */
-	RS_H1_CHUNK_SIZE,      /* chunk-size line, with extensions */
-	RS_H1_CHUNK_DATA,      /* counting chunk data */
-	RS_H1_CHUNK_END,       /* CRLF after chunk data */
-	RS_H1_TRAILER,	       /* trailer fields after the last chunk */
-	RS_H1_UNTIL_CLOSE,     /* response body delimited by connection close */
-	RS_H1_BROKEN,	       /* lost sync or not HTTP: ignored until close */
+	RS_H1_IDLE = 0,	   /* between messages */
+	RS_H1_HEAD,	   /* start line and header fields */
+	RS_H1_BODY,	   /* counting a Content-Length body */
+	RS_H1_CHUNK_SIZE,  /* chunk-size line, with extensions */
+	RS_H1_CHUNK_DATA,  /* counting chunk data */
+	RS_H1_CHUNK_END,   /* CRLF after chunk data */
+	RS_H1_TRAILER,	   /* trailer fields after the last chunk */
+	RS_H1_UNTIL_CLOSE, /* response body delimited by connection close */
+	RS_H1_RESYNC,	   /* framing lost: waiting for a read or write that starts a message */
+	RS_H1_IGNORED,	   /* not HTTP/1.x any more (tunnel, upgrade, HTTP/2): until close */
 };
 
 /* What the scanner is doing inside the current line (rs_h1.mode). */
@@ -62,6 +69,8 @@ enum rs_line_mode {
 #define RS_H1F_HEAD_METHOD (1u << 2) /* response to a HEAD request: no body */
 #define RS_H1F_CL_DIGITS (1u << 3)   /* at least one Content-Length digit seen */
 #define RS_H1F_BAD_CL (1u << 4)	     /* Content-Length is not a plain number */
+#define RS_H1F_ORPHAN (1u << 5)	     /* a response to no request redscope framed: not emitted */
+#define RS_H1F_CONNECT (1u << 6)     /* response to a CONNECT request: 2xx opens a tunnel */
 
 /* Streaming framing parser state of one direction. */
 struct rs_h1 {
@@ -84,24 +93,33 @@ _Static_assert(sizeof(struct rs_h1) == 40, "rs_h1 layout");
 #define RS_CONN_IN_REQUEST (1u << 1) /* a request was read and is not answered yet */
 #define RS_CONN_TLS (1u << 2)	     /* speaks TLS: its syscall bytes are ciphertext, not parsed */
 #define RS_CONN_PLAINTEXT (1u << 3)  /* its TLS plaintext was seen in SSL_read/SSL_write */
+#define RS_CONN_UNIX (1u << 4)	     /* a unix socket: no TCP state change tells its close */
+#define RS_CONN_RESET (1u << 5)	     /* TCP reset or timed out: ends at the next call or close */
 
-struct rs_conn_key {
-	__u32 tgid;
-	__u32 fd;
+/* rs_request.method: what the framing of its response depends on. */
+enum rs_method_kind {
+	RS_METHOD_OTHER = 0,
+	RS_METHOD_HEAD,	   /* the response has no body */
+	RS_METHOD_CONNECT, /* a 2xx response opens a tunnel */
 };
 
 /* A request read from a connection and not answered yet. */
 struct rs_request {
 	__u64 start_ns;	  /* its first byte was read */
 	__u64 body_bytes; /* its body, once the next request was read after it */
+	__u64 cgroup_id;  /* of the process that read it */
+	__u32 tgid;	  /* the process that read it: its requests in flight include this one */
 	__u16 head_len;	  /* bytes of the request line seen; head holds the first RS_HEAD_MAX */
-	__u8 head_method; /* the method is HEAD: the response has no body */
-	__u8 pad[5];
+	__u8 method;	  /* enum rs_method_kind */
+	__u8 pad;
 	char head[RS_HEAD_MAX]; /* request line, CR/LF excluded */
 };
-_Static_assert(sizeof(struct rs_request) == 24 + RS_HEAD_MAX, "rs_request layout");
+_Static_assert(sizeof(struct rs_request) == 32 + RS_HEAD_MAX, "rs_request layout");
 
-/* One server-side connection of a watched process. */
+/*
+ * One server-side connection, kept per socket (struct sock *): a socket read through
+ * two descriptors, or by a process other than the one that accepted it, is one.
+ */
 struct rs_conn {
 	struct rs_h1 req;
 	struct rs_h1 resp;
@@ -109,23 +127,36 @@ struct rs_conn {
 	__u64 accept_ns;       /* accept() returned; 0 when the connection predates redscope */
 	__u64 established_ns;  /* TCP handshake done; reported with the first request, then 0 */
 	__u64 end_ns;	       /* last byte of the response so far was written */
+	__u64 ssl;	       /* the application's SSL object of a TLS connection, else 0 */
 	__u32 flags;	       /* RS_CONN_* */
+	__u32 tgid;	       /* the process that last read or wrote it */
 	__u16 queued;	       /* unanswered requests older than cur, in the pipeline map */
 	__u16 seq;	       /* pipeline sequence number of the oldest queued request */
-	__u64 ssl;	       /* the application's SSL object of a TLS connection, else 0 */
+	__u32 copied_seq;      /* TCP: the socket's copied_seq after the last read seen */
 };
-_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 24 + RS_HEAD_MAX + 40, "rs_conn layout");
+_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 32 + RS_HEAD_MAX + 48, "rs_conn layout");
 
 /* Key of a queued (pipelined) request in the pipeline map. */
 struct rs_pipe_key {
-	__u32 tgid;
-	__u32 fd;
+	__u64 sk;
 	__u32 seq;
 	__u32 pad;
 };
 
-#define RS_PIPELINE_MAX 16 /* unanswered requests queued per connection */
-#define RS_MAX_PIPELINED 4096 /* queued requests on the whole host */
+#define RS_PIPELINE_MAX 256   /* unanswered requests queued per connection */
+#define RS_MAX_PIPELINED 8192 /* queued requests on the whole host */
+
+/* Key of the fds map: a descriptor of a process, and what it is (struct rs_fd). */
+struct rs_fd_key {
+	__u32 tgid;
+	__u32 fd;
+};
+
+struct rs_fd {
+	__u64 sk;  /* the connected stream socket it refers to, 0: not one we follow */
+	__u32 gen; /* rs_target.gen when it was looked up: an exec closes descriptors */
+	__u32 pad;
+};
 
 /* targets map value: one per watched process. */
 #define RS_TARGET_AUTO (1u << 0)    /* found by auto mode, not named by a selector */
@@ -139,31 +170,47 @@ struct rs_target {
 	__u32 flags;   /* RS_TARGET_* */
 	__s32 active;  /* requests in flight in this process */
 	__u64 busy_ns; /* time with requests in flight, intervals that ended; the open one
-			  started at its entry in the busy map */
+			  started at its entry in the busy_open map */
+	__u32 gen;     /* executions since it became a target: fds entries of older ones are stale */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct rs_target) == 16, "rs_target layout");
+_Static_assert(sizeof(struct rs_target) == 24, "rs_target layout");
+
+/*
+ * Why the framing of a connection was lost, or a request is in no HTTP series. The
+ * kernel side counts each in the stats map twice over: where framing was lost
+ * (RS_STAT_PARSE_ERROR + reason) and requests that ended up in no series because of it
+ * (RS_STAT_UNFRAMED + reason). The daemon names them with rs_reason_names.
+ */
+enum rs_reason {
+	RS_R_NOT_HTTP = 0,     /* the bytes that should start a request do not */
+	RS_R_BAD_STATUS_LINE,  /* a response does not start with HTTP/1.x NNN */
+	RS_R_HEAD_TOO_LARGE,   /* a head longer than RS_HEAD_SCAN_MAX */
+	RS_R_BAD_CHUNK,	       /* malformed chunked framing */
+	RS_R_BAD_LENGTH,       /* malformed Content-Length */
+	RS_R_SCAN_LIMIT,       /* more than RS_FEED_BUDGET bytes of heads in one call */
+	RS_R_UNSEEN_BYTES,     /* head bytes moved without a buffer to read (sendfile, splice) */
+	RS_R_ORPHAN_RESPONSE,  /* a response to a request redscope did not frame */
+	RS_R_PIPELINE_FULL,    /* more than RS_PIPELINE_MAX requests awaiting responses */
+	RS_R_READ_FAULT,       /* bytes could not be copied from the application */
+	RS_R_HTTP2_PREFACE,    /* h2c with prior knowledge: HTTP/2, not HTTP/1.x */
+	RS_R_TLS_NO_PLAINTEXT, /* a TLS connection closed without its plaintext seen */
+	RS_R_RESYNC,	       /* a request read while the responses were out of sync */
+	RS_R__COUNT,
+};
 
 /* Self statistics kept in a per-CPU array, indexed by enum rs_stat. */
 enum rs_stat {
-	RS_STAT_LOST_EVENTS = 0,     /* ringbuf full: record dropped */
-	RS_STAT_CONNS_OPENED,	     /* connections that started being tracked */
-	RS_STAT_PE_NOT_HTTP,	     /* first bytes of a connection are not a request */
-	RS_STAT_PE_BAD_STATUS_LINE,  /* response does not start with HTTP/1.x NNN */
-	RS_STAT_PE_HEAD_TOO_LARGE,   /* head longer than RS_HEAD_SCAN_MAX */
-	RS_STAT_PE_BAD_CHUNK,	     /* malformed chunked framing */
-	RS_STAT_PE_BAD_LENGTH,	     /* malformed Content-Length */
-	RS_STAT_PE_SCAN_LIMIT,	     /* more head bytes in one call than one call may scan */
-	RS_STAT_PE_UNSEEN_BYTES,     /* bytes beyond the inspected iovecs while parsing a head */
-	RS_STAT_PE_ORPHAN_RESPONSE,  /* response written with no request pending */
-	RS_STAT_PE_PIPELINE_FULL,    /* more than RS_PIPELINE_MAX requests awaiting responses */
-	RS_STAT_PE_READ_FAULT,	     /* bytes could not be copied from the application */
-	RS_STAT_CONNS_UPGRADED,	     /* 101 Switching Protocols: no longer HTTP/1.x */
-	RS_STAT_INFLIGHT_FULL,	     /* too many threads inside watched syscalls */
-	RS_STAT_PE_HTTP2_PREFACE,    /* h2c with prior knowledge: HTTP/2, not HTTP/1.x */
-	RS_STAT_CONNS_TLS,	     /* connections that started with a TLS handshake */
-	RS_STAT_PE_TLS_NO_PLAINTEXT, /* TLS connections closed without plaintext seen */
-	RS_STAT_TLS_NO_SOCKET,	     /* SSL calls whose socket is unknown (memory BIO): not parsed */
-	RS_STAT__COUNT,
+	RS_STAT_LOST_EVENTS = 0, /* ringbuf full: record dropped */
+	RS_STAT_CONNS_OPENED,	 /* connections that started being tracked */
+	RS_STAT_CONNS_UPGRADED,	 /* 101 Switching Protocols: no longer HTTP/1.x */
+	RS_STAT_CONNS_TUNNELED,	 /* a 2xx answer to CONNECT: a tunnel */
+	RS_STAT_INFLIGHT_FULL,	 /* too many threads inside watched syscalls */
+	RS_STAT_CONNS_TLS,	 /* connections that started with a TLS handshake */
+	RS_STAT_TLS_NO_SOCKET,	 /* SSL calls whose socket is unknown (memory BIO): not parsed */
+	RS_STAT_PARSE_ERROR,	 /* + enum rs_reason: framing lost, or not HTTP */
+	RS_STAT_UNFRAMED = RS_STAT_PARSE_ERROR + RS_R__COUNT, /* + enum rs_reason: requests */
+	RS_STAT__COUNT = RS_STAT_UNFRAMED + RS_R__COUNT,
 };
 
 /* Ringbuf record types. */
@@ -220,13 +267,13 @@ struct rs_ssl_call {
 	__u64 ssl; /* SSL * */
 	__u64 buf; /* plaintext buffer */
 	__u64 out; /* size_t * of the byte count (the _ex calls), or 0: the return value */
-	__s32 fd;  /* socket of the SSL object: from a nested syscall or ssl_fds; -1 unknown */
+	__u64 sk;  /* socket of the SSL object, from the socket I/O nested in a call; 0 unknown */
 	__u8 dir;  /* enum rs_dir */
-	__u8 pad[3];
+	__u8 pad[7];
 };
-_Static_assert(sizeof(struct rs_ssl_call) == 32, "rs_ssl_call layout");
+_Static_assert(sizeof(struct rs_ssl_call) == 40, "rs_ssl_call layout");
 
-/* Key of the ssl_fds map: which socket an SSL object of a process reads and writes. */
+/* Key of the ssl_socks map: which socket an SSL object of a process reads and writes. */
 struct rs_ssl_key {
 	__u32 tgid;
 	__u32 pad;

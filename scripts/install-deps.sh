@@ -8,7 +8,8 @@ libgnutls28-dev libcrypt-dev libyaml-dev"
 DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
 TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
 python3-prometheus-client python3-gevent util-linux uwsgi uwsgi-plugin-python3 nginx nodejs
-libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps qemu-system-x86 cpio"
+libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps qemu-system-x86 cpio
+haproxy tinyproxy busybox"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's
 # packages). Machines may have them from other repositories (a kubectl package,
 # a nodejs that bundles npm): Debian's kubernetes-client and npm only when absent.

@@ -245,24 +245,59 @@ static void gauge(struct buf *b, const char *name, const char *help, double v)
 	buf__printf(b, "%s %.17g\n", name, v);
 }
 
-/* BPF parse error counters by their label value. */
-static const struct {
-	enum rs_stat stat;
-	const char *reason;
-} bpf_parse_errors[] = {
-	{ RS_STAT_PE_NOT_HTTP, "not_http" },
-	{ RS_STAT_PE_BAD_STATUS_LINE, "bad_status_line" },
-	{ RS_STAT_PE_HEAD_TOO_LARGE, "head_too_large" },
-	{ RS_STAT_PE_BAD_CHUNK, "bad_chunk" },
-	{ RS_STAT_PE_BAD_LENGTH, "bad_content_length" },
-	{ RS_STAT_PE_SCAN_LIMIT, "scan_limit" },
-	{ RS_STAT_PE_UNSEEN_BYTES, "unseen_bytes" },
-	{ RS_STAT_PE_ORPHAN_RESPONSE, "orphan_response" },
-	{ RS_STAT_PE_PIPELINE_FULL, "pipeline_full" },
-	{ RS_STAT_PE_READ_FAULT, "read_fault" },
-	{ RS_STAT_PE_HTTP2_PREFACE, "http2_preface" },
-	{ RS_STAT_PE_TLS_NO_PLAINTEXT, "tls_no_plaintext" },
+/* Label values of the kernel side's reasons (enum rs_reason). */
+static const char *const bpf_reasons[RS_R__COUNT] = {
+	[RS_R_NOT_HTTP] = "not_http",
+	[RS_R_BAD_STATUS_LINE] = "bad_status_line",
+	[RS_R_HEAD_TOO_LARGE] = "head_too_large",
+	[RS_R_BAD_CHUNK] = "bad_chunk",
+	[RS_R_BAD_LENGTH] = "bad_content_length",
+	[RS_R_SCAN_LIMIT] = "scan_limit",
+	[RS_R_UNSEEN_BYTES] = "unseen_bytes",
+	[RS_R_ORPHAN_RESPONSE] = "orphan_response",
+	[RS_R_PIPELINE_FULL] = "pipeline_full",
+	[RS_R_READ_FAULT] = "read_fault",
+	[RS_R_HTTP2_PREFACE] = "http2_preface",
+	[RS_R_TLS_NO_PLAINTEXT] = "tls_no_plaintext",
+	[RS_R_RESYNC] = "resync",
 };
+
+/*
+ * One counter family by reason: the kernel's counters from base (indexed by enum
+ * rs_reason, those in kernel_reasons) and the request line parser's (user), merged
+ * where both find a reason.
+ */
+static void render_reasons(struct buf *b, const char *name, const uint64_t *kernel,
+			   uint32_t kernel_reasons, const uint64_t *user)
+{
+	for (size_t r = 0; r < RS_R__COUNT; r++) {
+		uint64_t v = kernel[r];
+
+		if (!(kernel_reasons & (1u << r)))
+			continue;
+		for (size_t k = 1; k < HTTP1_ERROR__COUNT; k++)
+			if (!strcmp(http1_error_name((enum http1_error)k), bpf_reasons[r]))
+				v += user[k];
+		buf__printf(b, "%s{reason=\"%s\"} %" PRIu64 "\n", name, bpf_reasons[r], v);
+	}
+	for (size_t k = 1; k < HTTP1_ERROR__COUNT; k++) {
+		bool seen = false;
+
+		for (size_t r = 0; r < RS_R__COUNT; r++)
+			seen |= (kernel_reasons & (1u << r)) &&
+				!strcmp(http1_error_name((enum http1_error)k), bpf_reasons[r]);
+		if (!seen)
+			buf__printf(b, "%s{reason=\"%s\"} %" PRIu64 "\n", name,
+				    http1_error_name((enum http1_error)k), user[k]);
+	}
+}
+
+/* Reasons framing can be lost for, and those that leave requests in no series. */
+#define PARSE_ERROR_REASONS (((1u << RS_R__COUNT) - 1) & ~(1u << RS_R_RESYNC))
+#define UNFRAMED_REASONS                                                                  \
+	((1u << RS_R_BAD_STATUS_LINE) | (1u << RS_R_HEAD_TOO_LARGE) | (1u << RS_R_BAD_CHUNK) | \
+	 (1u << RS_R_BAD_LENGTH) | (1u << RS_R_SCAN_LIMIT) | (1u << RS_R_UNSEEN_BYTES) |       \
+	 (1u << RS_R_ORPHAN_RESPONSE) | (1u << RS_R_READ_FAULT) | (1u << RS_R_RESYNC))
 
 static void render_process(struct buf *b, const struct self_stats *self)
 {
@@ -315,8 +350,6 @@ static void render_process(struct buf *b, const struct self_stats *self)
 static void render_self(struct store *s, struct buf *b, const struct self_stats *self)
 {
 	struct utsname uts;
-	uint64_t pe;
-	size_t i;
 
 	if (uname(&uts))
 		strcpy(uts.release, "unknown");
@@ -328,6 +361,12 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	expose__label_value(b, uts.release);
 	buf__puts(b, "\"} 1\n");
 
+	family(b, "redscope_capture_info", "gauge",
+	       "How redscope sees socket I/O: sockets (socket tracepoints), fentry (BPF "
+	       "trampolines) or syscalls (syscall tracepoints, paid by every process).");
+	buf__printf(b, "redscope_capture_info{backend=\"%s\"} 1\n",
+		    capture_names[self->capture < CAPTURE__COUNT ? self->capture : CAPTURE_AUTO]);
+
 	counter(b, "redscope_events_total", "Records received from the kernel.", self->events);
 	counter(b, "redscope_lost_events_total",
 		"Records the kernel dropped because the ring buffer was full.",
@@ -337,6 +376,9 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 	counter(b, "redscope_connections_upgraded_total",
 		"Connections that switched protocols (101) and are no longer followed.",
 		self->bpf[RS_STAT_CONNS_UPGRADED]);
+	counter(b, "redscope_connections_tunneled_total",
+		"Connections that a 2xx answer to CONNECT made a tunnel: no longer followed.",
+		self->bpf[RS_STAT_CONNS_TUNNELED]);
 	counter(b, "redscope_syscalls_dropped_total",
 		"Socket syscalls of watched processes not followed: too many in flight at once.",
 		self->bpf[RS_STAT_INFLIGHT_FULL]);
@@ -363,24 +405,13 @@ static void render_self(struct store *s, struct buf *b, const struct self_stats 
 
 	family(b, "redscope_parse_errors_total", "counter",
 	       "Traffic on watched connections that is not HTTP/1.x redscope can follow, by reason.");
-	for (i = 0; i < ARRAY_SIZE(bpf_parse_errors); i++) {
-		pe = self->bpf[bpf_parse_errors[i].stat];
-		/* the kernel and the request line parser both find some reasons */
-		for (size_t k = 1; k < HTTP1_ERROR__COUNT; k++)
-			if (!strcmp(http1_error_name((enum http1_error)k), bpf_parse_errors[i].reason))
-				pe += self->parse_errors[k];
-		buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
-			    bpf_parse_errors[i].reason, pe);
-	}
-	for (i = 1; i < HTTP1_ERROR__COUNT; i++) {
-		bool seen = false;
-
-		for (size_t k = 0; k < ARRAY_SIZE(bpf_parse_errors); k++)
-			seen |= !strcmp(http1_error_name((enum http1_error)i), bpf_parse_errors[k].reason);
-		if (!seen)
-			buf__printf(b, "redscope_parse_errors_total{reason=\"%s\"} %" PRIu64 "\n",
-				    http1_error_name((enum http1_error)i), self->parse_errors[i]);
-	}
+	render_reasons(b, "redscope_parse_errors_total", &self->bpf[RS_STAT_PARSE_ERROR],
+		       PARSE_ERROR_REASONS, self->parse_errors);
+	family(b, "redscope_requests_unframed_total", "counter",
+	       "Requests read that are in no HTTP series because their response, or they, could "
+	       "not be framed, by reason.");
+	render_reasons(b, "redscope_requests_unframed_total", &self->bpf[RS_STAT_UNFRAMED],
+		       UNFRAMED_REASONS, self->parse_errors);
 
 	family(b, "redscope_route_overflow_total", "counter",
 	       "Requests counted under the route {overflow}: their service had --max-routes routes.");

@@ -27,6 +27,17 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define p_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 int log_level_parse(const char *s, enum log_level *out);
 
+/* capture.c: how socket I/O is captured (--capture) */
+enum capture {
+	CAPTURE_AUTO = 0, /* the cheapest the kernel supports */
+	CAPTURE_SOCKETS,  /* sock_recv_length/sock_send_length tracepoints (Linux 6.3) */
+	CAPTURE_FENTRY,	  /* fexit on the socket receive and send functions (trampolines) */
+	CAPTURE_SYSCALLS, /* syscall tracepoints: every process pays */
+	CAPTURE__COUNT,
+};
+extern const char *const capture_names[CAPTURE__COUNT];
+int capture_parse(const char *s, enum capture *out);
+
 /* buf.c: growable byte buffer */
 struct buf {
 	char *data;
@@ -267,6 +278,7 @@ struct self_stats {
 	uint64_t tls_unsupported_processes;    /* speaking TLS through no libssl we hook */
 	uint64_t kube_containers;	       /* pod containers whose metadata is cached */
 	double start_time;		       /* unix seconds */
+	enum capture capture;		       /* the backend in use */
 };
 
 /* expose.c: Prometheus text exposition format 0.0.4 */
@@ -420,9 +432,12 @@ void tls__cleanup(void);
 struct loader_opts {
 	const struct selectors *sel;
 	uint32_t max_connections;
+	enum capture capture;
 };
 int loader__preflight(void);
 int loader__open_and_attach(struct redscope_bpf **skel, const struct loader_opts *opts);
+/* The capture backend in use, once attached. */
+enum capture loader__capture(void);
 void loader__destroy(struct redscope_bpf *skel);
 /* Keep only the capabilities running needs; after load, attach and bind. */
 int loader__drop_privileges(void);

@@ -17,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 
 #include "internal.h"
 #include "redscope.skel.h"
@@ -33,8 +36,9 @@
 
 /* Syscall exits that share the exit_io program (sys_exit_read attaches by section). */
 static const char *const io_exits[] = {
-	"sys_exit_recvfrom", "sys_exit_readv",	 "sys_exit_recvmsg",   "sys_exit_write",
-	"sys_exit_sendto",   "sys_exit_writev", "sys_exit_sendmsg", "sys_exit_sendfile64",
+	"sys_exit_recvfrom", "sys_exit_readv",	 "sys_exit_recvmsg",    "sys_exit_write",
+	"sys_exit_sendto",   "sys_exit_writev", "sys_exit_sendmsg",    "sys_exit_sendfile64",
+	"sys_exit_splice",
 };
 static struct bpf_link *io_exit_links[ARRAY_SIZE(io_exits)];
 
@@ -122,6 +126,33 @@ int loader__preflight(void)
 	return err;
 }
 
+/* Entries of the watched byte array: enough for every process id pid_max allows. */
+static __u32 tgid_chunks(void)
+{
+	unsigned long pid_max = 4194304;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+	__u32 n;
+
+	if (f) {
+		if (fscanf(f, "%lu", &pid_max) != 1)
+			pid_max = 4194304;
+		fclose(f);
+	}
+	n = (pid_max + RS_TGID_CHUNK - 1) / RS_TGID_CHUNK;
+	return n < 1 ? 1 : n > RS_MAX_TGID_CHUNKS ? RS_MAX_TGID_CHUNKS : n;
+}
+
+static bool tracepoint_exists(const char *category, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TRACEFS_PATH "/events/%s/%s", category, name);
+	if (!access(path, F_OK))
+		return true;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s", category, name);
+	return !access(path, F_OK);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && log_level < LOG_DEBUG)
@@ -129,6 +160,162 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level == LIBBPF_INFO && log_level < LOG_INFO)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+static enum capture capture_used;
+
+enum capture loader__capture(void)
+{
+	return capture_used;
+}
+
+/* Does the kernel's BTF know a type of this name and kind (a tracepoint, a function)? */
+static bool kernel_btf_has(const char *name, __u32 kind)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool found;
+
+	if (!btf)
+		return false;
+	found = btf__find_by_name_kind(btf, name, kind) >= 0;
+	btf__free(btf);
+	return found;
+}
+
+/* Does the kernel's BTF enum `type` have a value named `name` (a helper, a flag)? */
+static bool kernel_btf_enum_has(const char *type, const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_enum *e;
+	const struct btf_type *t;
+	bool found = false;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	t = id >= 0 ? btf__type_by_id(btf, id) : NULL;
+	e = t ? btf_enum(t) : NULL;
+	for (int i = 0; e && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(btf, e[i].name_off), name);
+	btf__free(btf);
+	return found;
+}
+
+/*
+ * Can BPF trampolines (fentry/fexit) be attached here? Asked with the smallest fexit
+ * program on sock_recvmsg: some kernels build them without the support, some forbid
+ * them (lockdown, a seccomp or LSM policy), and the answer is EPERM or ENOTSUPP only
+ * at attach time.
+ */
+static bool probe_trampolines(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
+	struct btf *btf = btf__load_vmlinux_btf();
+	int id, fd, link;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "sock_recvmsg", BTF_KIND_FUNC);
+	btf__free(btf);
+	if (id < 0)
+		return false;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "rs_probe_fexit", "GPL", insns, ARRAY_SIZE(insns),
+			   &opts);
+	if (fd < 0)
+		return false;
+	link = bpf_raw_tracepoint_open(NULL, fd);
+	close(fd);
+	if (link < 0)
+		return false;
+	close(link);
+	return true;
+}
+
+/* The backend to use: the one asked for if the kernel has it, else the cheapest. */
+static int choose_capture(enum capture want, enum capture *out)
+{
+	bool sockets = kernel_btf_has("btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) &&
+		       kernel_btf_has("btf_trace_sock_send_length", BTF_KIND_TYPEDEF);
+	bool fentry = !sockets || want == CAPTURE_FENTRY ? probe_trampolines() : false;
+
+	if (want == CAPTURE_SOCKETS && !sockets) {
+		p_err("--capture=sockets: this kernel has no sock_recv_length and sock_send_length "
+		      "tracepoints (Linux 6.3 and later have them): use --capture=auto");
+		return -ENOTSUP;
+	}
+	if (want == CAPTURE_FENTRY && !fentry) {
+		p_err("--capture=fentry: this kernel cannot attach BPF trampolines (fexit on "
+		      "sock_recvmsg failed: not built in, or forbidden): use --capture=auto");
+		return -ENOTSUP;
+	}
+	if (want != CAPTURE_AUTO) {
+		*out = want;
+		return 0;
+	}
+	*out = sockets ? CAPTURE_SOCKETS : fentry ? CAPTURE_FENTRY : CAPTURE_SYSCALLS;
+	return 0;
+}
+
+/* Which backend a program belongs to, by its section; CAPTURE_AUTO: every backend. */
+static unsigned int capture_of(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	if (!strncmp(sec, "tracepoint/syscalls/", 20))
+		return 1u << CAPTURE_SYSCALLS;
+	if (!strncmp(sec, "tp_btf/", 7))
+		return 1u << CAPTURE_SOCKETS;
+	if (!strncmp(sec, "fexit/", 6) || !strncmp(sec, "fentry/", 7))
+		return 1u << CAPTURE_FENTRY;
+	if (!strcmp(sec, "tracepoint/sock/inet_sock_set_state") ||
+	    !strcmp(sec, "tracepoint/tcp/tcp_destroy_sock"))
+		return 1u << CAPTURE_SYSCALLS | 1u << CAPTURE_FENTRY;
+	return ~0u;
+}
+
+/*
+ * Does a program of the chosen backend have what it needs here? A trampoline needs
+ * its function in the kernel (tcp_sendpage is gone in 6.5); the entries that note an
+ * iterator are for kernels without bpf_task_pt_regs only.
+ */
+static bool program_fits(const struct bpf_program *prog, const struct redscope_bpf *skel)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	if (!strncmp(sec, "fentry/", 7) && skel->rodata->targ_task_pt_regs)
+		return false;
+	if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
+		return kernel_btf_has(strchr(sec, '/') + 1, BTF_KIND_FUNC);
+	return true;
+}
+
+static void say_capture(enum capture c, enum capture asked)
+{
+	static const char *const why[CAPTURE__COUNT] = {
+		[CAPTURE_SOCKETS] = "the socket tracepoints sock_recv_length and sock_send_length: "
+				    "no syscall tracepoint is on, processes that do no socket I/O "
+				    "pay nothing",
+		[CAPTURE_FENTRY] = "fexit on the kernel's socket receive and send functions (this "
+				   "kernel has no socket tracepoints, Linux 6.3): no syscall "
+				   "tracepoint is on",
+		[CAPTURE_SYSCALLS] = "syscall tracepoints, which slow every syscall of every "
+				     "process on the host (this kernel has neither the socket "
+				     "tracepoints of Linux 6.3 nor BPF trampolines)",
+	};
+
+	if (c == CAPTURE_SYSCALLS && asked == CAPTURE_SYSCALLS)
+		p_info("capture: syscalls, as asked: syscall tracepoints, which slow every syscall "
+		       "of every process on the host");
+	else if (c == CAPTURE_SYSCALLS)
+		p_warn("capture: syscalls: %s", why[c]);
+	else
+		p_info("capture: %s: %s", capture_names[c], why[c]);
 }
 
 static int fill_selectors(struct redscope_bpf *skel, const struct selectors *sel)
@@ -161,9 +348,14 @@ fail:
 int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts *opts)
 {
 	struct redscope_bpf *skel;
+	struct bpf_program *prog;
+	enum capture capture;
 	int err;
 
 	libbpf_set_print(libbpf_print);
+	err = choose_capture(opts->capture, &capture);
+	if (err)
+		return err;
 	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
 	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
 	skel = redscope_bpf__open();
@@ -176,9 +368,19 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	skel->rodata->targ_sel_comm = opts->sel->n_comms > 0;
 	skel->rodata->targ_sel_port = opts->sel->n_ports > 0;
 	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
+	skel->rodata->targ_sk_storage = capture == CAPTURE_SOCKETS;
+	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
+	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
+	bpf_object__for_each_program(prog, skel->obj)
+		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog, skel))
+			bpf_program__set_autoload(prog, false);
+	/* close_range(2) is Linux 5.9: without it, nothing needs its tracepoint */
+	if (!tracepoint_exists("syscalls", "sys_enter_close_range"))
+		bpf_program__set_autoload(skel->progs.enter_close_range, false);
+	bpf_map__set_max_entries(skel->maps.watched, tgid_chunks());
 	if (opts->max_connections) {
 		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
-		bpf_map__set_max_entries(skel->maps.ssl_fds, opts->max_connections);
+		bpf_map__set_max_entries(skel->maps.ssl_socks, opts->max_connections);
 	}
 
 	err = redscope_bpf__load(skel);
@@ -203,7 +405,7 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 		p_err("failed to attach the BPF programs: %s", strerror(-err));
 		goto fail;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(io_exits); i++) {
+	for (size_t i = 0; capture == CAPTURE_SYSCALLS && i < ARRAY_SIZE(io_exits); i++) {
 		io_exit_links[i] =
 			bpf_program__attach_tracepoint(skel->progs.exit_io, "syscalls", io_exits[i]);
 		if (!io_exit_links[i]) {
@@ -213,6 +415,8 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 			goto fail;
 		}
 	}
+	capture_used = capture;
+	say_capture(capture, opts->capture);
 	*out = skel;
 	return 0;
 fail:

@@ -119,6 +119,10 @@ static void usage(FILE *out)
 		"                             web configuration format\n"
 		"\n"
 		"Other:\n"
+		"  --capture=BACKEND          how socket I/O is seen: sockets (socket tracepoints,\n"
+		"                             Linux 6.3), fentry (BPF trampolines), syscalls (syscall\n"
+		"                             tracepoints, paid by every process) or auto, the cheapest\n"
+		"                             the kernel has (default)\n"
 		"  --max-connections=N        connections followed at once (default %u)\n"
 		"  --log.level=LEVEL          error, warn, info or debug (default info)\n"
 		"  -v, --verbose              same as --log.level=debug\n"
@@ -163,6 +167,10 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
 	if (err) {
 		d->self.parse_errors[err]++;
+		if (log_level >= LOG_DEBUG)
+			p_debug("process %u: a request line that is not HTTP/1.x (%s): %zu bytes, "
+				"starting with byte 0x%02x", e->tgid, http1_error_name(err), len,
+				len ? (unsigned char)e->head[0] : 0);
 		return;
 	}
 	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
@@ -267,6 +275,7 @@ static void render(struct buf *out, void *ctx)
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
 	st.start_time = d->self.start_time;
+	st.capture = loader__capture();
 	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
 	expose__render(d->store, &st, out);
 	store__unlock(d->store);
@@ -367,6 +376,7 @@ enum {
 	OPT_SERVICE_NAME,
 	OPT_BUCKETS,
 	OPT_MAX_CONNS,
+	OPT_CAPTURE,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
 	OPT_COMPAT,
@@ -403,6 +413,7 @@ int main(int argc, char **argv)
 		{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
 		{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
 		{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+		{ "capture", required_argument, NULL, OPT_CAPTURE },
 		{ "compat", required_argument, NULL, OPT_COMPAT },
 		{ "comm", required_argument, NULL, OPT_COMM },
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -569,6 +580,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			st_opts.duration.bounds = d.duration_buckets;
+			break;
+		case OPT_CAPTURE:
+			if (capture_parse(optarg, &ld_opts.capture)) {
+				p_err("invalid --capture '%s': expected auto, sockets, fentry or syscalls",
+				      optarg);
+				return 2;
+			}
 			break;
 		case OPT_MAX_CONNS:
 			errno = 0;

@@ -259,7 +259,9 @@ static char *program_name(const char *exe, const char **args, size_t n)
 
 /*
  * The name of a process's service: --service-name, else its OTEL_SERVICE_NAME, else
- * in Kubernetes its container's name, else what the program is.
+ * in Kubernetes its container's name, else what the program is. NULL when the process
+ * is gone and nothing else names it: not something to remember (a forked child that
+ * served one connection and exited gets its parent's name from the fork event).
  */
 static char *resolve_name(pid_t tgid, const struct kube_meta *pod, unsigned int *flags)
 {
@@ -280,7 +282,7 @@ static char *resolve_name(pid_t tgid, const struct kube_meta *pod, unsigned int 
 	if (!name && pod)
 		name = strdup(pod->container);
 	if (!proc_exe(tgid, exe))
-		return name ? name : strdup(UNKNOWN_SERVICE);
+		return name;
 	cmdline = proc_read(tgid, "cmdline", &len);
 	if (!cmdline)
 		return name ? name : strdup(basename_of(exe));

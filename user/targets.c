@@ -8,6 +8,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -118,6 +120,24 @@ static bool is_pid_dir(const char *name)
 	return *name;
 }
 
+/* The watched byte array, mapped: the kernel side's first check of every process. */
+static __u8 *watched;
+static size_t watched_len;
+
+static int watched_map(void)
+{
+	int fd = bpf_map__fd(skel->maps.watched);
+
+	watched_len = (size_t)bpf_map__max_entries(skel->maps.watched) * RS_TGID_CHUNK;
+	watched = mmap(NULL, watched_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (watched == MAP_FAILED) {
+		watched = NULL;
+		p_err("cannot map the watched processes array: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static int target_add(pid_t tgid, __u32 flags)
 {
 	struct rs_target t = { .flags = flags };
@@ -125,11 +145,16 @@ static int target_add(pid_t tgid, __u32 flags)
 
 	if (tgid == getpid())
 		return 0;
+	if ((size_t)tgid >= watched_len) {
+		p_warn("cannot watch process %d: above pid_max when redscope started", tgid);
+		return -ERANGE;
+	}
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.targets), &key, &t, BPF_NOEXIST) &&
 	    errno != EEXIST) {
 		p_warn("cannot watch process %d: %s", tgid, strerror(errno));
 		return -errno;
 	}
+	watched[tgid] = 1;
 	p_debug("watching process %d", tgid);
 	tls__scan(tgid);
 	return 0;
@@ -308,28 +333,6 @@ static bool process_selected(const struct selectors *sel, pid_t pid)
 }
 
 /* Auto mode: processes that hold a listening socket now are servers. */
-static void seed_auto(const struct selectors *sel)
-{
-	struct uset inodes = {};
-	struct dirent *de;
-	DIR *proc;
-
-	listening_inodes(sel, &inodes);
-	proc = opendir("/proc");
-	if (!proc) {
-		free(inodes.v);
-		return;
-	}
-	while ((de = readdir(proc))) {
-		pid_t pid = is_pid_dir(de->d_name) ? atoi(de->d_name) : 0;
-
-		if (pid && owns_socket_in(pid, &inodes) && process_selected(sel, pid))
-			target_add(pid, RS_TARGET_AUTO | RS_TARGET_FOLLOW);
-	}
-	closedir(proc);
-	free(inodes.v);
-}
-
 static pid_t ppid_of(const char *pid)
 {
 	char path[64], line[512], *p;
@@ -344,6 +347,67 @@ static pid_t ppid_of(const char *pid)
 		sscanf(p + 1, " %*c %d", &ppid);
 	fclose(f);
 	return ppid;
+}
+
+/* Add to a set of processes every process that descends from one in it. */
+static void add_descendants(struct uset *set)
+{
+	struct dirent *de;
+	bool grew = true;
+	DIR *proc;
+
+	/* grow the set until no process has a parent in it; trees are shallow */
+	while (grew) {
+		grew = false;
+		uset_seal(set);
+		proc = opendir("/proc");
+		if (!proc)
+			return;
+		while ((de = readdir(proc))) {
+			pid_t pid;
+
+			if (!is_pid_dir(de->d_name))
+				continue;
+			pid = atoi(de->d_name);
+			if (!uset_has(set, pid) && uset_has(set, ppid_of(de->d_name))) {
+				uset_add(set, pid);
+				grew = true;
+			}
+		}
+		closedir(proc);
+	}
+}
+
+/*
+ * Auto mode: processes holding a listening socket, and their descendants, which were
+ * forked before redscope started and may serve what their parent accepts (a Node.js
+ * cluster's workers, a forking server's children).
+ */
+static void seed_auto(const struct selectors *sel)
+{
+	struct uset inodes = {}, listeners = {};
+	struct dirent *de;
+	DIR *proc;
+
+	listening_inodes(sel, &inodes);
+	proc = opendir("/proc");
+	if (!proc) {
+		free(inodes.v);
+		return;
+	}
+	while ((de = readdir(proc))) {
+		pid_t pid = is_pid_dir(de->d_name) ? atoi(de->d_name) : 0;
+
+		if (pid && pid != getpid() && owns_socket_in(pid, &inodes))
+			uset_add(&listeners, pid);
+	}
+	closedir(proc);
+	add_descendants(&listeners);
+	for (size_t i = 0; i < listeners.n; i++)
+		if (process_selected(sel, listeners.v[i]))
+			target_add(listeners.v[i], RS_TARGET_AUTO | RS_TARGET_FOLLOW);
+	free(inodes.v);
+	free(listeners.v);
 }
 
 /* The parent of a watched process: from its fork record, else from /proc (cached). */
@@ -366,9 +430,6 @@ static pid_t parent_of(pid_t tgid)
 static int seed_pids(const struct selectors *o)
 {
 	struct uset chosen = {};
-	struct dirent *de;
-	bool grew = true;
-	DIR *proc;
 	int err = 0;
 
 	for (size_t i = 0; i < o->n_pids; i++) {
@@ -382,26 +443,7 @@ static int seed_pids(const struct selectors *o)
 		}
 		uset_add(&chosen, o->pids[i]);
 	}
-	/* grow the set until no process has a parent in it; trees are shallow */
-	while (grew) {
-		grew = false;
-		uset_seal(&chosen);
-		proc = opendir("/proc");
-		if (!proc)
-			break;
-		while ((de = readdir(proc))) {
-			pid_t pid;
-
-			if (!is_pid_dir(de->d_name))
-				continue;
-			pid = atoi(de->d_name);
-			if (!uset_has(&chosen, pid) && uset_has(&chosen, ppid_of(de->d_name))) {
-				uset_add(&chosen, pid);
-				grew = true;
-			}
-		}
-		closedir(proc);
-	}
+	add_descendants(&chosen);
 	for (size_t i = 0; i < chosen.n; i++)
 		if (process_selected(o, chosen.v[i]))
 			target_add(chosen.v[i], RS_TARGET_FOLLOW);
@@ -412,7 +454,12 @@ out:
 
 int targets__init(struct redscope_bpf *s, const struct selectors *sel)
 {
+	int err;
+
 	skel = s;
+	err = watched_map();
+	if (err)
+		return err;
 	if (sel->n_pids)
 		return seed_pids(sel);
 	seed_auto(sel);
@@ -528,31 +575,56 @@ static bool is_dead(__u32 tgid)
 	return false;
 }
 
-/*
- * Delete the entries of dead processes from a map whose keys start with a tgid.
- * For the connections map, returns the requests they had in flight: the process
- * died before answering them, and its exit closed the sockets without a close().
- */
-static uint64_t sweep_map(int fd, size_t key_size, bool conns)
+/* Delete the entries of dead processes from a map whose keys start with a tgid. */
+static void sweep_map(int fd, size_t key_size)
 {
 	char key[64], next[64];
 	struct buf doomed = {};
 	void *prev = NULL;
-	uint64_t abandoned = 0;
-	struct rs_conn c;
 
 	/* collect first: deleting while iterating would restart the walk */
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, key_size);
-		if (is_dead(*(__u32 *)key)) {
+		if (is_dead(*(__u32 *)key))
 			buf__append(&doomed, key, key_size);
-			if (conns && !bpf_map_lookup_elem(fd, key, &c) &&
-			    (c.flags & RS_CONN_IN_REQUEST))
-				abandoned += 1 + c.queued;
-		}
 		prev = key;
 	}
 	for (size_t off = 0; off + key_size <= doomed.len; off += key_size)
+		bpf_map_delete_elem(fd, doomed.data + off);
+	buf__free(&doomed);
+}
+
+/*
+ * Connections whose last user died with no state change to come: unix sockets (a
+ * process that exits without close() releases them with no syscall to see) and TCP
+ * connections reset before. TCP ones otherwise end in the kernel side, at their
+ * state change. Returns the requests they had in flight: the process died before
+ * answering them.
+ */
+static uint64_t sweep_orphaned_conns(void)
+{
+	int fd = bpf_map__fd(skel->maps.conns), pipe_fd = bpf_map__fd(skel->maps.pipeline);
+	struct buf doomed = {};
+	__u64 key, next, *prev = NULL;
+	uint64_t abandoned = 0;
+	struct rs_conn c;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &c) || !(c.flags & (RS_CONN_UNIX | RS_CONN_RESET)) ||
+		    !is_dead(c.tgid))
+			continue;
+		buf__append(&doomed, &key, sizeof(key));
+		if (c.flags & RS_CONN_IN_REQUEST)
+			abandoned += 1 + c.queued;
+		for (__u32 i = 0; i < c.queued; i++) {
+			struct rs_pipe_key pk = { .sk = key, .seq = (__u16)(c.seq + i) };
+
+			bpf_map_delete_elem(pipe_fd, &pk);
+		}
+	}
+	for (size_t off = 0; off + sizeof(key) <= doomed.len; off += sizeof(key))
 		bpf_map_delete_elem(fd, doomed.data + off);
 	buf__free(&doomed);
 	return abandoned;
@@ -564,10 +636,10 @@ uint64_t targets__sweep(void)
 
 	if (!n_dead)
 		return 0;
-	abandoned = sweep_map(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key), true);
-	sweep_map(bpf_map__fd(skel->maps.pipeline), sizeof(struct rs_pipe_key), false);
-	sweep_map(bpf_map__fd(skel->maps.ssl_fds), sizeof(struct rs_ssl_key), false);
-	sweep_map(bpf_map__fd(skel->maps.busy_open), sizeof(__u32), false);
+	abandoned = sweep_orphaned_conns();
+	sweep_map(bpf_map__fd(skel->maps.fds), sizeof(struct rs_fd_key));
+	sweep_map(bpf_map__fd(skel->maps.ssl_socks), sizeof(struct rs_ssl_key));
+	sweep_map(bpf_map__fd(skel->maps.busy_open), sizeof(__u32));
 	n_dead = 0;
 	return abandoned;
 }
@@ -590,7 +662,7 @@ void targets__stats(struct self_stats *st)
 {
 	st->tracked_processes = count_keys(bpf_map__fd(skel->maps.targets), sizeof(__u32));
 	st->tracked_connections =
-		count_keys(bpf_map__fd(skel->maps.conns), sizeof(struct rs_conn_key));
+		count_keys(bpf_map__fd(skel->maps.conns), sizeof(__u64));
 }
 
 /*
@@ -629,6 +701,9 @@ void targets__refresh(struct store *st)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &t) || (t.flags & RS_TARGET_IGNORED))
 			continue;
+		/* exited, its exit not consumed yet: no gauge of it, and no name to guess */
+		if (kill((pid_t)key, 0) && errno == ESRCH)
+			continue;
 		id = service__of(key);
 		svc = (id->flags & IDENTITY_GUNICORN) || t.active > 0 ? store__service(st, id)
 								    : store__find_service(st, id);
@@ -660,6 +735,9 @@ void targets__refresh(struct store *st)
 
 void targets__cleanup(void)
 {
+	if (watched)
+		munmap(watched, watched_len);
+	watched = NULL;
 	skel = NULL;
 	n_dead = 0;
 	for (size_t i = 0; i < PROC_BUCKETS; i++) {

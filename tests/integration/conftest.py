@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import pathlib
+import re
 import shlex
 import signal
 import socket
@@ -46,9 +47,36 @@ def scaled(n, least=1):
     return max(least, round(n * LOAD_SCALE))
 
 
+def host_captures():
+    """The capture backends the tests marked capture run under: the socket tracepoints
+    where the kernel has them (Linux 6.3) and the syscall tracepoints, each; a kernel
+    matrix guest names its own (REDSCOPE_CAPTURES)."""
+    if os.environ.get("REDSCOPE_CAPTURES"):
+        return os.environ["REDSCOPE_CAPTURES"].split(",")
+    tracefs = [pathlib.Path(p) for p in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")]
+    socket_tps = any((t / "events/sock/sock_recv_length").exists() for t in tracefs)
+    return (["sockets"] if socket_tps else []) + ["syscalls"]
+
+
+CAPTURES = host_captures()
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "kernel_matrix: a core case the kernel matrix (tests/vm) "
                             "runs inside every guest kernel")
+    config.addinivalue_line("markers", "capture: its outcome depends on how bytes are captured: "
+                            "runs once under each capture backend of CAPTURES")
+
+
+def pytest_generate_tests(metafunc):
+    if "redscope" in metafunc.fixturenames and metafunc.definition.get_closest_marker("capture"):
+        metafunc.parametrize("capture", CAPTURES, indirect=True)
+
+
+@pytest.fixture
+def capture(request):
+    """The --capture backend of the test's redscope, None: the default (auto)."""
+    return getattr(request, "param", None)
 
 
 def skip_reason():
@@ -180,12 +208,12 @@ class Redscope:
 
 
 @pytest.fixture
-def redscope(tmp_path):
+def redscope(tmp_path, capture):
     """Start redscope with the given arguments; stopped (and checked) at the end."""
     started = []
 
     def start(*args):
-        r = Redscope(tmp_path, args)
+        r = Redscope(tmp_path, list(args) + (["--capture=" + capture] if capture else []))
         started.append(r)
         return r
 
@@ -378,6 +406,37 @@ def wrk_requests(base_url, paths, threads, quota, workdir, cpus=CLIENT_CPUS):
     all of them answered."""
     return Wrk(base_url, threads, quota, workdir, env={"WRK_PATHS": ",".join(paths)},
                cpus=cpus).wait()
+
+
+def exact(rs, service, sent, method="GET"):
+    """redscope counted exactly sent for service, a Counter of (path, status) requests of
+    method, or of (path, method, status); nothing lost, no request left out of a series."""
+    expected = collections.Counter()
+    for key, n in sent.items():
+        expected[(key[0], method, key[1]) if len(key) == 2 else tuple(key)] += n
+    wait_for_total(rs, service, sum(expected.values()))
+    time.sleep(0.5)
+    m = rs.metrics()
+    assert m.request_counts(service) == dict(expected)
+    assert m.value("redscope_lost_events_total") == 0
+    return m
+
+
+def unframed(m):
+    """{reason: requests} of redscope_requests_unframed_total, the ones above 0."""
+    return {s.labels["reason"]: s.value for s in m.find("redscope_requests_unframed_total") if s.value}
+
+
+def access_log_counts(log, methods=r"[A-Z]+"):
+    """(path, status) -> requests of an access log in nginx's combined format, or any
+    log with '"METHOD TARGET HTTP/1.x" STATUS' in its lines (http.server's); the path is
+    the target without its query, as redscope's routes."""
+    out = collections.Counter()
+    for line in log.read_text().splitlines():
+        m = re.search(r'"(%s) (\S+) HTTP/1\.[01]" (\d{3})' % methods, line)
+        if m:
+            out[(m.group(2).split("?")[0], int(m.group(3)))] += 1
+    return out
 
 
 def wait_for_total(rs, service, total, timeout=10):

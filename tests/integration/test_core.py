@@ -8,6 +8,8 @@ import pytest
 
 from conftest import CPU_SLOWDOWN, curl_requests, scaled, wait_for, wait_for_total, wrk_requests
 
+pytestmark = pytest.mark.capture
+
 ROUTES = {"/ok": 200, "/missing": 404, "/boom": 500}
 PATHS = list(ROUTES)
 SERVICE = "redapp"

@@ -13,6 +13,8 @@ import pytest
 from conftest import (CLIENT_CPUS, Wrk, curl_requests, pinned, scaled, wait_for,
                       wait_for_total, wrk_requests)
 
+pytestmark = pytest.mark.capture
+
 ROUTES = {"/ok": 200, "/missing": 404, "/boom": 500}
 CGROUP2 = pathlib.Path("/sys/fs/cgroup/unified")
 
@@ -289,8 +291,13 @@ def test_comm_selects_by_process_name_including_later_ones(two_apps, redscope, g
 
 def test_cgroup_selects_processes_in_it_by_either_path(two_apps, redscope, test_cgroup):
     a, b = two_apps
-    for pid in [b.proc.pid] + [int(p) for p in subprocess.run(
-            ["pgrep", "-P", str(b.proc.pid)], capture_output=True, text=True).stdout.split()]:
+
+    def workers():
+        return [int(p) for p in subprocess.run(["pgrep", "-P", str(b.proc.pid)],
+                                               capture_output=True, text=True).stdout.split()]
+    # both workers forked: one forked while the others are moved would stay outside
+    wait_for(lambda: len(workers()) == 2, 10, what="gunicorn's two workers")
+    for pid in [b.proc.pid] + workers():
         (test_cgroup / "cgroup.procs").write_text(str(pid))
     for arg in (str(test_cgroup), test_cgroup.name):
         rs = redscope("--cgroup=%s" % arg)

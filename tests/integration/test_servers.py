@@ -1,24 +1,16 @@
 """The servers people run, each counted exactly: gunicorn's gevent workers, uwsgi,
 nginx (static files with sendfile, and as a reverse proxy), Python's http.server
 (HTTP/1.0) and Node.js (keep-alive by default)."""
+import collections
 import subprocess
-import time
 
-from conftest import (APPS, Wrk, curl_requests, free_port, nginx_conf, wait_for, wait_for_total,
-                      wrk_requests)
+import pytest
+
+from conftest import APPS, Wrk, curl_requests, exact, free_port, nginx_conf, wait_for, wrk_requests
+
+pytestmark = pytest.mark.capture
 
 MIX = ["/ok", "/missing", "/boom"]
-
-
-def exact(rs, service, sent, method="GET"):
-    """redscope counted exactly sent, a Counter of (path, status), for service."""
-    total = sum(sent.values())
-    wait_for_total(rs, service, total)
-    time.sleep(0.5)
-    m = rs.metrics()
-    assert m.request_counts(service) == {(p, method, s): n for (p, s), n in sent.items()}
-    assert m.value("redscope_lost_events_total") == 0
-    return m
 
 
 def test_gunicorn_gevent_workers(gunicorn, redscope, tmp_path):
@@ -81,6 +73,33 @@ def test_nginx_reverse_proxy_in_front_of_gunicorn(server, gunicorn, redscope, tm
     # both hops, each as its own service, each exact
     exact(rs, "nginx", sent)
     exact(rs, "redapp", sent)
+
+
+def test_nginx_to_gunicorn_over_a_unix_socket_with_close_delimited_responses(
+        server, gunicorn, redscope, tmp_path):
+    # HTTP/1.0 upstream over a unix socket: gunicorn streams a body of unknown length by
+    # writing until it closes the connection, and a unix socket has no TCP state to tell
+    sock = tmp_path / "gunicorn.sock"
+    app = gunicorn("redapp:app", "--workers", "2", "--bind", "unix:%s" % sock,
+                   env={"REDAPP_WORK_MS": "1"})
+    port = free_port()
+    server("nginx", nginx_conf(tmp_path, port, "location / { proxy_pass http://unix:%s:; "
+                               "proxy_http_version 1.0; proxy_buffering off; }" % sock), port)
+    rs = redscope()
+    sent = curl_requests("http://127.0.0.1:%d" % port,
+                         ["/stream?pieces=20"] * 10 + ["/ok"] * 10 + ["/missing"] * 5)
+    assert sent == {("/stream?pieces=20", 200): 10, ("/ok", 200): 10, ("/missing", 404): 5}
+    routes = {("/stream", 200): 10, ("/ok", 200): 10, ("/missing", 404): 5}
+    exact(rs, "nginx", routes)
+    m = exact(rs, "redapp", routes)
+    logged = collections.Counter((path, status) for _, path, status, _, _ in app.access_entries())
+    assert logged == routes
+    # each streamed body whole, though its end was only the connection's close
+    body = sum(len("piece %d\n" % i) for i in range(20))
+    assert m.value("http_server_response_body_size_bytes_sum", service_name="redapp",
+                   http_route="/stream", http_request_method="GET",
+                   http_response_status_code="200", url_scheme="http") == 10 * body
+    assert m.value("redscope_requests_unanswered_total") == 0
 
 
 def test_python_http_server_speaks_http_1_0(server, redscope, tmp_path):

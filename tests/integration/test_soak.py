@@ -9,7 +9,11 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from conftest import curl_requests, wait_for
+
+pytestmark = pytest.mark.capture
 
 SECONDS = float(os.environ.get("REDSCOPE_SOAK_SECONDS", "60"))
 MIX = ["/ok", "/missing", "/boom"]

@@ -11,8 +11,10 @@ import time
 
 import pytest
 
-from conftest import (APPS, CPU_SLOWDOWN, Wrk, curl_requests, free_port, nginx_conf, scaled,
-                      wait_for, wait_for_total)
+from conftest import (APPS, CPU_SLOWDOWN, Wrk, access_log_counts, curl_requests, free_port,
+                      nginx_conf, scaled, wait_for, wait_for_total)
+
+pytestmark = pytest.mark.capture
 
 MIX = ["/ok", "/missing", "/boom"]
 
@@ -34,15 +36,6 @@ def access_counts(app):
     """(path, status) -> requests, as gunicorn logged them: what the server answered
     (a client that gives up on a response and asks again is not the server's count)."""
     return collections.Counter((p, s) for m, p, s, d, _ in app.access_entries())
-
-
-def nginx_counts(log):
-    """(path, status) -> requests of an nginx access log in the combined format."""
-    out = collections.Counter()
-    for line in log.read_text().splitlines():
-        m = re.search(r'"GET (\S+) HTTP/1\.[01]" (\d{3}) ', line)
-        out[(m.group(1), int(m.group(2)))] += 1
-    return out
 
 
 def only_https(rs, service, sent, method="GET"):
@@ -143,10 +136,10 @@ def test_nginx_plain_and_https_ports_side_by_side(server, redscope, tmp_path):
     sent_plain += Wrk(http_url, 2, 300, tmp_path, env={"WRK_PATHS": "/ok"}).wait()
     # what nginx answered on each port (a client retrying a response it gave up on
     # would otherwise look like a miscount)
-    wait_for(lambda: sum(nginx_counts(tmp_path / "tls.log").values()) >= sum(sent_tls.values())
-             and sum(nginx_counts(tmp_path / "plain.log").values()) >= sum(sent_plain.values()),
+    wait_for(lambda: sum(access_log_counts(tmp_path / "tls.log").values()) >= sum(sent_tls.values())
+             and sum(access_log_counts(tmp_path / "plain.log").values()) >= sum(sent_plain.values()),
              10, what="nginx's access logs")
-    sent_tls, sent_plain = nginx_counts(tmp_path / "tls.log"), nginx_counts(tmp_path / "plain.log")
+    sent_tls, sent_plain = access_log_counts(tmp_path / "tls.log"), access_log_counts(tmp_path / "plain.log")
     total = sum(sent_tls.values()) + sum(sent_plain.values())
     wait_for_total(rs, "nginx", total)
     time.sleep(0.5)

@@ -8,7 +8,11 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import APPS, free_port, wait_for_total
+
+pytestmark = pytest.mark.capture
 
 BIG = 10 * 1024 * 1024
 

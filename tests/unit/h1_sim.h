@@ -8,16 +8,18 @@
 #define REDSCOPE_H1_SIM_H
 
 #include "bpf_shim.h"
-#include "../../bpf/h1.bpf.h"
+#include "../../bpf/conn.bpf.h"
 
 #define SIM_MAX_EVENTS 4096
 #define SIM_PIPE_SLOTS (RS_PIPELINE_MAX + 4)
 #define SIM_TGID 4242
-#define SIM_FD 7
+#define SIM_SK 0xffff888012345600ULL
 
 static struct rs_work sim_work;
 static __u64 sim_stats[RS_STAT__COUNT];
 static struct rs_target sim_target;
+static bool sim_busy_open;
+static __u64 sim_busy_since;
 static struct {
 	bool used;
 	struct rs_pipe_key key;
@@ -36,6 +38,8 @@ void *bpf_map_lookup_elem(void *map, const void *key)
 		return *(const __u32 *)key < RS_STAT__COUNT ? &sim_stats[*(const __u32 *)key] : NULL;
 	if (map == &targets)
 		return *(const __u32 *)key == SIM_TGID ? &sim_target : NULL;
+	if (map == &busy_open)
+		return *(const __u32 *)key == SIM_TGID && sim_busy_open ? &sim_busy_since : NULL;
 	if (map == &pipeline) {
 		for (size_t i = 0; i < SIM_PIPE_SLOTS; i++)
 			if (sim_pipe[i].used && !memcmp(&sim_pipe[i].key, key, sizeof(struct rs_pipe_key)))
@@ -48,7 +52,13 @@ long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 fl
 {
 	struct rs_request *r;
 
-	(void)flags;
+	if (map == &busy_open) {
+		if (sim_busy_open && flags == BPF_NOEXIST)
+			return -17; /* EEXIST */
+		sim_busy_open = true;
+		sim_busy_since = *(const __u64 *)value;
+		return 0;
+	}
 	if (map != &pipeline)
 		return -1;
 	r = bpf_map_lookup_elem(map, key);
@@ -67,6 +77,12 @@ long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 fl
 
 long bpf_map_delete_elem(void *map, const void *key)
 {
+	if (map == &busy_open) {
+		if (!sim_busy_open)
+			return -2; /* ENOENT */
+		sim_busy_open = false;
+		return 0;
+	}
 	if (map != &pipeline)
 		return -1;
 	for (size_t i = 0; i < SIM_PIPE_SLOTS; i++)
@@ -128,8 +144,12 @@ long bpf_probe_read_kernel(void *dst, __u32 size, const void *src)
 	return 0;
 }
 
+/* Asked once for every request that begins: the simulation counts requests with it. */
+static __u64 sim_begun;
+
 __u64 bpf_get_current_cgroup_id(void)
 {
+	sim_begun++;
 	return 1;
 }
 
@@ -140,34 +160,49 @@ static inline void sim_reset(void)
 	memset(sim_stats, 0, sizeof(sim_stats));
 	memset(sim_pipe, 0, sizeof(sim_pipe));
 	memset(&sim_target, 0, sizeof(sim_target));
+	sim_busy_open = false;
+	sim_begun = 0;
 	sim_n_events = 0;
 	sim_lost = 0;
 	sim_clock = 1000;
-	sim_work.key.tgid = SIM_TGID;
-	sim_work.key.fd = SIM_FD;
+	sim_work.sk = SIM_SK;
+	sim_work.tgid = SIM_TGID;
+	sim_work.conn.tgid = SIM_TGID;
 	sim_work.conn.flags = RS_CONN_ACCEPTED;
 	sim_work.conn.accept_ns = sim_clock;
+}
+
+/* One syscall's bytes, as the capture hands them to the framing core. */
+static inline void sim_call(__u32 dir, __u32 kind, const void *p, __u32 vlen, size_t n)
+{
+	sim_work.now = ++sim_clock;
+	sim_work.first = 1;
+	sim_work.budget = RS_FEED_BUDGET;
+	rs_feed_io(dir, kind, (__u64)(unsigned long)p, vlen, n);
 }
 
 /* What a read (RS_DIR_REQ) or write (RS_DIR_RESP) of these bytes does. */
 static inline void sim_io(__u32 dir, const void *p, size_t n)
 {
-	sim_work.now = ++sim_clock;
-	rs_feed_io(dir, RS_IO_BUF, (__u64)(unsigned long)p, 0, n);
+	sim_call(dir, RS_IO_BUF, p, 0, n);
 }
 
-/* sendfile: bytes the parser cannot look at. */
+/* readv or writev of n bytes in vlen iovecs. */
+static inline void sim_iov(__u32 dir, const struct iovec *iov, __u32 vlen, size_t n)
+{
+	sim_call(dir, RS_IO_IOV, iov, vlen, n);
+}
+
+/* sendfile, splice: bytes the parser cannot look at. */
 static inline void sim_blind(__u32 dir, size_t n)
 {
-	sim_work.now = ++sim_clock;
-	rs_feed_io(dir, RS_IO_BLIND, 0, 0, n);
+	sim_call(dir, RS_IO_BLIND, NULL, 0, n);
 }
 
 static inline void sim_close(void)
 {
 	sim_work.now = ++sim_clock;
-	if (sim_work.conn.flags & RS_CONN_IN_REQUEST)
-		rs_close();
+	rs_close();
 }
 
 static inline __u64 sim_stat(enum rs_stat s)
@@ -175,9 +210,48 @@ static inline __u64 sim_stat(enum rs_stat s)
 	return sim_stats[s];
 }
 
-static inline bool sim_broken(void)
+static inline __u64 sim_parse_errors(enum rs_reason r)
 {
-	return sim_work.conn.req.state == RS_H1_BROKEN || sim_work.conn.resp.state == RS_H1_BROKEN;
+	return sim_stats[RS_STAT_PARSE_ERROR + r];
+}
+
+static inline __u64 sim_unframed(enum rs_reason r)
+{
+	return sim_stats[RS_STAT_UNFRAMED + r];
+}
+
+/* Every request unframed, whatever the reason. */
+static inline __u64 sim_unframed_all(void)
+{
+	__u64 n = 0;
+
+	for (int r = 0; r < RS_R__COUNT; r++)
+		n += sim_unframed(r);
+	return n;
+}
+
+/*
+ * Every request that began is in a record (an HTTP series, or unanswered) or counted
+ * unframed: after a close, nothing is in flight and nothing went missing.
+ */
+static inline bool sim_accounted(void)
+{
+	__u64 unframed_begun = sim_unframed_all() - sim_unframed(RS_R_ORPHAN_RESPONSE) -
+			       sim_unframed(RS_R_RESYNC);
+
+	return sim_begun == sim_n_events + sim_lost + unframed_begun && sim_target.active == 0;
+}
+
+/* Framing of a direction is lost and not found again yet. */
+static inline bool sim_out_of_step(void)
+{
+	return sim_work.conn.req.state == RS_H1_RESYNC || sim_work.conn.resp.state == RS_H1_RESYNC;
+}
+
+/* Not followed any more: a tunnel, HTTP/2. */
+static inline bool sim_ignored(void)
+{
+	return sim_work.conn.req.state == RS_H1_IGNORED && sim_work.conn.resp.state == RS_H1_IGNORED;
 }
 
 #endif /* REDSCOPE_H1_SIM_H */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What every capture backend hands its hooks to: bytes moved on a socket, a socket
+ * accepted, a socket closed, a TCP state change. Connections are kept per socket: in
+ * the socket's own local storage (the sockets backend, whose hooks hand over a socket
+ * the verifier trusts), else in the conns hash map keyed by the socket's address.
+ * TLS connections are always in the hash map: the libssl uprobes that feed their
+ * plaintext may not use socket storage.
+ */
+#ifndef REDSCOPE_CAPTURE_BPF_H
+#define REDSCOPE_CAPTURE_BPF_H
+
+#include "conn.bpf.h"
+#include "targets.bpf.h"
+
+/* Set by the daemon before load: connections in socket storage (the sockets backend). */
+const volatile bool targ_sk_storage = false;
+
+/*
+ * Where connections live, for a caller: socket storage when sk is a socket the
+ * verifier trusts (a tp_btf argument) and the sockets backend runs.
+ */
+static __always_inline struct rs_conn *conn_get(struct sock *sk, bool skst)
+{
+	__u64 key = (__u64)sk;
+
+	if (skst && targ_sk_storage)
+		return bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+static __always_inline void conn_put(struct sock *sk, bool skst, struct rs_conn *v)
+{
+	__u64 key = (__u64)sk;
+	struct rs_conn *c;
+
+	if (skst && targ_sk_storage) {
+		c = bpf_sk_storage_get(&sk_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (c)
+			*c = *v;
+		return;
+	}
+	bpf_map_update_elem(&conns, &key, v, BPF_ANY);
+}
+
+static __always_inline void conn_del(struct sock *sk, bool skst)
+{
+	__u64 key = (__u64)sk;
+
+	if (skst && targ_sk_storage)
+		bpf_sk_storage_delete(&sk_conns, sk);
+	else
+		bpf_map_delete_elem(&conns, &key);
+}
+
+/* The first user buffer of a call, for a look at its first bytes. */
+static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
+{
+	struct user_msghdr msg;
+	struct iovec iov;
+
+	if (kind == RS_IO_BUF)
+		return buf;
+	if (kind == RS_IO_BLIND)
+		return 0;
+	if (kind == RS_IO_MSG) {
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf))
+			return 0;
+		buf = (__u64)msg.msg_iov;
+	}
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
+		return 0;
+	return (__u64)iov.iov_base;
+}
+
+/*
+ * A request read on a socket we do not know: a connection accepted before redscope
+ * started. Follow it from this request on if the bytes at buf (len read) start one.
+ */
+static __always_inline bool conn_adoptable(struct sock *sk, __u64 buf, __u64 len)
+{
+	return looks_like_request(first_word(buf, len), len) && selected_conn(sk);
+}
+
+/* Connection c of socket sk, in the storage skst says, ends: what it had open ends. */
+static __always_inline void conn_end(struct sock *sk, struct rs_conn *c, bool skst)
+{
+	struct rs_work *w;
+
+	if ((c->flags & (RS_CONN_TLS | RS_CONN_PLAINTEXT)) == RS_CONN_TLS)
+		stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
+	if (c->ssl) {
+		struct rs_ssl_key key = { .tgid = c->tgid, .ssl = c->ssl };
+
+		bpf_map_delete_elem(&ssl_socks, &key);
+	}
+	w = work_get();
+	if (w) {
+		w->conn = *c;
+		w->sk = (__u64)sk;
+		w->tgid = c->tgid;
+		w->now = bpf_ktime_get_ns();
+		rs_close();
+	}
+	conn_del(sk, skst);
+}
+
+/* Socket sk is closed: what it had open ends, and it is forgotten. */
+static __always_inline void conn_closed(struct sock *sk, bool skst)
+{
+	struct rs_conn *c = conn_get(sk, skst), *plain;
+
+	if (!c)
+		return;
+	if (skst && targ_sk_storage && (c->flags & RS_CONN_TLS)) {
+		/* its plaintext went to the hash map: that connection ends too */
+		plain = conn_get(sk, false);
+		if (plain)
+			conn_end(sk, plain, false);
+		else
+			stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
+		conn_del(sk, skst);
+		return;
+	}
+	conn_end(sk, c, skst);
+}
+
+/*
+ * len bytes read (RS_DIR_REQ) or written (RS_DIR_RESP) by process tgid on socket sk,
+ * where kind and buf say (vlen iovecs). ssl: the SSL object when the bytes are TLS
+ * plaintext from SSL_read/SSL_write, else 0. skst: sk is a socket the verifier
+ * trusts. Returns 1 when sk is a connection.
+ */
+static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32 kind, __u64 buf,
+				   __u32 vlen, __u64 len, __u64 ssl, bool skst)
+{
+	struct rs_conn *c = conn_get(sk, skst && !ssl);
+	struct rs_work *w;
+
+	if (c) {
+		/* syscall bytes of a TLS connection are ciphertext; a tunnel is not HTTP */
+		if ((!ssl && (c->flags & RS_CONN_TLS)) ||
+		    (dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
+			return 1;
+	} else if (dir != RS_DIR_REQ || !conn_adoptable(sk, io_first_buf(kind, buf), len)) {
+		return 0;
+	}
+	w = work_get();
+	if (!w)
+		return 1;
+	if (c) {
+		w->conn = *c;
+	} else {
+		__builtin_memset(&w->conn, 0, sizeof(w->conn));
+		if (sock_is_unix(sk))
+			w->conn.flags = RS_CONN_UNIX;
+		stat_inc(RS_STAT_CONNS_OPENED);
+	}
+	if (ssl) {
+		if (!(w->conn.flags & RS_CONN_TLS))
+			stat_inc(RS_STAT_CONNS_TLS); /* its handshake was inside SSL_read */
+		w->conn.flags |= RS_CONN_TLS | RS_CONN_PLAINTEXT;
+		w->conn.ssl = ssl;
+	}
+	w->sk = (__u64)sk;
+	w->tgid = tgid;
+	w->conn.tgid = tgid;
+	w->now = bpf_ktime_get_ns();
+	w->first = 1;
+	w->budget = RS_FEED_BUDGET;
+	rs_feed_io(dir, kind, buf, vlen, len);
+	if (c)
+		*c = w->conn;
+	else
+		conn_put(sk, skst && !ssl, &w->conn);
+	/*
+	 * Reset while the application was in this call, or before it got to the socket:
+	 * what it moved counts, then the connection ends (no state change is to come).
+	 */
+	if ((w->conn.flags & RS_CONN_RESET) || (!c && tcp_closed(sk)))
+		conn_closed(sk, skst && !ssl);
+	if (!ssl && (w->conn.flags & RS_CONN_TLS))
+		tls_seen(tgid);
+	return 1;
+}
+
+/*
+ * A connection process tgid takes from the listen queue: its first bytes will be a
+ * request, whatever they are. established_ns: when its handshake completed, else 0.
+ */
+static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid, bool skst)
+{
+	struct rs_work *w = work_get();
+	__u64 key = (__u64)sk, *est;
+
+	/* reset while it waited to be accepted: its reads, if any, are picked up as such */
+	if (!w || tcp_closed(sk))
+		return NULL;
+	__builtin_memset(&w->conn, 0, sizeof(w->conn));
+	w->conn.accept_ns = bpf_ktime_get_ns();
+	w->conn.flags = RS_CONN_ACCEPTED;
+	if (sock_is_unix(sk))
+		w->conn.flags |= RS_CONN_UNIX;
+	w->conn.tgid = tgid;
+	est = bpf_map_lookup_elem(&established, &key);
+	if (est) {
+		w->conn.established_ns = *est;
+		bpf_map_delete_elem(&established, &key);
+	}
+	conn_put(sk, skst, &w->conn);
+	stat_inc(RS_STAT_CONNS_OPENED);
+	return conn_get(sk, skst);
+}
+
+/*
+ * TCP state changes of every socket of the host (softirq or process context, no
+ * target to check): the state test comes first.
+ *   SYN_RECV -> ESTABLISHED: a server-side connection completed its handshake and
+ *     waits in the listen queue until a worker takes it (queue time).
+ *   -> FIN_WAIT1, LAST_ACK, CLOSE: the socket is closed, by close() or by its
+ *     process's exit, or the connection died; every TCP socket passes CLOSE before
+ *     it is freed, so no connection outlives its socket.
+ *   -> LISTEN: the current process listens: in auto mode it becomes a target.
+ */
+static __always_inline int sock_state(struct sock *sk, int from, int to, bool skst)
+{
+	__u64 key = (__u64)sk, now;
+	struct rs_conn *c;
+
+	if (to == RS_TCP_ESTABLISHED && from == RS_TCP_SYN_RECV) {
+		now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&established, &key, &now, BPF_ANY);
+	} else if (to == RS_TCP_FIN_WAIT1 || to == RS_TCP_LAST_ACK || to == RS_TCP_CLOSE) {
+		c = conn_get(sk, skst);
+		if (!c)
+			return 0;
+		/*
+		 * The application closed it, or shut down its writing: what it wrote is all.
+		 * A reset or a timeout can come while its writer is inside a call: that
+		 * call's bytes still count, so the connection ends when a call returns
+		 * (conn_io), at the close (enter_close), or when the socket is freed
+		 * (sock_destroyed), whichever comes first.
+		 */
+		if (sock_write_shut(sk))
+			conn_closed(sk, skst);
+		else
+			c->flags |= RS_CONN_RESET;
+	} else if (to == RS_TCP_LISTEN) {
+		listening(sk);
+	}
+	return 0;
+}
+
+/*
+ * A TCP socket is freed: whatever of it is still open ends now, at the latest, and
+ * nothing keyed by its address may be found by the next socket at that address.
+ */
+static __always_inline int sock_destroyed(struct sock *sk, bool skst)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&established, &key);
+	conn_closed(sk, skst);
+	return 0;
+}
+
+#endif /* REDSCOPE_CAPTURE_BPF_H */

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * TLS plaintext: uprobes on SSL_read, SSL_read_ex, SSL_write and SSL_write_ex of each
+ * libssl that targets map (attached by the daemon, once per library file, for every
+ * process: the target check comes first). The entry remembers the call; the socket
+ * I/O made inside it moves ciphertext and names the SSL object's socket (the capture
+ * backend calls ssl_nested); the return feeds the plaintext to that socket's
+ * connection as if a read or a write had moved it.
+ */
+#ifndef REDSCOPE_TLS_BPF_H
+#define REDSCOPE_TLS_BPF_H
+
+#include "capture.bpf.h"
+
+#define RS_E2BIG 7 /* errno of a full map */
+
+/*
+ * Socket I/O of a target that calls into libssl: inside an SSL_read or SSL_write of
+ * this thread it is ciphertext, which tells the socket of the SSL object (sk, 0 when
+ * unknown) and is not parsed itself. Returns true then.
+ */
+static __always_inline bool ssl_nested(struct rs_target *t, __u64 id, __u64 sk)
+{
+	struct rs_ssl_call *call;
+	struct rs_ssl_key key;
+
+	if (!(t->flags & RS_TARGET_SSL))
+		return false;
+	call = bpf_map_lookup_elem(&ssl_calls, &id);
+	if (!call)
+		return false;
+	if (sk && call->sk != sk) {
+		call->sk = sk;
+		key.tgid = id >> 32;
+		key.pad = 0;
+		key.ssl = call->ssl;
+		bpf_map_update_elem(&ssl_socks, &key, &sk, BPF_ANY);
+	}
+	return true;
+}
+
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_ssl_key key = { .tgid = id >> 32, .ssl = ssl };
+	struct rs_ssl_call call = { .ssl = ssl, .buf = buf, .out = out, .dir = dir };
+	struct rs_target *t = target_of(key.tgid);
+	__u64 *sk;
+
+	if (!t)
+		return 0;
+	if (!(t->flags & RS_TARGET_SSL))
+		target_flags_set(t, RS_TARGET_SSL);
+	sk = bpf_map_lookup_elem(&ssl_socks, &key);
+	if (sk)
+		call.sk = *sk;
+	/* the outer call of any nesting is the one that counts */
+	if (bpf_map_update_elem(&ssl_calls, &id, &call, BPF_NOEXIST) == -RS_E2BIG)
+		stat_inc(RS_STAT_INFLIGHT_FULL);
+	return 0;
+}
+
+/* SSL_read(ssl, buf, num) */
+SEC("uprobe")
+int ssl_read_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_REQ);
+}
+
+/* SSL_read_ex(ssl, buf, num, size_t *readbytes) */
+SEC("uprobe")
+int ssl_read_ex_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_REQ);
+}
+
+/* SSL_write(ssl, buf, num) */
+SEC("uprobe")
+int ssl_write_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_RESP);
+}
+
+/* SSL_write_ex(ssl, buf, num, size_t *written) */
+SEC("uprobe")
+int ssl_write_ex_enter(struct pt_regs *ctx)
+{
+	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_RESP);
+}
+
+/* Return of all four: one program, attached to each by the daemon. */
+SEC("uretprobe")
+int ssl_exit(struct pt_regs *ctx)
+{
+	int ret = PT_REGS_RC(ctx); /* all four return int: the upper half of rax is junk */
+	__u64 id = bpf_get_current_pid_tgid();
+	struct rs_ssl_call *callp = bpf_map_lookup_elem(&ssl_calls, &id);
+	struct rs_ssl_call call;
+	__u64 n = 0;
+
+	if (!callp)
+		return 0;
+	call = *callp;
+	bpf_map_delete_elem(&ssl_calls, &id);
+	if (call.out) {
+		/* SSL_read_ex, SSL_write_ex: 1 on success, the count through a pointer */
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.out))
+			return 0;
+	} else if (ret > 0) {
+		n = ret;
+	}
+	if (!n)
+		return 0;
+	if (!call.sk) {
+		/* a memory BIO: the application moves the ciphertext itself, later */
+		stat_inc(RS_STAT_TLS_NO_SOCKET);
+		membio_seen(id >> 32);
+		return 0;
+	}
+	/* uprobes may not use socket storage: TLS connections are in the hash map */
+	conn_io((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl,
+		false);
+	return 0;
+}
+
+#endif /* REDSCOPE_TLS_BPF_H */
