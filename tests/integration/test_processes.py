@@ -72,12 +72,16 @@ def test_recycled_workers_lose_no_request_and_leave_nothing_behind(gunicorn, red
     maps = bpf_maps_of(rs.proc.pid)
 
     def only_live():
+        # maps keyed by process (inflight by thread: pid_tgid, the process in its high half)
         keys = {name: tgids_in_map(maps[name], offset)
-                for name, offset in (("targets", 0), ("conns", 0), ("pipeline", 0), ("inflight", 4))}
+                for name, offset in (("targets", 0), ("busy_open", 0), ("fds", 0),
+                                     ("inflight", 4))}
         dead = {name: [t for t in ts if not os.path.exists("/proc/%d" % t)] for name, ts in keys.items()}
         return keys if not any(dead.values()) else None
 
     keys = wait_for(only_live, 5, interval=0.5, what="the maps to hold live processes only")
+    # keyed by socket: sync workers close every connection, so nothing is left
+    assert tgids_in_map(maps["conns"]) == [] and tgids_in_map(maps["pipeline"]) == []
 
     # of this app, exactly its master and 3 workers are watched: none of the recycled
     def of_app(tgid):

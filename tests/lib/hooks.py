@@ -12,8 +12,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from bpfids import bpf_ids_held_by  # noqa: E402
 
 TRACEFS = [pathlib.Path("/sys/kernel/tracing/events"), pathlib.Path("/sys/kernel/debug/tracing/events")]
-# bpftool's attach types of "tracing" links
-TRACING_FAMILIES = {"trace_fentry": "fentry", "trace_fexit": "fexit", "trace_raw_tp": "BTF tracepoints"}
+# bpftool's attach types of "tracing" links that perf list does not show
+TRACING_FAMILIES = {"trace_fentry": "fentry", "trace_fexit": "fexit"}
 
 
 def tracepoint_category(name):
@@ -32,26 +32,30 @@ def bpftool(*args):
 
 def hook_families(pid):
     """Sorted names of the hook families pid's programs are attached to, such as
-    "syscall tracepoints", "sched raw tracepoints", "fexit"."""
+    "syscall tracepoints", "sock BTF tracepoints", "sched raw tracepoints", "fexit"."""
     families = set()
+    types = {p["id"]: p.get("type") for p in bpftool("prog", "show")}
     for e in bpftool("perf", "list"):
         if e.get("pid") != pid:
             continue
         kind = e.get("fd_type")
+        category = tracepoint_category(e.get("tracepoint", ""))
         if kind == "tracepoint":
-            category = tracepoint_category(e["tracepoint"])
             families.add("syscall tracepoints" if category == "syscalls"
                          else "%s tracepoints" % category)
+        elif kind == "raw_tracepoint" and types.get(e.get("prog_id")) == "tracing":
+            families.add("%s BTF tracepoints" % category)  # tp_btf
         elif kind == "raw_tracepoint":
-            families.add("%s raw tracepoints" % e["tracepoint"].split("_")[0])
+            families.add("%s raw tracepoints" % category)
         elif kind in ("uprobe", "uretprobe"):
             families.add("uprobes")
         else:
             families.add(kind)
     held = bpf_ids_held_by(pid)
     for link in bpftool("link", "list"):
-        if link.get("prog_id") in held and link.get("type") == "tracing":
-            families.add(TRACING_FAMILIES.get(link.get("attach_type"), link.get("attach_type")))
+        kind = TRACING_FAMILIES.get(link.get("attach_type"))
+        if link.get("prog_id") in held and link.get("type") == "tracing" and kind:
+            families.add(kind)
     return sorted(families)
 
 

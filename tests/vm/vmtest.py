@@ -12,7 +12,7 @@ the kernels, fetched with `apt-get download` through a private apt configuration
 machine's own sources are never touched), and the guest root, built by debootstrap
 once and kept as a cpio archive. A second run starts in seconds.
 
-Usage (root): vmtest.py list | vmtest.py run [LINE...] [--redscope-args=ARGS]
+Usage (root): vmtest.py list | vmtest.py run [LINE...] [--capture=BACKEND]
               vmtest.py exec LINE COMMAND   (a shell command in the guest, for debugging)
 """
 import argparse
@@ -35,11 +35,12 @@ SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 ARCH = "amd64"
 
-# Kernel lines: (line, suites whose packages carry it, EKS node line)
+# Kernel lines: (line, suites whose packages carry it, EKS node line, the capture backend
+# redscope picks there: the socket tracepoints are Linux 6.3, trampolines older)
 LINES = [
-    ("5.10", ("bullseye", "bullseye-security"), "Amazon Linux 2"),
-    ("6.1", ("bookworm", "bookworm-security"), "AL2023, Bottlerocket"),
-    ("6.12", ("bookworm-backports", "bookworm-security"), "AL2023, Bottlerocket"),
+    ("5.10", ("bullseye", "bullseye-security"), "Amazon Linux 2", "fentry"),
+    ("6.1", ("bookworm", "bookworm-security"), "AL2023, Bottlerocket", "fentry"),
+    ("6.12", ("bookworm-backports", "bookworm-security"), "AL2023, Bottlerocket", "sockets"),
 ]
 LIST_MAX_AGE = 24 * 3600  # package lists older than this are refreshed
 
@@ -99,7 +100,7 @@ class Apt:
 
     def update(self):
         """Fetch the package lists of every suite, unless fresh ones are here."""
-        suites = sorted({s for _, ss, _ in LINES for s in ss})
+        suites = sorted({s for _, ss, _, _ in LINES for s in ss})
         text = "".join("deb [arch=%s signed-by=%s] %s %s main\n"
                        % (ARCH, KEYRING, SECURITY_MIRROR if s.endswith("-security") else MIRROR, s)
                        for s in suites)
@@ -141,19 +142,19 @@ def natural_key(s):
 
 
 def resolve_kernels():
-    """[(line, package, EKS node line)], newest package of each line. A line that cannot
-    be resolved carries the reason instead of a package (the test says it)."""
+    """[(line, package, EKS node line, capture, None)], newest package of each line. A line
+    that cannot be resolved carries the reason instead of a package (the test says it)."""
     apt = Apt()
     try:
         apt.update()
     except VmtestError as e:
-        return [(line, None, eks, str(e)) for line, _, eks in LINES]
+        return [(line, None, eks, capture, str(e)) for line, _, eks, capture in LINES]
     out = []
-    for line, _, eks in LINES:
+    for line, _, eks, capture in LINES:
         try:
-            out.append((line, apt.newest_kernel(line), eks, None))
+            out.append((line, apt.newest_kernel(line), eks, capture, None))
         except VmtestError as e:
-            out.append((line, None, eks, str(e)))
+            out.append((line, None, eks, capture, str(e)))
     return out
 
 
@@ -275,7 +276,7 @@ else
 		echo "MARK-END junit"
 	} > /dev/ttyS1
 	# what redscope probed and switched off here: its start-up log and self metrics
-	build/redscope --web.listen-address=127.0.0.1:9435 $REDSCOPE_EXTRA_ARGS > /tmp/rs.log 2>&1 &
+	build/redscope --web.listen-address=127.0.0.1:9435 > /tmp/rs.log 2>&1 &
 	for i in $(seq 120); do
 		curl -sf -o /tmp/metrics http://127.0.0.1:9435/metrics && break
 		sleep 0.5
@@ -300,17 +301,19 @@ sleep 60
 """.replace("MARK", RESULT_MARK)
 
 
-def core_cases():
-    """Node ids of the integration tests marked kernel_matrix, as pytest collects them here."""
+def core_cases(capture):
+    """Node ids of the integration tests marked kernel_matrix, as pytest collects them for a
+    guest whose tests run under one capture backend."""
     out = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
-               "-m", "kernel_matrix", "tests/integration"], cwd=ROOT, check=False).stdout
+               "-m", "kernel_matrix", "tests/integration"], cwd=ROOT, check=False,
+              env=dict(os.environ, REDSCOPE_CAPTURES=capture)).stdout
     cases = [l.strip() for l in out.splitlines() if "::" in l]
     if not cases:
         raise VmtestError("no integration test is marked kernel_matrix:\n" + out[-800:])
     return cases
 
 
-def run_archive(guest, binary, redscope_args, cases, accel, workdir, command=None):
+def run_archive(guest, binary, capture, cases, accel, workdir, command=None):
     """The initramfs of one run: the guest root, then the init script, the build and the
     tests (the kernel unpacks concatenated archives in order)."""
     overlay = workdir / "overlay"
@@ -321,8 +324,8 @@ def run_archive(guest, binary, redscope_args, cases, accel, workdir, command=Non
         shutil.copytree(ROOT / sub, opt / sub,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules"))
     (opt / "vmtest.env").write_text(
-        "export REDSCOPE_LOAD_SCALE=%s REDSCOPE_CPU_SLOWDOWN=%s REDSCOPE_EXTRA_ARGS='%s' "
-        "PYTHONDONTWRITEBYTECODE=1\n" % (LOAD_SCALE, CPU_SLOWDOWN[accel], redscope_args.replace("'", "")))
+        "export REDSCOPE_LOAD_SCALE=%s REDSCOPE_CPU_SLOWDOWN=%s REDSCOPE_CAPTURES=%s "
+        "PYTHONDONTWRITEBYTECODE=1\n" % (LOAD_SCALE, CPU_SLOWDOWN[accel], capture))
     (opt / "cases").write_text("\n".join(cases) + "\n")
     if command:
         (opt / "command").write_text(command + "\n")
@@ -429,9 +432,9 @@ def outcome(case):
     return "passed"
 
 
-def boot(package, cases, redscope_args="", binary=ROOT / "build" / "redscope", command=None):
-    """Boot a kernel package with the guest root, run the test cases (node ids) in it, or
-    a shell command instead; return its Result."""
+def boot(package, capture, cases, binary=ROOT / "build" / "redscope", command=None):
+    """Boot a kernel package with the guest root, run the test cases (node ids) in it
+    under a capture backend, or a shell command instead; return its Result."""
     if not pathlib.Path(binary).exists():
         raise VmtestError("%s is missing: run make" % binary)
     vmlinuz = fetch_kernel(package)
@@ -439,7 +442,7 @@ def boot(package, cases, redscope_args="", binary=ROOT / "build" / "redscope", c
     accel = "kvm" if kvm_works(vmlinuz) else "tcg"
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
         tmp = pathlib.Path(tmp)
-        initrd = run_archive(guest, binary, redscope_args, cases, accel, tmp, command)
+        initrd = run_archive(guest, binary, capture, cases, accel, tmp, command)
         console, results = tmp / "console.log", tmp / "results.log"
         started = time.monotonic()
         try:
@@ -457,25 +460,26 @@ def main():
     ap.add_argument("command", choices=["list", "run", "exec"])
     ap.add_argument("lines", nargs="*", help="kernel lines to run (default: all); for exec, "
                     "the line and the shell command")
-    ap.add_argument("--redscope-args", default="", help="extra arguments of every redscope started")
+    ap.add_argument("--capture", help="the backend the tests run under (default: the line's)")
     a = ap.parse_args()
     kernels = resolve_kernels()
     if a.command == "exec":
-        package = {line: pkg for line, pkg, _, _ in kernels}.get(a.lines[0] if a.lines else None)
+        package = {line: pkg for line, pkg, _, _, _ in kernels}.get(a.lines[0] if a.lines else None)
         if not package or len(a.lines) != 2:
             ap.error("exec takes a resolvable kernel line and one shell command")
-        r = boot(package, [], a.redscope_args, command=a.lines[1])
+        r = boot(package, "", [], command=a.lines[1])
         print(r.console)
         return 0
     failed = False
-    for line, package, eks, why in kernels:
+    for line, package, eks, capture, why in kernels:
         if a.lines and line not in a.lines:
             continue
         if a.command == "list" or not package:
             print("%-5s %-40s %s" % (line, package or "unresolved: " + why, eks))
             failed |= not package
             continue
-        r = boot(package, core_cases(), a.redscope_args)
+        capture = a.capture or capture
+        r = boot(package, capture, core_cases(capture))
         bad = {k: v for k, v in r.cases.items() if v != "passed"}
         print("%-5s %s (%s): %s in %.0f s" % (line, package, r.accel,
                                                "no result" if r.rc is None else
