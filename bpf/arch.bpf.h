@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What differs between architectures: the syscall in progress and its arguments as
- * the saved user registers hold them (bpf_task_pt_regs), and the syscall numbers.
+ * the saved user registers hold them (bpf_task_pt_regs: a pointer the verifier
+ * trusts, read directly), and the syscall numbers.
  */
 #ifndef REDSCOPE_ARCH_BPF_H
 #define REDSCOPE_ARCH_BPF_H
 
 #if defined(__TARGET_ARCH_x86)
-#define RS_SYSCALL_NR(regs) BPF_CORE_READ((regs), orig_ax)
-#define RS_SYSCALL_ARG1(regs) BPF_CORE_READ((regs), si)
-#define RS_SYSCALL_ARG2(regs) BPF_CORE_READ((regs), dx)
+#define RS_SYSCALL_NR(regs) ((regs)->orig_ax)
+#define RS_SYSCALL_ARG1(regs) ((regs)->si)
+#define RS_SYSCALL_ARG2(regs) ((regs)->dx)
 #define RS_NR_READ 0
 #define RS_NR_WRITE 1
 #define RS_NR_READV 19
@@ -22,9 +23,9 @@
 #define RS_NR_SPLICE 275
 #elif defined(__TARGET_ARCH_arm64)
 /* x0 is the first argument until the syscall returns; the others are x1, x2 */
-#define RS_SYSCALL_NR(regs) BPF_CORE_READ((regs), syscallno)
-#define RS_SYSCALL_ARG1(regs) BPF_CORE_READ((regs), regs[1])
-#define RS_SYSCALL_ARG2(regs) BPF_CORE_READ((regs), regs[2])
+#define RS_SYSCALL_NR(regs) ((regs)->syscallno)
+#define RS_SYSCALL_ARG1(regs) ((regs)->regs[1])
+#define RS_SYSCALL_ARG2(regs) ((regs)->regs[2])
 #define RS_NR_READ 63
 #define RS_NR_WRITE 64
 #define RS_NR_READV 65

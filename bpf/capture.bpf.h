@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What every capture backend hands its hooks to: bytes moved on a socket, a socket
- * accepted, a socket closed, a TCP state change. Connections are kept per socket: in
- * the socket's own local storage (the sockets backend, whose hooks hand over a socket
- * the verifier trusts), else in the conns hash map keyed by the socket's address.
- * TLS connections are always in the hash map: the libssl uprobes that feed their
- * plaintext may not use socket storage.
+ * accepted, a socket closed, a TCP state change. Connections are kept per socket, in
+ * the conns hash map keyed by the socket's address, whatever the backend.
  */
 #ifndef REDSCOPE_CAPTURE_BPF_H
 #define REDSCOPE_CAPTURE_BPF_H
@@ -13,44 +10,18 @@
 #include "conn.bpf.h"
 #include "targets.bpf.h"
 
-/* Set by the daemon before load: connections in socket storage (the sockets backend). */
-const volatile bool targ_sk_storage = false;
-
-/*
- * Where connections live, for a caller: socket storage when sk is a socket the
- * verifier trusts (a tp_btf argument) and the sockets backend runs.
- */
-static __always_inline struct rs_conn *conn_get(struct sock *sk, bool skst)
+static __always_inline struct rs_conn *conn_get(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	if (skst && targ_sk_storage)
-		return bpf_sk_storage_get(&sk_conns, sk, 0, 0);
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-static __always_inline void conn_put(struct sock *sk, bool skst, struct rs_conn *v)
-{
-	__u64 key = (__u64)sk;
-	struct rs_conn *c;
-
-	if (skst && targ_sk_storage) {
-		c = bpf_sk_storage_get(&sk_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (c)
-			*c = *v;
-		return;
-	}
-	bpf_map_update_elem(&conns, &key, v, BPF_ANY);
-}
-
-static __always_inline void conn_del(struct sock *sk, bool skst)
+static __always_inline void conn_del(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	if (skst && targ_sk_storage)
-		bpf_sk_storage_delete(&sk_conns, sk);
-	else
-		bpf_map_delete_elem(&conns, &key);
+	bpf_map_delete_elem(&conns, &key);
 }
 
 /* The first user buffer of a call, for a look at its first bytes. */
@@ -82,11 +53,14 @@ static __always_inline bool conn_adoptable(struct sock *sk, __u64 buf, __u64 len
 	return looks_like_request(first_word(buf, len), len) && selected_conn(sk);
 }
 
-/* Connection c of socket sk, in the storage skst says, ends: what it had open ends. */
-static __always_inline void conn_end(struct sock *sk, struct rs_conn *c, bool skst)
+/* Socket sk is closed: what it had open ends, and it is forgotten. */
+static __always_inline void conn_closed(struct sock *sk)
 {
+	struct rs_conn *c = conn_get(sk);
 	struct rs_work *w;
 
+	if (!c)
+		return;
 	if ((c->flags & (RS_CONN_TLS | RS_CONN_PLAINTEXT)) == RS_CONN_TLS)
 		stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
 	if (c->ssl) {
@@ -102,39 +76,19 @@ static __always_inline void conn_end(struct sock *sk, struct rs_conn *c, bool sk
 		w->now = bpf_ktime_get_ns();
 		rs_close();
 	}
-	conn_del(sk, skst);
-}
-
-/* Socket sk is closed: what it had open ends, and it is forgotten. */
-static __always_inline void conn_closed(struct sock *sk, bool skst)
-{
-	struct rs_conn *c = conn_get(sk, skst), *plain;
-
-	if (!c)
-		return;
-	if (skst && targ_sk_storage && (c->flags & RS_CONN_TLS)) {
-		/* its plaintext went to the hash map: that connection ends too */
-		plain = conn_get(sk, false);
-		if (plain)
-			conn_end(sk, plain, false);
-		else
-			stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
-		conn_del(sk, skst);
-		return;
-	}
-	conn_end(sk, c, skst);
+	conn_del(sk);
 }
 
 /*
  * len bytes read (RS_DIR_REQ) or written (RS_DIR_RESP) by process tgid on socket sk,
  * where kind and buf say (vlen iovecs). ssl: the SSL object when the bytes are TLS
- * plaintext from SSL_read/SSL_write, else 0. skst: sk is a socket the verifier
- * trusts. Returns 1 when sk is a connection.
+ * plaintext from SSL_read/SSL_write, else 0. Returns 1 when sk is a connection.
  */
 static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32 kind, __u64 buf,
-				   __u32 vlen, __u64 len, __u64 ssl, bool skst)
+				   __u32 vlen, __u64 len, __u64 ssl)
 {
-	struct rs_conn *c = conn_get(sk, skst && !ssl);
+	__u64 key = (__u64)sk;
+	struct rs_conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct rs_work *w;
 
 	if (c) {
@@ -172,13 +126,13 @@ static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32
 	if (c)
 		*c = w->conn;
 	else
-		conn_put(sk, skst && !ssl, &w->conn);
+		bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
 	/*
 	 * Reset while the application was in this call, or before it got to the socket:
 	 * what it moved counts, then the connection ends (no state change is to come).
 	 */
 	if ((w->conn.flags & RS_CONN_RESET) || (!c && tcp_closed(sk)))
-		conn_closed(sk, skst && !ssl);
+		conn_closed(sk);
 	if (!ssl && (w->conn.flags & RS_CONN_TLS))
 		tls_seen(tgid);
 	return 1;
@@ -188,7 +142,7 @@ static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32
  * A connection process tgid takes from the listen queue: its first bytes will be a
  * request, whatever they are. established_ns: when its handshake completed, else 0.
  */
-static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid, bool skst)
+static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid)
 {
 	struct rs_work *w = work_get();
 	__u64 key = (__u64)sk, *est;
@@ -207,9 +161,9 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
 		w->conn.established_ns = *est;
 		bpf_map_delete_elem(&established, &key);
 	}
-	conn_put(sk, skst, &w->conn);
+	bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
 	stat_inc(RS_STAT_CONNS_OPENED);
-	return conn_get(sk, skst);
+	return conn_get(sk);
 }
 
 /*
@@ -222,16 +176,18 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
  *     it is freed, so no connection outlives its socket.
  *   -> LISTEN: the current process listens: in auto mode it becomes a target.
  */
-static __always_inline int sock_state(struct sock *sk, int from, int to, bool skst)
+static __always_inline int sock_state(struct sock *sk, int from, int to)
 {
 	__u64 key = (__u64)sk, now;
 	struct rs_conn *c;
 
-	if (to == RS_TCP_ESTABLISHED && from == RS_TCP_SYN_RECV) {
+	if (to == RS_TCP_ESTABLISHED) {
+		if (from != RS_TCP_SYN_RECV || BPF_CORE_READ(sk, sk_protocol) != RS_IPPROTO_TCP)
+			return 0;
 		now = bpf_ktime_get_ns();
 		bpf_map_update_elem(&established, &key, &now, BPF_ANY);
 	} else if (to == RS_TCP_FIN_WAIT1 || to == RS_TCP_LAST_ACK || to == RS_TCP_CLOSE) {
-		c = conn_get(sk, skst);
+		c = conn_get(sk);
 		if (!c)
 			return 0;
 		/*
@@ -242,10 +198,10 @@ static __always_inline int sock_state(struct sock *sk, int from, int to, bool sk
 		 * (sock_destroyed), whichever comes first.
 		 */
 		if (sock_write_shut(sk))
-			conn_closed(sk, skst);
+			conn_closed(sk);
 		else
 			c->flags |= RS_CONN_RESET;
-	} else if (to == RS_TCP_LISTEN) {
+	} else if (to == RS_TCP_LISTEN && BPF_CORE_READ(sk, sk_protocol) == RS_IPPROTO_TCP) {
 		listening(sk);
 	}
 	return 0;
@@ -255,12 +211,13 @@ static __always_inline int sock_state(struct sock *sk, int from, int to, bool sk
  * A TCP socket is freed: whatever of it is still open ends now, at the latest, and
  * nothing keyed by its address may be found by the next socket at that address.
  */
-static __always_inline int sock_destroyed(struct sock *sk, bool skst)
+static __always_inline int sock_destroyed(struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	bpf_map_delete_elem(&established, &key);
-	conn_closed(sk, skst);
+	if (bpf_map_lookup_elem(&established, &key))
+		bpf_map_delete_elem(&established, &key);
+	conn_closed(sk);
 	return 0;
 }
 

@@ -7,7 +7,6 @@
  * sock_sendmsg itself is inlined into its callers and never fires for write().
  * The user buffer comes from the arguments of the syscall in progress where
  * bpf_task_pt_regs exists (5.15); before, from the message's iterator, noted at entry.
- * Connections are in the hash map (socket storage is not for trampolines before 5.11).
  */
 #ifndef REDSCOPE_CAPTURE_FENTRY_BPF_H
 #define REDSCOPE_CAPTURE_FENTRY_BPF_H
@@ -67,7 +66,7 @@ int BPF_PROG(fentry_sock_recvmsg, struct socket *sock, struct msghdr *msg, int f
 SEC("fexit/sock_recvmsg")
 int BPF_PROG(fexit_sock_recvmsg, struct socket *sock, struct msghdr *msg, int flags, int ret)
 {
-	return sock_io(sock->sk, ret, flags, RS_DIR_REQ, false, false);
+	return sock_io(sock->sk, ret, flags, RS_DIR_REQ, false);
 }
 
 SEC("fentry/tcp_sendmsg")
@@ -79,7 +78,7 @@ int BPF_PROG(fentry_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t siz
 SEC("fexit/tcp_sendmsg")
 int BPF_PROG(fexit_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size, int ret)
 {
-	return sock_io(sk, ret, 0, RS_DIR_RESP, false, false);
+	return sock_io(sk, ret, 0, RS_DIR_RESP, false);
 }
 
 SEC("fentry/unix_stream_sendmsg")
@@ -92,7 +91,7 @@ SEC("fexit/unix_stream_sendmsg")
 int BPF_PROG(fexit_unix_stream_sendmsg, struct socket *sock, struct msghdr *msg, size_t len,
 	     int ret)
 {
-	return sock_io(sock->sk, ret, 0, RS_DIR_RESP, false, false);
+	return sock_io(sock->sk, ret, 0, RS_DIR_RESP, false);
 }
 
 /* sendfile and splice into a TCP socket before Linux 6.5: bytes we cannot look at */
@@ -100,7 +99,7 @@ SEC("fexit/tcp_sendpage")
 int BPF_PROG(fexit_tcp_sendpage, struct sock *sk, struct page *page, int offset, size_t size,
 	     int flags, int ret)
 {
-	return sock_io(sk, ret, 0, RS_DIR_RESP, false, true);
+	return sock_io(sk, ret, 0, RS_DIR_RESP, true);
 }
 
 #pragma clang diagnostic pop

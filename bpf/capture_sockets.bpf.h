@@ -5,8 +5,7 @@
  * (read, recv*, write, send*, sendfile and splice into a socket) and nowhere else, so
  * no syscall tracepoint is on and a process that does no socket I/O pays nothing.
  * The user buffer the bytes went to or came from is read from the arguments of the
- * syscall in progress (bpf_task_pt_regs). Connection state lives in the socket's own
- * storage and goes away with it.
+ * syscall in progress (bpf_task_pt_regs).
  */
 #ifndef REDSCOPE_CAPTURE_SOCKETS_BPF_H
 #define REDSCOPE_CAPTURE_SOCKETS_BPF_H
@@ -89,15 +88,15 @@ static __always_inline bool call_bytes(__u64 id, bool blind, __u32 *kind, __u64 
  * A unix socket's stream ended (a read returned 0): the other end closed. If that end
  * is a connection, its close-delimited response, if any, ends here (unix sockets have
  * no state change to tell). Either end's reader may tell: the peer of a server, or
- * the server itself. Unix connections are in the hash map, by socket address.
+ * the server itself.
  */
 static __always_inline void unix_eof(struct sock *sk)
 {
 	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
-	conn_closed(sk, false);
+	conn_closed(sk);
 	if (peer)
-		conn_closed(peer, false);
+		conn_closed(peer);
 }
 
 /*
@@ -127,61 +126,46 @@ static __always_inline bool unix_server_found(struct sock *sk, __u32 tgid, int r
 static __always_inline __u64 tcp_unseen_reads(struct sock *sk, struct rs_conn *c, int ret)
 {
 	__u32 copied = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
-	__u32 before = copied - ret, gap = c && c->copied_seq ? before - c->copied_seq : 0;
+	__u32 before = copied - ret, gap = c->copied_seq ? before - c->copied_seq : 0;
 
-	if (c)
-		c->copied_seq = copied;
+	c->copied_seq = copied;
 	return gap < (1u << 30) ? gap : 0;
 }
 
 /*
- * Ciphertext moved inside an SSL call, with no connection in the socket's storage yet:
- * its handshake was inside SSL_read. Its plaintext goes to the hash map; the socket's
- * storage says so, for its close to end that connection too. A connection accepted
- * since redscope started gets its queue time there.
+ * The socket I/O a thread does inside SSL_read or SSL_write is ciphertext: not parsed.
+ * A connection accepted since redscope started whose handshake is inside SSL_read is
+ * taken up here (its queue time ends here), for its plaintext to find.
  */
-static __always_inline void tls_seen_inside_ssl(struct sock *sk, __u32 tgid)
+static __always_inline void tls_inside_ssl(struct sock *sk, __u32 tgid)
 {
-	struct rs_conn *c = conn_get(sk, true), *plain;
-	struct rs_work *w;
+	struct rs_conn *c;
 
+	if (conn_get(sk) || !bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk }))
+		return;
+	c = conn_accepted(sk, tgid);
 	if (c) {
 		c->flags |= RS_CONN_TLS;
-		return;
+		stat_inc(RS_STAT_CONNS_TLS);
 	}
-	if (bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk })) {
-		plain = conn_accepted(sk, tgid, false);
-		if (plain) {
-			plain->flags |= RS_CONN_TLS;
-			stat_inc(RS_STAT_CONNS_TLS);
-		}
-	}
-	w = work_get();
-	if (!w)
-		return;
-	__builtin_memset(&w->conn, 0, sizeof(w->conn));
-	w->conn.flags = RS_CONN_TLS;
-	w->conn.tgid = tgid;
-	conn_put(sk, true, &w->conn);
 }
 
 /*
- * The bytes of a receive or send by the current process on socket sk. sk_storage:
- * sk is an argument the verifier trusts, connections may be in its storage. blind:
- * bytes nobody can look at.
+ * The bytes of a receive or send by the current process on socket sk. blind: bytes
+ * nobody can look at (sendpage).
  */
-static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 dir,
-				   bool sk_storage, bool blind)
+static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 dir, bool blind)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), buf;
 	__u32 tgid = id >> 32, kind, vlen;
-	struct rs_target *t;
+	__u8 watched = tgid_watched(tgid);
+	bool unix;
 	struct rs_conn *c;
-	__u64 buf, gap = 0;
 
-	bool unix = sk->__sk_common.skc_family == RS_AF_UNIX, skst = sk_storage && !unix;
-
-	if (!tgid_watched(tgid)) {
+	if (!watched && ret > 0 && dir == RS_DIR_RESP)
+		return 0; /* the common case of every process that is not watched: done */
+	unix = sk->__sk_common.skc_family == RS_AF_UNIX;
+	if (!watched) {
 		if (!unix || dir != RS_DIR_REQ || ret < 0)
 			return 0;
 		if (ret == 0) {
@@ -195,71 +179,61 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 	if (ret <= 0) {
 		if (ret == 0 && dir == RS_DIR_REQ && unix)
 			unix_eof(sk);
-		else if (ret < 0 && (c = conn_get(sk, skst)) && (c->flags & RS_CONN_RESET))
-			conn_closed(sk, skst); /* a call the reset interrupted returned */
+		else if (ret < 0 && (c = conn_get(sk)) && (c->flags & RS_CONN_RESET))
+			conn_closed(sk); /* a call the reset interrupted returned */
 		return 0;
 	}
 	if ((flags & RS_MSG_PEEK) || sk->sk_type != RS_SOCK_STREAM)
 		return 0;
-	t = target_of(tgid);
-	if (!t)
-		return 0;
-	if (ssl_nested(t, id, (__u64)sk)) {
-		if (skst)
-			tls_seen_inside_ssl(sk, tgid);
+	if ((watched & RS_WATCHED_SSL) && bpf_map_lookup_elem(&ssl_calls, &id)) {
+		ssl_nested(id, (__u64)sk);
+		tls_inside_ssl(sk, tgid);
 		bpf_map_delete_elem(&iters, &id);
 		return 0;
 	}
 	if (!call_bytes(id, blind, &kind, &buf, &vlen))
 		return 0;
-	c = conn_get(sk, skst);
+	c = conn_get(sk);
 	if (dir == RS_DIR_REQ && !unix) {
-		gap = tcp_unseen_reads(sk, c, ret);
-		if (!c && bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk })) {
-			/* accepted since redscope started: its first bytes start a request */
-			c = conn_accepted(sk, tgid, skst);
-			if (c)
-				tcp_unseen_reads(sk, c, ret);
+		/* accepted since redscope started: its first bytes start a request */
+		if (!c && bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk }))
+			c = conn_accepted(sk, tgid);
+		if (c) {
+			__u64 gap = tcp_unseen_reads(sk, c, ret);
+
+			if (gap)
+				conn_io(sk, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0);
 		}
 	}
-	if (gap)
-		conn_io(sk, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0, skst);
-	conn_io(sk, tgid, dir, kind, buf, vlen, ret, 0, skst);
-	/* a TLS connection: its plaintext comes through libssl, into the hash map */
-	c = conn_get(sk, skst);
-	if (skst && c && (c->flags & RS_CONN_TLS) && !conn_get(sk, false))
-		conn_put(sk, false, c);
+	conn_io(sk, tgid, dir, kind, buf, vlen, ret, 0);
 	return 0;
 }
 
-/* BPF_PROG hands each program its raw context too, unused here */
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wunused-parameter"
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
 {
-	return sock_io(sk, ret, flags, RS_DIR_REQ, true, false);
+	return sock_io(sk, ret, flags, RS_DIR_REQ, false);
 }
 
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 {
-	return sock_io(sk, ret, flags, RS_DIR_RESP, true, false);
+	return sock_io(sk, ret, flags, RS_DIR_RESP, false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	if (sk->sk_protocol != RS_IPPROTO_TCP)
-		return 0;
-	return sock_state(sk, oldstate, newstate, true);
+	return sock_state(sk, oldstate, newstate);
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(sock_destroy_btf, struct sock *sk)
 {
-	return sock_destroyed(sk, true);
+	return sock_destroyed(sk);
 }
 
 #pragma clang diagnostic pop

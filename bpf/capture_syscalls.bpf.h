@@ -44,9 +44,10 @@ static __always_inline int io_enter(__u32 fd, __u64 buf, __u32 vlen, __u8 kind, 
 	if (!t)
 		return 0;
 	/* inside SSL_read or SSL_write: ciphertext, which names the SSL object's socket */
-	if ((t->flags & RS_TARGET_SSL) && bpf_map_lookup_elem(&ssl_calls, &id) &&
-	    ssl_nested(t, id, fd_socket(t, id >> 32, fd)))
+	if ((t->flags & RS_TARGET_SSL) && bpf_map_lookup_elem(&ssl_calls, &id)) {
+		ssl_nested(id, fd_socket(t, id >> 32, fd));
 		return 0;
+	}
 	if (bpf_map_update_elem(&inflight, &id, &io, BPF_ANY))
 		stat_inc(RS_STAT_INFLIGHT_FULL);
 	return 0;
@@ -73,15 +74,15 @@ static __always_inline int io_exit(long ret)
 	sk = fd_socket(t, tgid, io.fd);
 	if (io.splice) {
 		/* either end of a splice may be a connection: the bytes go unseen */
-		if (sk && conn_io((struct sock *)sk, tgid, RS_DIR_RESP, RS_IO_BLIND, 0, 0, ret, 0, false))
+		if (sk && conn_io((struct sock *)sk, tgid, RS_DIR_RESP, RS_IO_BLIND, 0, 0, ret, 0))
 			return 0;
 		sk = fd_socket(t, tgid, io.fd_in);
 		if (sk)
-			conn_io((struct sock *)sk, tgid, RS_DIR_REQ, RS_IO_BLIND, 0, 0, ret, 0, false);
+			conn_io((struct sock *)sk, tgid, RS_DIR_REQ, RS_IO_BLIND, 0, 0, ret, 0);
 		return 0;
 	}
 	if (sk)
-		conn_io((struct sock *)sk, tgid, io.dir, io.kind, io.buf, io.vlen, ret, 0, false);
+		conn_io((struct sock *)sk, tgid, io.dir, io.kind, io.buf, io.vlen, ret, 0);
 	return 0;
 }
 
@@ -199,7 +200,7 @@ static __always_inline int accept_exit(long ret)
 	v.sk = (__u64)sk;
 	v.gen = t->gen;
 	bpf_map_update_elem(&fds, &key, &v, BPF_ANY);
-	conn_accepted(sk, tgid, false);
+	conn_accepted(sk, tgid);
 	return 0;
 }
 
@@ -254,7 +255,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&conns, &sk);
 	if (c && ((c->flags & (RS_CONN_UNIX | RS_CONN_RESET)) || tcp_closed((struct sock *)sk)) &&
 	    fd_last_reference(key.fd))
-		conn_closed((struct sock *)sk, false);
+		conn_closed((struct sock *)sk);
 	return 0;
 }
 
@@ -295,15 +296,13 @@ int enter_close_range(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->protocol != RS_IPPROTO_TCP)
-		return 0;
-	return sock_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	return sock_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
 int on_sock_destroy(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	return sock_destroyed((struct sock *)ctx->skaddr, false);
+	return sock_destroyed((struct sock *)ctx->skaddr);
 }
 
 #endif /* REDSCOPE_CAPTURE_SYSCALLS_BPF_H */

@@ -182,6 +182,42 @@ static __always_inline bool head_done(struct rs_work *w, struct rs_h1 *h, __u32 
 	return true;
 }
 
+/* One byte of a Content-Length value (not CR, not LF). */
+static __always_inline void cl_byte(struct rs_h1 *h, __u8 c)
+{
+	if (is_digit(c)) {
+		if (h->clen >= (1ULL << 56))
+			h->flags |= RS_H1F_BAD_CL;
+		else
+			h->clen = h->clen * 10 + (c - '0');
+		h->flags |= RS_H1F_CL_DIGITS;
+	} else if (c != ' ' && c != '\t') {
+		h->flags |= RS_H1F_BAD_CL;
+	}
+}
+
+/*
+ * One byte of a Transfer-Encoding value (not CR, not LF): chunked counts only as the
+ * last coding, anything after it undoes it.
+ */
+static __always_inline void te_byte(struct rs_h1 *h, __u8 c)
+{
+	__u8 lc = c | 0x20, pos = h->pos;
+
+	if (pos == CHUNKED_LEN) {
+		if (c != ' ' && c != '\t') {
+			h->flags &= ~RS_H1F_CHUNKED;
+			h->pos = lc == 'c';
+		}
+	} else if (lc == token_char(CHUNKED_NAME, 0, 0, pos)) {
+		h->pos = pos + 1;
+		if (pos + 1 == CHUNKED_LEN)
+			h->flags |= RS_H1F_CHUNKED;
+	} else {
+		h->pos = lc == 'c';
+	}
+}
+
 /* One byte of a start line or field line (not CR, not LF). */
 static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c)
 {
@@ -249,30 +285,10 @@ static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c
 		}
 		break;
 	case RS_LINE_VALUE_CL:
-		if (is_digit(c)) {
-			if (h->clen >= (1ULL << 56))
-				h->flags |= RS_H1F_BAD_CL;
-			else
-				h->clen = h->clen * 10 + (c - '0');
-			h->flags |= RS_H1F_CL_DIGITS;
-		} else if (c != ' ' && c != '\t') {
-			h->flags |= RS_H1F_BAD_CL;
-		}
+		cl_byte(h, c);
 		break;
 	case RS_LINE_VALUE_TE:
-		/* chunked counts only as the last coding: anything after it undoes it */
-		if (pos == CHUNKED_LEN) {
-			if (c != ' ' && c != '\t') {
-				h->flags &= ~RS_H1F_CHUNKED;
-				h->pos = lc == 'c';
-			}
-		} else if (lc == token_char(CHUNKED_NAME, 0, 0, pos)) {
-			h->pos = pos + 1;
-			if (pos + 1 == CHUNKED_LEN)
-				h->flags |= RS_H1F_CHUNKED;
-		} else {
-			h->pos = lc == 'c';
-		}
+		te_byte(h, c);
 		break;
 	default:
 		break;
@@ -316,10 +332,44 @@ static __always_inline __u32 find_lf(struct rs_work *w, __u32 i, __u32 n)
 }
 
 /*
+ * The value of a Content-Length or Transfer-Encoding field, from w->buf[j]: its
+ * bytes in one loop, up to its line feed, the end of the window or
+ * RS_VALUE_FAST_MAX bytes. Returns the index it stopped at; the per-byte path goes
+ * on from there (the value state is the same either way). Global: the verifier
+ * checks its loop once.
+ */
+#define RS_VALUE_FAST_MAX 32 /* longer values go on byte by byte */
+__noinline int rs_field_value(__u32 dir, __u32 j, __u32 n)
+{
+	struct rs_work *w = work_get();
+	struct rs_h1 *h;
+	bool cl;
+	__u8 c;
+
+	if (!w || n > RS_SCAN_WINDOW)
+		return j;
+	h = h1_of(w, dir);
+	cl = h->mode == RS_LINE_VALUE_CL;
+	for (int k = 0; k < RS_VALUE_FAST_MAX && j < n; k++, j++) {
+		c = w->buf[j & (RS_SCAN_WINDOW - 1)];
+		if (c == '\n')
+			break;
+		if (c == '\r')
+			continue;
+		if (cl)
+			cl_byte(h, c);
+		else
+			te_byte(h, c);
+	}
+	return j;
+}
+
+/*
  * The start of a field line, with its whole name in the window: classify it with
  * word compares. Returns the index after what it consumed.
  */
-static __always_inline __u32 field_line_start(struct rs_work *w, struct rs_h1 *h, __u32 i)
+static __always_inline __u32 field_line_start(struct rs_work *w, struct rs_h1 *h, __u32 i,
+					      __u32 n)
 {
 	const __u8 *p = w->buf + (i & (RS_SCAN_WINDOW - 1));
 	__u64 w0 = RS_LOAD64(p) | SWAR_LOWER;
@@ -331,12 +381,12 @@ static __always_inline __u32 field_line_start(struct rs_work *w, struct rs_h1 *h
 		h->flags |= RS_H1F_CL;
 		h->flags &= ~RS_H1F_CL_DIGITS;
 		h->clen = 0;
-		return i + CL_NAME_LEN;
+		return rs_field_value(h == &w->conn.req ? RS_DIR_REQ : RS_DIR_RESP, i + CL_NAME_LEN, n);
 	}
 	if (w0 == TE_NAME_0 && (RS_LOAD64(p + 8) | SWAR_LOWER) == TE_NAME_1 &&
 	    ((RS_LOAD64(p + 16) | SWAR_LOWER) & LOW_BYTES(2)) == TE_NAME_2) {
 		h->mode = RS_LINE_VALUE_TE;
-		return i + TE_NAME_LEN;
+		return rs_field_value(h == &w->conn.req ? RS_DIR_REQ : RS_DIR_RESP, i + TE_NAME_LEN, n);
 	}
 	h->mode = RS_LINE_SKIP;
 	return i + 1;
@@ -420,7 +470,7 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 		if (c != '\n') {
 			if (!h->line_open) {
 				if (h->mode == RS_LINE_NAME && i + TE_NAME_LEN <= n)
-					return field_line_start(w, h, i);
+					return field_line_start(w, h, i, n);
 				if (h->mode == RS_LINE_STATUS && i + RS_STATUS_LINE_LEN <= n &&
 				    status_line(h, w->buf + (i & (RS_SCAN_WINDOW - 1))))
 					return i + RS_STATUS_LINE_LEN;
@@ -461,7 +511,7 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 		if (h->mode == RS_LINE_NAME && i + 1 + TE_NAME_LEN <= n) {
 			c = w->buf[(i + 1) & (RS_SCAN_WINDOW - 1)];
 			if (c != '\r' && c != '\n')
-				return field_line_start(w, h, i + 1);
+				return field_line_start(w, h, i + 1, n);
 		}
 		return i + 1;
 	case RS_H1_CHUNK_SIZE:
@@ -728,7 +778,7 @@ __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
  * memory with in_kernel), from index i of vlen, to the connection in the work area:
  * as many of the w->left bytes as they hold. Returns -1 when the array cannot be read.
  */
-__noinline int rs_feed_iovs(__u32 dir, __u64 vec, __u32 i, __u32 vlen, __u32 in_kernel)
+static __always_inline int rs_feed_iovs(__u32 dir, __u64 vec, __u32 i, __u32 vlen, __u32 in_kernel)
 {
 	struct rs_work *w = work_get();
 	void *src = (void *)(vec + (__u64)i * sizeof(struct iovec));

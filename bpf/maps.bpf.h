@@ -82,10 +82,13 @@ struct {
 } targets SEC(".maps");
 
 /*
- * A byte per process id, non-zero for a watched process: the first check of every
- * hook that fires for all processes is one array lookup the JIT inlines and one load.
- * Byte stores need no atomics. The daemon maps it to mark the processes it finds.
+ * A byte per process id, non-zero for a watched process (RS_WATCHED_*): the first
+ * check of every hook that fires for all processes is one array lookup the JIT
+ * inlines and one load. Byte stores need no atomics. The daemon maps it to mark the
+ * processes it finds.
  */
+#define RS_WATCHED 1u	  /* a target */
+#define RS_WATCHED_SSL 2u /* a target that calls SSL_read/SSL_write: its I/O may be nested in one */
 struct rs_tgid_chunk {
 	__u8 on[RS_TGID_CHUNK];
 };
@@ -97,14 +100,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rs_tgid_chunk);
 } watched SEC(".maps");
-
-/* Connections of the sockets backend, in the socket's own storage: gone with it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct rs_conn);
-} sk_conns SEC(".maps");
 
 /*
  * When each target's current busy interval (requests in flight) began; no entry while
@@ -118,9 +113,13 @@ struct {
 	__type(value, __u64);
 } busy_open SEC(".maps");
 
-/* Connections, by socket (struct sock *). */
+/*
+ * Connections, by socket (struct sock *): preallocated, so that a new one costs no
+ * allocation. Each is deleted when its socket closes or is freed (tcp_destroy_sock),
+ * so an address the kernel reuses for another socket finds nothing.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RS_MAX_CONNS);
 	__type(key, __u64);
 	__type(value, struct rs_conn);
@@ -172,9 +171,12 @@ struct {
 	__type(value, __u64);
 } ssl_socks SEC(".maps");
 
-/* When server-side TCP sockets became ESTABLISHED, until a worker accepts them. */
+/*
+ * When server-side TCP sockets became ESTABLISHED, until the application takes them up;
+ * deleted then, or when the socket is freed.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, RS_MAX_ESTABLISHED);
 	__type(key, __u64); /* struct sock * */
 	__type(value, __u64);
@@ -232,22 +234,22 @@ static __always_inline void target_flags_set(struct rs_target *t, __u32 bits)
 	t->flags |= bits;
 }
 
-/* Is process tgid watched? */
-static __always_inline bool tgid_watched(__u32 tgid)
+/* What the watched array says of process tgid: 0, or RS_WATCHED and more bits. */
+static __always_inline __u8 tgid_watched(__u32 tgid)
 {
 	__u32 chunk = tgid / RS_TGID_CHUNK;
 	struct rs_tgid_chunk *c = bpf_map_lookup_elem(&watched, &chunk);
 
-	return c && c->on[tgid & (RS_TGID_CHUNK - 1)];
+	return c ? c->on[tgid & (RS_TGID_CHUNK - 1)] : 0;
 }
 
-static __always_inline void tgid_watch(__u32 tgid, __u8 on)
+static __always_inline void tgid_watch(__u32 tgid, __u8 bits)
 {
 	__u32 chunk = tgid / RS_TGID_CHUNK;
 	struct rs_tgid_chunk *c = bpf_map_lookup_elem(&watched, &chunk);
 
 	if (c)
-		c->on[tgid & (RS_TGID_CHUNK - 1)] = on;
+		c->on[tgid & (RS_TGID_CHUNK - 1)] = bits;
 }
 
 static __always_inline void stat_add(__u32 idx, __u64 n)

@@ -25,7 +25,7 @@ int on_fork(struct bpf_raw_tracepoint_args *ctx)
 	nt.flags = t->flags; /* the child starts idle: no request of the parent's is its */
 	nt.gen = bpf_ktime_get_ns(); /* what a process of this pid left in fds is stale */
 	bpf_map_update_elem(&targets, &tgid, &nt, BPF_ANY);
-	tgid_watch(tgid, 1);
+	tgid_watch(tgid, nt.flags & RS_TARGET_SSL ? RS_WATCHED | RS_WATCHED_SSL : RS_WATCHED);
 	proc_event(RS_EV_FORK, tgid, parent, 0);
 	return 0;
 }

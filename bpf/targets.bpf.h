@@ -85,7 +85,7 @@ static __always_inline void target_found(__u32 tgid)
 	if (!selected_process())
 		return;
 	if (!bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST)) {
-		tgid_watch(tgid, 1);
+		tgid_watch(tgid, RS_WATCHED);
 		proc_event(RS_EV_TARGET, tgid, 0, 0);
 	}
 }

@@ -15,28 +15,22 @@
 #define RS_E2BIG 7 /* errno of a full map */
 
 /*
- * Socket I/O of a target that calls into libssl: inside an SSL_read or SSL_write of
- * this thread it is ciphertext, which tells the socket of the SSL object (sk, 0 when
- * unknown) and is not parsed itself. Returns true then.
+ * Socket I/O made inside an SSL_read or SSL_write of this thread (id) moves ciphertext:
+ * it tells the socket of the SSL object (sk, 0 when unknown) and is not parsed itself.
+ * The caller knows the call is in progress (ssl_calls).
  */
-static __always_inline bool ssl_nested(struct rs_target *t, __u64 id, __u64 sk)
+static __always_inline void ssl_nested(__u64 id, __u64 sk)
 {
-	struct rs_ssl_call *call;
+	struct rs_ssl_call *call = bpf_map_lookup_elem(&ssl_calls, &id);
 	struct rs_ssl_key key;
 
-	if (!(t->flags & RS_TARGET_SSL))
-		return false;
-	call = bpf_map_lookup_elem(&ssl_calls, &id);
-	if (!call)
-		return false;
-	if (sk && call->sk != sk) {
-		call->sk = sk;
-		key.tgid = id >> 32;
-		key.pad = 0;
-		key.ssl = call->ssl;
-		bpf_map_update_elem(&ssl_socks, &key, &sk, BPF_ANY);
-	}
-	return true;
+	if (!call || !sk || call->sk == sk)
+		return;
+	call->sk = sk;
+	key.tgid = id >> 32;
+	key.pad = 0;
+	key.ssl = call->ssl;
+	bpf_map_update_elem(&ssl_socks, &key, &sk, BPF_ANY);
 }
 
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
@@ -49,8 +43,10 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
 
 	if (!t)
 		return 0;
-	if (!(t->flags & RS_TARGET_SSL))
+	if (!(t->flags & RS_TARGET_SSL)) {
 		target_flags_set(t, RS_TARGET_SSL);
+		tgid_watch(key.tgid, RS_WATCHED | RS_WATCHED_SSL);
+	}
 	sk = bpf_map_lookup_elem(&ssl_socks, &key);
 	if (sk)
 		call.sk = *sk;
@@ -117,9 +113,7 @@ int ssl_exit(struct pt_regs *ctx)
 		membio_seen(id >> 32);
 		return 0;
 	}
-	/* uprobes may not use socket storage: TLS connections are in the hash map */
-	conn_io((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl,
-		false);
+	conn_io((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl);
 	return 0;
 }
 

@@ -368,7 +368,6 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	skel->rodata->targ_sel_comm = opts->sel->n_comms > 0;
 	skel->rodata->targ_sel_port = opts->sel->n_ports > 0;
 	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
-	skel->rodata->targ_sk_storage = capture == CAPTURE_SOCKETS;
 	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
 	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
 	bpf_object__for_each_program(prog, skel->obj)

@@ -1,10 +1,12 @@
 /*
- * Two processes pass one byte back and forth over two pipes N times: 4 syscalls
- * (write, read, write, read) per round trip, nothing else. Prints the wall time in
- * nanoseconds. Usage: pingpong N
+ * Two processes pass one byte back and forth N times, over two pipes or over a unix
+ * socket pair: 4 syscalls (write, read, write, read) per round trip, nothing else.
+ * Prints the wall time in nanoseconds. Usage: pingpong N [pipe|socketpair]
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,13 +14,22 @@
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 100000;
-	int ping[2], pong[2];
+	int ping[2], pong[2], sp[2];
 	struct timespec t0, t1;
 	char c = 'x';
 	pid_t child;
 
-	if (pipe(ping) || pipe(pong))
+	if (argc > 2 && !strcmp(argv[2], "socketpair")) {
+		/* one stream socket pair: each side writes to its end, reads from it */
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp))
+			return 1;
+		ping[0] = sp[1];
+		ping[1] = sp[0];
+		pong[0] = sp[0];
+		pong[1] = sp[1];
+	} else if (pipe(ping) || pipe(pong)) {
 		return 1;
+	}
 	child = fork();
 	if (child < 0)
 		return 1;
