@@ -304,6 +304,41 @@ class Redscope:
             raise SystemExit("redscope died during the benchmark (exit status %s)" % died)
 
 
+class HookFloor:
+    """Programs that only return 0 on the sockets backend's four hooks
+    (bench/apps/hookfloor.bpf.c), loaded and held by a small libbpf loader: the
+    cost of any program on those tracepoints, before it does anything."""
+
+    _exe = None
+
+    @classmethod
+    def build(cls):
+        if cls._exe is None:
+            d = tmpdir("hookfloor")
+            vmlinux = ROOT / "build" / "vmlinux.h"
+            if not vmlinux.exists():
+                raise SystemExit("%s is missing: run make first" % vmlinux)
+            subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-I", str(vmlinux.parent),
+                            "-c", str(APPS / "hookfloor.bpf.c"), "-o", str(d / "hookfloor.bpf.o")],
+                           check=True, timeout=120)
+            subprocess.run(["cc", "-O2", "-o", str(d / "hookfloor"), str(APPS / "hookfloor.c"),
+                            "-lbpf"], check=True, timeout=120)
+            cls._exe = d
+        return cls._exe
+
+    def __init__(self):
+        d = self.build()
+        self.proc = spawn([str(d / "hookfloor"), str(d / "hookfloor.bpf.o")],
+                          stdout=subprocess.PIPE)
+        self.pid = self.proc.pid
+        if self.proc.stdout.readline().strip() != b"attached":
+            raise SystemExit("hookfloor could not attach its programs")
+
+    def stop(self):
+        stop(self.proc)
+        self.proc.stdout.close()
+
+
 def prog_stats(pid):
     """{prog id: (name, run_cnt, run_time_ns)} for the BPF programs pid holds."""
     ids = bpf_ids_held_by(pid)

@@ -27,7 +27,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 from benchlib import (APPS, CLIENT_CPUS, GUNICORN, ROOT, SERVER_CPUS, STATIC_BYTES,  # noqa: E402
-                      Gunicorn, Nginx, Redscope, UdpSink, bpf_stats_get, bpf_stats_set, cpu_seconds,
+                      Gunicorn, HookFloor, Nginx, Redscope, UdpSink, bpf_stats_get, bpf_stats_set, cpu_seconds,
                       http_get, log, median, pct, prog_delta,
                       prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
 
@@ -43,6 +43,8 @@ def host_backends():
 
 BACKENDS = host_backends()
 BEST = BACKENDS[0]      # what auto picks, and what the targets are about
+# empty programs on the sockets backend's hooks: the floor of that capture
+FLOOR = "hooks only" if "sockets" in BACKENDS else None
 GUNICORN_CONNS = 6      # two per worker, as bench/gunicorn_overhead.py
 NGINX_CONNS = 50
 PACE_MS = 5             # wrk pacing: each connection waits this long after each response
@@ -138,6 +140,25 @@ def redscope_load(url, service, seconds, conns, args=()):
             "note": "counted %d, wrk %d, lost %d" % (counted, w.total, lost)}
 
 
+def floor_load(url, seconds, conns):
+    """One load run with only the empty programs of HookFloor loaded."""
+    fl = HookFloor()
+    w = wrk(url, seconds, conns)
+    fl.stop()
+    return {"rps": w.rps, "p99": w.p99_ms}
+
+
+FLOOR_NOTE = ("\n\"%s\" has no redscope, only programs that return 0 at once on the four "
+              "hooks of the sockets capture (`bench/apps/hookfloor.bpf.c`): what any BPF "
+              "program on those tracepoints costs on this kernel, before it does anything."
+              % FLOOR) if FLOOR else ""
+
+
+def floor_text(loss):
+    """"hooks only X%, " from a {mode: loss %} that has the floor, else ""."""
+    return "%s %.1f%%, " % (FLOOR, loss[FLOOR]) if FLOOR and FLOOR in loss else ""
+
+
 def mode_table(res, base="bare", extra_cols=()):
     """Per mode: req/s of each run, median, ratio to bare; p99 likewise."""
     bare_rps = median(r["rps"] for r in res[base])
@@ -195,6 +216,9 @@ def section_gunicorn(p, rep):
         return lambda: redscope_load(plain.url, plain.service, p.seconds, conns,
                                      ["--capture=" + backend])
 
+    def with_floor():
+        return floor_load(plain.url, p.seconds, conns)
+
     def with_prom():
         before = prom_total()
         w = wrk(prom.url, p.seconds, conns)
@@ -213,7 +237,8 @@ def section_gunicorn(p, rep):
         return {"rps": w.rps, "p99": w.p99_ms, "sent": w.total, "dgrams": dgrams,
                 "note": "%.2f datagrams per request" % (dgrams / w.total)}
 
-    modes = [("bare", bare)] + [("redscope " + b, with_redscope(b)) for b in BACKENDS] + \
+    modes = [("bare", bare)] + ([(FLOOR, with_floor)] if FLOOR else []) + \
+        [("redscope " + b, with_redscope(b)) for b in BACKENDS] + \
         [("prometheus_client", with_prom), ("statsd", with_statsd)]
     res = run_modes(modes, p.rounds, "gunicorn")
     for g in (plain, prom, statsd):
@@ -239,23 +264,26 @@ Histogram by method, route and status, `child_exit` marks dead workers), `statsd
 gunicorn `--statsd-host` sending to a local UDP socket that reads and discards
 (`bench/apps/udp_sink.py`, unpinned). "counted" checks the metrics against wrk:
 wrk leaves out the requests still in flight when it stops, so a correct count is
-higher by 0 to %d (one per connection).
-""" % (gunicorn_version(), SERVER_CPUS, conns, CLIENT_CPUS, p.seconds, p.rounds, conns))
+higher by 0 to %d (one per connection).%s
+""" % (gunicorn_version(), SERVER_CPUS, conns, CLIENT_CPUS, p.seconds, p.rounds, conns, FLOOR_NOTE))
     rep.add(mode_table(res, extra_cols=[("counted vs wrk", count_col)]))
-    rep.add("Throughput lost: %s, prometheus_client %.1f%%, statsd %.1f%%. "
+    rep.add("Throughput lost: %s%s, prometheus_client %.1f%%, statsd %.1f%%. "
             "redscope daemon (%s): %.2f CPU s per million requests, RSS %s idle, %s after the run."
-            % (", ".join("redscope %s %.1f%%" % (b, loss["redscope " + b]) for b in BACKENDS),
+            % (floor_text(loss),
+               ", ".join("redscope %s %.1f%%" % (b, loss["redscope " + b]) for b in BACKENDS),
                loss["prometheus_client"], loss["statsd"], BEST,
                median(r["cpu_per_m"] for r in rs), mib(median(r["rss_idle"] for r in rs)),
                mib(median(r["rss"] for r in rs))))
     best = loss["redscope " + BEST]
     target_row(rep, "gunicorn", "gunicorn throughput loss < 3%",
-               "%.1f%% (%s; %s; prometheus_client %.1f%%, statsd %.1f%%)"
-               % (best, BEST, ", ".join("%s %.1f%%" % (b, loss["redscope " + b])
-                                        for b in BACKENDS[1:]),
+               "%.1f%% (%s; %s%s; prometheus_client %.1f%%, statsd %.1f%%)"
+               % (best, BEST, floor_text(loss),
+                  ", ".join("%s %.1f%%" % (b, loss["redscope " + b]) for b in BACKENDS[1:]),
                   loss["prometheus_client"], loss["statsd"]),
                best < 3, "%+.1f points" % (best - 3))
     rep.gunicorn_loss = {b: loss["redscope " + b] for b in BACKENDS}
+    if FLOOR:
+        rep.gunicorn_loss[FLOOR] = loss[FLOOR]
     for b in BACKENDS:
         rep.problems += ["gunicorn run %d (%s): redscope counted %d, wrk %d, lost %d"
                          % (i + 1, b, r["counted"], r["sent"], r["lost"])
@@ -281,8 +309,9 @@ def section_nginx(p, rep):
     def with_redscope(backend):
         return lambda: redscope_load(ng.url, ng.service, p.seconds, conns, ["--capture=" + backend])
 
-    res = run_modes([("bare", bare)] + [("redscope " + b, with_redscope(b)) for b in BACKENDS],
-                    p.rounds, "nginx")
+    res = run_modes([("bare", bare)] +
+                    ([(FLOOR, lambda: floor_load(ng.url, p.seconds, conns))] if FLOOR else []) +
+                    [("redscope " + b, with_redscope(b)) for b in BACKENDS], p.rounds, "nginx")
     ng.stop()
     rs = res["redscope " + BEST]
     losses = {b: -pct(median(r["rps"] for r in res["redscope " + b]),
@@ -291,17 +320,24 @@ def section_nginx(p, rep):
     rep.add("""## b. nginx: a static file at full speed
 
 nginx %s, `worker_processes 1` on CPU %s, `access_log off`, `sendfile on`, keep-alive;
-a %d-byte static file; `wrk -t1 -c%d` on CPU %s, %d s per run, %d A/B round(s).
-""" % (nginx_version(), SERVER_CPUS, STATIC_BYTES, conns, CLIENT_CPUS, p.seconds, p.rounds))
+a %d-byte static file; `wrk -t1 -c%d` on CPU %s, %d s per run, %d round(s) of the modes
+in turn.%s
+""" % (nginx_version(), SERVER_CPUS, STATIC_BYTES, conns, CLIENT_CPUS, p.seconds, p.rounds,
+       FLOOR_NOTE))
     rep.add(mode_table(res, extra_cols=[("counted vs wrk", lambda m, runs: check_counts(runs))]))
-    rep.add("Throughput lost with redscope: %s; daemon (%s) %.2f CPU s per million requests."
-            % (", ".join("%s %.1f%%" % (b, losses[b]) for b in BACKENDS), BEST,
+    floor = {"redscope " + b: losses[b] for b in BACKENDS}
+    if FLOOR:
+        floor[FLOOR] = -pct(median(r["rps"] for r in res[FLOOR]),
+                            median(r["rps"] for r in res["bare"]))
+    rep.add("Throughput lost: %s%s; daemon (%s) %.2f CPU s per million requests."
+            % (floor_text(floor), ", ".join("redscope %s %.1f%%" % (b, losses[b]) for b in BACKENDS),
+               BEST,
                median(r["cpu_per_m"] for r in rs)))
     target_row(rep, "nginx", "nginx throughput loss < 8% at full speed",
-               "%.1f%% (%s%s)" % (loss, BEST, "".join("; %s %.1f%%" % (b, losses[b])
-                                                    for b in BACKENDS[1:])),
+               "%.1f%% (%s; %s%s)" % (loss, BEST, floor_text(floor),
+                                     ", ".join("%s %.1f%%" % (b, losses[b]) for b in BACKENDS[1:])),
                loss < 8, "%+.1f points" % (loss - 8))
-    rep.nginx_loss = losses
+    rep.nginx_loss = dict(losses, **({FLOOR: floor[FLOOR]} if FLOOR else {}))
     for b in BACKENDS:
         rep.problems += ["nginx run %d (%s): redscope counted %d, wrk %d, lost %d"
                          % (i + 1, b, r["counted"], r["sent"], r["lost"])
@@ -342,12 +378,19 @@ def section_unwatched(p, rep):
         "dd bs=1": (["taskset", "-c", cpu, "dd", "if=/dev/zero", "of=/dev/null", "bs=1",
                      "count=%d" % p.dd_n, "status=none"], 2 * p.dd_n),
     }
-    modes = ["bare"] + BACKENDS
+    loaded = ([FLOOR] if FLOOR else []) + BACKENDS
+    modes = ["bare"] + loaded
     app = Gunicorn()  # the watched, idle service
+
+    def start(mode):
+        if mode == "bare":
+            return None
+        return HookFloor() if mode == FLOOR else Redscope(["--capture=" + mode])
+
     res = {(t, m): [] for t in tests for m in modes}
     for r in range(p.unwatched_rounds):
         for mode in modes:
-            rs = Redscope(["--capture=" + mode]) if mode != "bare" else None
+            rs = start(mode)
             for name, (argv, _) in tests.items():
                 wall, cpu_s, out = timed(argv)
                 if "ping-pong" in name:
@@ -360,8 +403,8 @@ def section_unwatched(p, rep):
 
     # BPF time spent on an unwatched process's calls (separate runs, stats on)
     bpf_ns = {}
-    for backend in BACKENDS:
-        rs = Redscope(["--capture=" + backend])
+    for backend in loaded:
+        rs = start(backend)
         bpf_stats_set(1)
         for name in ("dd bs=1", "socketpair ping-pong"):
             before = prog_stats(rs.pid)
@@ -381,22 +424,22 @@ redscope loaded (watching an idle gunicorn) with each capture backend, alternati
 or over a unix socket pair (`bench/apps/pingpong.c`, 4 syscalls per exchange), and
 `dd if=/dev/zero of=/dev/null bs=1 count=%d` (2 syscalls per byte). CPU time is
 user+system of the processes (less sensitive than wall time to other load on the
-machine, though not immune on a VM); wall is the loop's elapsed time.
-""" % (cpu, p.unwatched_rounds, p.pingpong_n, p.dd_n))
+machine, though not immune on a VM); wall is the loop's elapsed time.%s
+""" % (cpu, p.unwatched_rounds, p.pingpong_n, p.dd_n, FLOOR_NOTE))
     rows = []
     added = {}
     for name, (_, nsys) in tests.items():
         b = res[(name, "bare")]
         bw, bc = median(x[0] for x in b), median(x[1] for x in b)
-        for mode in BACKENDS:
+        for mode in loaded:
             w = res[(name, mode)]
             rw, rc = median(x[0] for x in w), median(x[1] for x in w)
             added[(mode, name)] = (pct(rc, bc), 1e9 * (rc - bc) / nsys)
             rows.append([name, mode, "%.3f" % bc, "%.3f" % rc, signed(pct(rc, bc)), "%.3f" % bw,
                          "%.3f" % rw, signed(pct(rw, bw)), "%.0f" % (1e9 * (rc - bc) / nsys),
                          "%.0f" % bpf_ns.get((mode, name), 0) if (mode, name) in bpf_ns else "-"])
-    rep.add(table(["loop", "capture", "CPU s bare", "CPU s redscope", "slower (CPU)", "wall s bare",
-                   "wall s redscope", "slower (wall)", "ns added per syscall (CPU)",
+    rep.add(table(["loop", "loaded", "CPU s bare", "CPU s loaded", "slower (CPU)", "wall s bare",
+                   "wall s loaded", "slower (wall)", "ns added per syscall (CPU)",
                    "BPF ns per syscall (stats on)"], rows))
     rep.add("With the syscall capture, every syscall of every process takes the kernel's "
             "traced entry and exit path, with the perf tracepoint handler around each program, "
@@ -414,34 +457,37 @@ machine, though not immune on a VM); wall is the loop's elapsed time.
                   added[("syscalls", "dd bs=1")][1]),
                dd_slow < 1, "%+.1f points" % (dd_slow - 1))
     target_row(rep, "socketpair", "unwatched socket send/recv: < 60 ns added per call",
-               "%.0f ns (%s; syscalls %.0f ns)" % (sp_ns, BEST,
-                                                  added[("syscalls", "socketpair ping-pong")][1]),
+               "%.0f ns (%s; %ssyscalls %.0f ns)"
+               % (sp_ns, BEST, "%s %.0f ns, " % (FLOOR, added[(FLOOR, "socketpair ping-pong")][1])
+                  if FLOOR else "", added[("syscalls", "socketpair ping-pong")][1]),
                sp_ns < 60, "%+.0f ns" % (sp_ns - 60))
 
 
 # ------------------------------------------------------------------ d. bpf cost
 
 def bpf_cost(p, backend):
-    """BPF time per gunicorn request with one capture backend: (rows, ns per request,
-    runs per request, counted, wrk, daemon CPU s per million)."""
+    """BPF time per gunicorn request with one capture backend, or with the hooks only
+    (FLOOR): (rows, ns per request, runs per request, counted, wrk, daemon CPU s per
+    million). The floor has no count of its own: wrk's stands in."""
     app = Gunicorn()
     wrk(app.url, 1, GUNICORN_CONNS)
-    rs = Redscope(["--capture=" + backend])
+    rs = HookFloor() if backend == FLOOR else Redscope(["--capture=" + backend])
+    counts = not isinstance(rs, HookFloor)
     bpf_stats_set(1)
     try:
         before = prog_stats(rs.pid)
-        s0 = rs.scrape(app.service)
+        s0 = rs.scrape(app.service) if counts else None
         c0 = cpu_seconds(rs.pid)
         w = wrk(app.url, p.seconds, GUNICORN_CONNS)
         time.sleep(0.3)
         after = prog_stats(rs.pid)
         c1 = cpu_seconds(rs.pid)
-        s1 = rs.scrape(app.service)
+        s1 = rs.scrape(app.service) if counts else None
     finally:
         bpf_stats_set(0)
     rs.stop()
     app.stop()
-    counted = s1["requests"] - s0["requests"]
+    counted = s1["requests"] - s0["requests"] if counts else w.total
     per = prog_delta(before, after)
     rows, total = [], 0
     for name, (runs, ns) in sorted(per.items(), key=lambda kv: -kv[1][1]):
@@ -465,20 +511,24 @@ connection and anything else running. With the stats on, each run also pays two 
 reads, counted in its time: short runs are overstated.
 """ % (GUNICORN_CONNS, p.seconds))
     per_req = {}
-    for backend in BACKENDS:
+    for backend in ([FLOOR] if FLOOR else []) + BACKENDS:
         rows, ns, runs, counted, w, cpu_m = bpf_cost(p, backend)
         per_req[backend] = ns
-        rep.add("**%s** (%d requests counted, %d completed by wrk, %.0f req/s; daemon %.2f CPU s "
-                "per million requests):\n\n%s\n" % (backend, counted, w.total, w.rps, cpu_m,
-                                                   table(["program", "runs per request",
-                                                          "ns per run", "ns per request"], rows)))
+        what = ("programs that return 0 at once on the same hooks, no redscope; %d requests by "
+                "wrk, %.0f req/s" % (w.total, w.rps) if backend == FLOOR else
+                "%d requests counted, %d completed by wrk, %.0f req/s; daemon %.2f CPU s per "
+                "million requests" % (counted, w.total, w.rps, cpu_m))
+        rep.add("**%s** (%s):\n\n%s\n" % (backend, what, table(["program", "runs per request",
+                                                                "ns per run", "ns per request"],
+                                                               rows)))
         if backend == BEST:
             rep.bpf_runs = runs
     rep.bpf_per_req = per_req
     best = per_req[BEST]
     target_row(rep, "bpf", "BPF time per gunicorn request <= 1 us",
-               "%.0f ns (%s%s)" % (best, BEST, "".join("; %s %.0f ns" % (b, per_req[b])
-                                                      for b in BACKENDS[1:])),
+               "%.0f ns (%s%s%s)" % (best, BEST,
+                                     "; %s %.0f ns" % (FLOOR, per_req[FLOOR]) if FLOOR else "",
+                                     "".join("; %s %.0f ns" % (b, per_req[b]) for b in BACKENDS[1:])),
                best <= 1000, "%.1fx the target" % (best / 1000))
 
 
@@ -865,6 +915,9 @@ def why_text(body):
             "application's work per request, the larger the share: a trivial WSGI app and "
             "nginx serving a small file are the worst cases." %
             (BEST, ", ".join("%s %.0f ns per request" % kv for kv in per.items())))
+        floor = floor_summary(body)
+        if floor:
+            out.append(floor)
     if "syscalls" in BACKENDS and BEST != "syscalls":
         out.append(
             "The syscalls capture is the last resort, for kernels with neither the socket "
@@ -885,6 +938,34 @@ def why_text(body):
     if not out:
         out.append("Every target measured in this run is met.")
     return "\n\n".join(out)
+
+
+def floor_summary(body):
+    """What the sockets capture's hooks cost with programs that do nothing, next to
+    redscope: the part no program on those hooks can avoid."""
+    if not FLOOR:
+        return ""
+    parts = []
+    un = getattr(body, "unwatched", {})
+    if (FLOOR, "socketpair ping-pong") in un:
+        parts.append("%.0f ns per socket call of an unwatched process (redscope: %.0f ns)"
+                     % (un[(FLOOR, "socketpair ping-pong")][1],
+                        un[("sockets", "socketpair ping-pong")][1]))
+    per = getattr(body, "bpf_per_req", {})
+    if FLOOR in per:
+        parts.append("%.0f ns of BPF time per gunicorn request, stats on (redscope: %.0f ns)"
+                     % (per[FLOOR], per["sockets"]))
+    for what, attr in (("gunicorn", "gunicorn_loss"), ("nginx", "nginx_loss")):
+        loss = getattr(body, attr, {})
+        if FLOOR in loss:
+            parts.append("%.1f%% of %s's throughput (redscope: %.1f%%)"
+                         % (loss[FLOOR], what, loss["sockets"]))
+    if not parts:
+        return ""
+    return ("The hooks alone: programs that return 0 at once on the four tracepoints of the "
+            "sockets capture (\"%s\") cost %s. That much comes with the hooks on this kernel "
+            "and machine, whatever a program does; the rest is redscope's work."
+            % (FLOOR, "; ".join(parts)))
 
 
 def wrk_version():

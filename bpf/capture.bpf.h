@@ -138,14 +138,22 @@ static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32
 	return 1;
 }
 
+/* When the handshake of socket sk completed, in the established map, or NULL. */
+static __always_inline __u64 *established_at(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	return bpf_map_lookup_elem(&established, &key);
+}
+
 /*
  * A connection process tgid takes from the listen queue: its first bytes will be a
- * request, whatever they are. established_ns: when its handshake completed, else 0.
+ * request, whatever they are. est: established_at(sk), when its handshake completed.
  */
-static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid)
+static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid, __u64 *est)
 {
 	struct rs_work *w = work_get();
-	__u64 key = (__u64)sk, *est;
+	__u64 key = (__u64)sk;
 
 	/* reset while it waited to be accepted: its reads, if any, are picked up as such */
 	if (!w || tcp_closed(sk))
@@ -156,7 +164,6 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
 	if (sock_is_unix(sk))
 		w->conn.flags |= RS_CONN_UNIX;
 	w->conn.tgid = tgid;
-	est = bpf_map_lookup_elem(&established, &key);
 	if (est) {
 		w->conn.established_ns = *est;
 		bpf_map_delete_elem(&established, &key);

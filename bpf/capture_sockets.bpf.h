@@ -106,11 +106,14 @@ static __always_inline void unix_eof(struct sock *sk)
  */
 static __always_inline bool unix_server_found(struct sock *sk, __u32 tgid, int ret)
 {
+	struct unix_sock *us;
 	__u32 kind, vlen;
 	__u64 buf;
 
-	if (!targ_auto || tgid == targ_self_tgid || !targ_task_pt_regs ||
-	    !BPF_CORE_READ((struct unix_sock *)sk, addr) || !syscall_bytes(&kind, &buf, &vlen) ||
+	if (!targ_auto || tgid == targ_self_tgid || !targ_task_pt_regs)
+		return false;
+	us = bpf_skc_to_unix_sock(sk); /* a plain load of addr, not a probe read */
+	if (!us || !us->addr || !syscall_bytes(&kind, &buf, &vlen) ||
 	    !looks_like_request(first_word(io_first_buf(kind, buf), ret), ret))
 		return false;
 	target_found(tgid);
@@ -140,10 +143,11 @@ static __always_inline __u64 tcp_unseen_reads(struct sock *sk, struct rs_conn *c
 static __always_inline void tls_inside_ssl(struct sock *sk, __u32 tgid)
 {
 	struct rs_conn *c;
+	__u64 *est;
 
-	if (conn_get(sk) || !bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk }))
+	if (conn_get(sk) || !(est = established_at(sk)))
 		return;
-	c = conn_accepted(sk, tgid);
+	c = conn_accepted(sk, tgid, est);
 	if (c) {
 		c->flags |= RS_CONN_TLS;
 		stat_inc(RS_STAT_CONNS_TLS);
@@ -156,7 +160,7 @@ static __always_inline void tls_inside_ssl(struct sock *sk, __u32 tgid)
  */
 static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 dir, bool blind)
 {
-	__u64 id = bpf_get_current_pid_tgid(), buf;
+	__u64 id = bpf_get_current_pid_tgid(), buf, *est;
 	__u32 tgid = id >> 32, kind, vlen;
 	__u8 watched = tgid_watched(tgid);
 	bool unix;
@@ -196,8 +200,8 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 	c = conn_get(sk);
 	if (dir == RS_DIR_REQ && !unix) {
 		/* accepted since redscope started: its first bytes start a request */
-		if (!c && bpf_map_lookup_elem(&established, &(__u64){ (__u64)sk }))
-			c = conn_accepted(sk, tgid);
+		if (!c && (est = established_at(sk)))
+			c = conn_accepted(sk, tgid, est);
 		if (c) {
 			__u64 gap = tcp_unseen_reads(sk, c, ret);
 

@@ -200,7 +200,7 @@ static __always_inline int accept_exit(long ret)
 	v.sk = (__u64)sk;
 	v.gen = t->gen;
 	bpf_map_update_elem(&fds, &key, &v, BPF_ANY);
-	conn_accepted(sk, tgid);
+	conn_accepted(sk, tgid, established_at(sk));
 	return 0;
 }
 

@@ -683,6 +683,9 @@ int main(int argc, char **argv)
 		if (!view || (cmd == CMD_TOP && top__start(sort, filter)))
 			goto cleanup;
 		started_ns = last_tick = now_ns();
+		/* top draws its first frame at once: it says the programs are attached */
+		if (cmd == CMD_TOP)
+			last_tick -= TOP_INTERVAL_NS;
 		if (cmd == CMD_REPORT)
 			fprintf(stderr, "redscope report: watching %s for %.1fs (Ctrl-C to stop early)\n",
 				sel.n_pids || sel.n_comms || sel.n_ports || sel.n_cgroups

@@ -223,12 +223,26 @@ def test_top_without_a_terminal_prints_plain_tables(gunicorn):
     app = gunicorn("redapp:app", "--workers", "1", env={"REDAPP_WORK_MS": "1"})
     top = subprocess.Popen([str(REDSCOPE), "top"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            stdin=subprocess.DEVNULL, text=True)
-    time.sleep(1.5)
+    lines = []
+
+    def read():
+        for line in top.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    # the first table comes once the programs are attached; the requests go after it
+    wait_for(lambda: any(l.startswith("SERVICE") for l in lines), 60, what="the first table")
     curl_requests(app.url, ["/ok"] * 20)
-    time.sleep(2.5)
+    wait_for(lambda: sum(l.startswith("SERVICE") for l in lines) >= 3
+             and any(l.startswith("  GET /ok") for l in lines), 20,
+             what="three tables, one showing GET /ok")
     top.send_signal(signal.SIGINT)
-    out, err = top.communicate(timeout=15)
+    err = top.communicate(timeout=15)[1]
+    reader.join(5)
+    out = "".join(lines)
     assert top.returncode == 0, err
     assert "\033" not in out  # no escape sequences in a pipe
-    assert out.count("SERVICE") >= 3  # one table per second
+    frames = [l for l in lines if l.startswith("redscope top ")]
+    assert len(frames) == out.count("SERVICE") >= 3  # one status line per table
     assert "  GET /ok" in out
