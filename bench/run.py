@@ -55,7 +55,7 @@ class Profile:
         self.quick = quick
         self.seconds = 2 if quick else 5          # one load run
         self.rounds = 1 if quick else 5           # A/B/... rounds, gunicorn and nginx
-        self.unwatched_rounds = 2 if quick else 5
+        self.unwatched_rounds = 2 if quick else 9  # loops of a second or two: more rounds, steadier medians
         self.pingpong_n = 50000 if quick else 200000
         self.dd_n = 300000 if quick else 1000000
         self.capacity_rates = [10000, 20000] if quick else [5000, 10000, 20000, 30000]
