@@ -328,8 +328,6 @@ uint64_t targets__sweep(void);
 /* Counts for self metrics. */
 void targets__stats(struct self_stats *st);
 void targets__cleanup(void);
-/* Read a small /proc/PID file into buf, NUL-terminated; false if it is gone. */
-bool proc_text(pid_t pid, const char *name, char *buf, size_t len);
 
 /* kube.c: Kubernetes pod metadata from cgroups and containerd bundles */
 #define KUBE_ID_LEN 64	/* container ID: hex digits */

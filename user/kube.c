@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "procfs.h"
 
 #define DEFAULT_RUNTIME_DIR "/run/containerd/io.containerd.runtime.v2.task"
 #define CRI_NAMESPACE "k8s.io" /* containerd namespace of the CRI plugin's containers */
@@ -223,28 +224,6 @@ bool kube__enabled(void)
 	return enabled;
 }
 
-/* Read a whole small file into a NUL-terminated heap buffer. */
-static char *read_small(const char *path, size_t max, size_t *len)
-{
-	char *data;
-	size_t got = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	data = malloc(max + 1);
-	if (data)
-		while (got < max && (n = read(fd, data + got, max - got)) > 0)
-			got += n;
-	close(fd);
-	if (data) {
-		data[got] = '\0';
-		*len = got;
-	}
-	return data;
-}
-
 static struct kube_container *load_container(const char *id)
 {
 	static const struct {
@@ -261,7 +240,7 @@ static struct kube_container *load_container(const char *id)
 	char *json;
 
 	snprintf(path, sizeof(path), "%s/%s/%s/config.json", runtime_dir, CRI_NAMESPACE, id);
-	json = read_small(path, BUNDLE_READ_MAX, &len);
+	json = procfs__read(path, BUNDLE_READ_MAX, &len);
 	if (!json) {
 		p_debug("no bundle for container %s: %s", id, strerror(errno));
 		return NULL;
@@ -300,7 +279,7 @@ bool kube__of(pid_t pid, struct kube_meta *out)
 	if (!enabled)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	data = read_small(path, CGROUP_READ_MAX, &len);
+	data = procfs__read(path, CGROUP_READ_MAX, &len);
 	if (!data)
 		return false;
 	found = kube_parse_cgroup(data, len, id, uid);

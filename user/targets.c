@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 
 #include "internal.h"
+#include "procfs.h"
 #include "redscope.skel.h"
 
 #define TCP_LISTEN 0x0a
@@ -275,23 +276,6 @@ static bool owns_socket_in(pid_t pid, const struct uset *inodes)
 	return found;
 }
 
-/* Read a small /proc/PID file into buf, NUL-terminated; false if it is gone. */
-bool proc_text(pid_t pid, const char *name, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return true;
-}
-
 /* Is path (relative to the cgroup2 root) the cgroup dir or below it? */
 static bool cgroup_under(const char *path, const char *dir)
 {
@@ -309,7 +293,7 @@ static bool process_selected(const struct selectors *sel, pid_t pid)
 	bool ok;
 
 	if (sel->n_comms) {
-		if (!proc_text(pid, "comm", buf, sizeof(buf)))
+		if (!procfs__text(pid, "comm", buf, sizeof(buf)))
 			return false;
 		buf[strcspn(buf, "\n")] = '\0';
 		ok = false;
@@ -320,7 +304,7 @@ static bool process_selected(const struct selectors *sel, pid_t pid)
 	}
 	if (!sel->n_cgroups)
 		return true;
-	if (!proc_text(pid, "cgroup", buf, sizeof(buf)))
+	if (!procfs__text(pid, "cgroup", buf, sizeof(buf)))
 		return false;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "0::", 3))

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "internal.h"
+#include "procfs.h"
 #include "redscope.skel.h"
 
 #define MAX_PENDING 1024
@@ -186,7 +187,7 @@ static void unreadable(pid_t pid, const char *why)
 	char comm[64] = "?";
 
 	__atomic_add_fetch(&unsupported, 1, __ATOMIC_RELAXED);
-	if (proc_text(pid, "comm", comm, sizeof(comm)))
+	if (procfs__text(pid, "comm", comm, sizeof(comm)))
 		comm[strcspn(comm, "\n")] = '\0';
 	p_warn("process %d (%s) %s", pid, comm, why);
 }
