@@ -27,7 +27,7 @@ static __always_inline void conn_del(struct sock *sk)
 /* The first user buffer of a call, for a look at its first bytes. */
 static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
 {
-	struct user_msghdr msg;
+	struct rs_msg_iov msg;
 	struct iovec iov;
 
 	if (kind == RS_IO_BUF)
@@ -35,9 +35,9 @@ static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
 	if (kind == RS_IO_BLIND)
 		return 0;
 	if (kind == RS_IO_MSG) {
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf))
+		if (read_msg_iov(buf, &msg))
 			return 0;
-		buf = (__u64)msg.msg_iov;
+		buf = msg.iov;
 	}
 	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
 		return 0;
@@ -82,13 +82,13 @@ static __always_inline void conn_closed(struct sock *sk)
 /*
  * len bytes read (RS_DIR_REQ) or written (RS_DIR_RESP) by process tgid on socket sk,
  * where kind and buf say (vlen iovecs). ssl: the SSL object when the bytes are TLS
- * plaintext from SSL_read/SSL_write, else 0. Returns 1 when sk is a connection.
+ * plaintext from SSL_read/SSL_write, else 0. c: conn_get(sk), which the caller has
+ * looked up already. Returns 1 when sk is a connection.
  */
-static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32 kind, __u64 buf,
-				   __u32 vlen, __u64 len, __u64 ssl)
+static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgid, __u32 dir,
+				   __u32 kind, __u64 buf, __u32 vlen, __u64 len, __u64 ssl)
 {
 	__u64 key = (__u64)sk;
-	struct rs_conn *c = bpf_map_lookup_elem(&conns, &key);
 	struct rs_work *w;
 
 	if (c) {
@@ -108,6 +108,8 @@ static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32
 		__builtin_memset(&w->conn, 0, sizeof(w->conn));
 		if (sock_is_unix(sk))
 			w->conn.flags = RS_CONN_UNIX;
+		else
+			conn_port_mark(tcp_local_port(sk));
 		stat_inc(RS_STAT_CONNS_OPENED);
 	}
 	if (ssl) {
@@ -138,6 +140,13 @@ static __always_inline int conn_io(struct sock *sk, __u32 tgid, __u32 dir, __u32
 	return 1;
 }
 
+/* conn_io for a caller that has not looked the connection up. */
+static __always_inline int conn_io_of(struct sock *sk, __u32 tgid, __u32 dir, __u32 kind,
+				      __u64 buf, __u32 vlen, __u64 len, __u64 ssl)
+{
+	return conn_io(sk, conn_get(sk), tgid, dir, kind, buf, vlen, len, ssl);
+}
+
 /* When the handshake of socket sk completed, in the established map, or NULL. */
 static __always_inline __u64 *established_at(struct sock *sk)
 {
@@ -163,6 +172,8 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
 	w->conn.flags = RS_CONN_ACCEPTED;
 	if (sock_is_unix(sk))
 		w->conn.flags |= RS_CONN_UNIX;
+	else
+		conn_port_mark(tcp_local_port(sk));
 	w->conn.tgid = tgid;
 	if (est) {
 		w->conn.established_ns = *est;
@@ -183,7 +194,7 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
  *     it is freed, so no connection outlives its socket.
  *   -> LISTEN: the current process listens: in auto mode it becomes a target.
  */
-static __always_inline int sock_state(struct sock *sk, int from, int to)
+static __always_inline int sock_state(struct sock *sk, __u16 port, int from, int to)
 {
 	__u64 key = (__u64)sk, now;
 	struct rs_conn *c;
@@ -192,8 +203,11 @@ static __always_inline int sock_state(struct sock *sk, int from, int to)
 		if (from != RS_TCP_SYN_RECV || BPF_CORE_READ(sk, sk_protocol) != RS_IPPROTO_TCP)
 			return 0;
 		now = bpf_ktime_get_ns();
+		conn_port_mark(port);
 		bpf_map_update_elem(&established, &key, &now, BPF_ANY);
 	} else if (to == RS_TCP_FIN_WAIT1 || to == RS_TCP_LAST_ACK || to == RS_TCP_CLOSE) {
+		if (!conn_port_marked(port))
+			return 0;
 		c = conn_get(sk);
 		if (!c)
 			return 0;
@@ -218,10 +232,12 @@ static __always_inline int sock_state(struct sock *sk, int from, int to)
  * A TCP socket is freed: whatever of it is still open ends now, at the latest, and
  * nothing keyed by its address may be found by the next socket at that address.
  */
-static __always_inline int sock_destroyed(struct sock *sk)
+static __always_inline int sock_destroyed(struct sock *sk, __u16 port)
 {
 	__u64 key = (__u64)sk;
 
+	if (!conn_port_marked(port))
+		return 0;
 	if (bpf_map_lookup_elem(&established, &key))
 		bpf_map_delete_elem(&established, &key);
 	conn_closed(sk);

@@ -205,12 +205,21 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 		if (c) {
 			__u64 gap = tcp_unseen_reads(sk, c, ret);
 
-			if (gap)
-				conn_io(sk, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0);
+			/* (which can end the connection: it is looked up again) */
+			if (gap && conn_io(sk, c, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0))
+				c = conn_get(sk);
 		}
 	}
-	conn_io(sk, tgid, dir, kind, buf, vlen, ret, 0);
+	conn_io(sk, c, tgid, dir, kind, buf, vlen, ret, 0);
 	return 0;
+}
+
+/* tcp_local_port for the socket of a BTF tracepoint: a direct load, no probe read. */
+static __always_inline __u16 btf_tcp_local_port(struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0;
 }
 
 #pragma clang diagnostic push
@@ -231,13 +240,13 @@ int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(sock_state_btf, struct sock *sk, int oldstate, int newstate)
 {
-	return sock_state(sk, oldstate, newstate);
+	return sock_state(sk, btf_tcp_local_port(sk), oldstate, newstate);
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(sock_destroy_btf, struct sock *sk)
 {
-	return sock_destroyed(sk);
+	return sock_destroyed(sk, btf_tcp_local_port(sk));
 }
 
 #pragma clang diagnostic pop

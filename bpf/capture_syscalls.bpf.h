@@ -74,15 +74,15 @@ static __always_inline int io_exit(long ret)
 	sk = fd_socket(t, tgid, io.fd);
 	if (io.splice) {
 		/* either end of a splice may be a connection: the bytes go unseen */
-		if (sk && conn_io((struct sock *)sk, tgid, RS_DIR_RESP, RS_IO_BLIND, 0, 0, ret, 0))
+		if (sk && conn_io_of((struct sock *)sk, tgid, RS_DIR_RESP, RS_IO_BLIND, 0, 0, ret, 0))
 			return 0;
 		sk = fd_socket(t, tgid, io.fd_in);
 		if (sk)
-			conn_io((struct sock *)sk, tgid, RS_DIR_REQ, RS_IO_BLIND, 0, 0, ret, 0);
+			conn_io_of((struct sock *)sk, tgid, RS_DIR_REQ, RS_IO_BLIND, 0, 0, ret, 0);
 		return 0;
 	}
 	if (sk)
-		conn_io((struct sock *)sk, tgid, io.dir, io.kind, io.buf, io.vlen, ret, 0);
+		conn_io_of((struct sock *)sk, tgid, io.dir, io.kind, io.buf, io.vlen, ret, 0);
 	return 0;
 }
 
@@ -296,13 +296,13 @@ int enter_close_range(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	return sock_state((struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return sock_state((struct sock *)ctx->skaddr, ctx->sport, ctx->oldstate, ctx->newstate);
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
 int on_sock_destroy(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	return sock_destroyed((struct sock *)ctx->skaddr);
+	return sock_destroyed((struct sock *)ctx->skaddr, ctx->sport);
 }
 
 #endif /* REDSCOPE_CAPTURE_SYSCALLS_BPF_H */

@@ -800,11 +800,30 @@ static __always_inline int rs_feed_iovs(__u32 dir, __u64 vec, __u32 i, __u32 vle
 	return 0;
 }
 
+/*
+ * The iovec array of a struct user_msghdr at user address msg: only the two fields
+ * that say where it is, side by side in every ABI redscope runs on (a whole msghdr
+ * would take 56 bytes of a stack that every frame of the parser shares).
+ */
+struct rs_msg_iov {
+	__u64 iov;
+	__u64 iovlen;
+};
+
+static __always_inline long read_msg_iov(__u64 msg, struct rs_msg_iov *out)
+{
+	_Static_assert(__builtin_offsetof(struct user_msghdr, msg_iovlen) ==
+			       __builtin_offsetof(struct user_msghdr, msg_iov) + sizeof(__u64),
+		       "msg_iov and msg_iovlen side by side");
+	return bpf_probe_read_user(out, sizeof(*out),
+				   (void *)(msg + __builtin_offsetof(struct user_msghdr, msg_iov)));
+}
+
 /* Feed the bytes of one syscall, described by kind, to the connection in the work area. */
 __noinline int rs_feed_io(__u32 dir, __u32 kind, __u64 buf, __u32 vlen, __u64 total)
 {
 	struct rs_work *w = work_get();
-	struct user_msghdr msg;
+	struct rs_msg_iov msg;
 
 	if (!w)
 		return 0;
@@ -813,10 +832,10 @@ __noinline int rs_feed_io(__u32 dir, __u32 kind, __u64 buf, __u32 vlen, __u64 to
 	if (kind == RS_IO_BLIND)
 		return rs_feed(dir, 0, total);
 	if (kind == RS_IO_MSG) {
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf))
+		if (read_msg_iov(buf, &msg))
 			return rs_feed(dir, 0, total);
-		buf = (__u64)msg.msg_iov;
-		vlen = msg.msg_iovlen;
+		buf = msg.iov;
+		vlen = msg.iovlen;
 	}
 	w->left = total;
 	for (__u32 i = 0; i < RS_MAX_IOV && i < vlen && w->left; i += RS_IOV_BATCH)

@@ -182,6 +182,24 @@ struct {
 	__type(value, __u64);
 } established SEC(".maps");
 
+/*
+ * Local TCP ports on which a connection was ever followed or a handshake timed: a
+ * byte per port. A state change or a socket freed on any other port (the clients of
+ * the host, every other service) has nothing of redscope's to end, and is left at
+ * this one inlined lookup instead of two hash lookups.
+ */
+#define RS_PORT_CHUNK 4096u
+struct rs_port_chunk {
+	__u8 on[RS_PORT_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536 / RS_PORT_CHUNK);
+	__type(key, __u32);
+	__type(value, struct rs_port_chunk);
+} conn_ports SEC(".maps");
+
 /* Selectors: --comm, --port, --cgroup. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -250,6 +268,32 @@ static __always_inline void tgid_watch(__u32 tgid, __u8 bits)
 
 	if (c)
 		c->on[tgid & (RS_TGID_CHUNK - 1)] = bits;
+}
+
+/* The byte of conn_ports for a local TCP port (tcp_local_port), or NULL. */
+static __always_inline __u8 *conn_port_of(__u16 port)
+{
+	__u32 chunk = port / RS_PORT_CHUNK;
+	struct rs_port_chunk *c = bpf_map_lookup_elem(&conn_ports, &chunk);
+
+	return c ? &c->on[port & (RS_PORT_CHUNK - 1)] : NULL;
+}
+
+/* Connections may be on this local port now (a plain store: it only goes to 1). */
+static __always_inline void conn_port_mark(__u16 port)
+{
+	__u8 *on = conn_port_of(port);
+
+	if (on && !*on)
+		*on = 1;
+}
+
+/* May a TCP socket on this local port have a connection or a timed handshake? */
+static __always_inline bool conn_port_marked(__u16 port)
+{
+	__u8 *on = conn_port_of(port);
+
+	return on && *on;
 }
 
 static __always_inline void stat_add(__u32 idx, __u64 n)

@@ -17,6 +17,16 @@
 #define RS_TCP_LISTEN 10
 #define RS_IPPROTO_TCP 6
 
+/*
+ * The local port of a TCP socket as the TCP tracepoints report it (their sport): from
+ * inet_sport, which stays set through TCP_CLOSE, unlike skc_num, which the kernel
+ * clears when the socket gives its port back, before that state change is traced.
+ */
+static __always_inline __u16 tcp_local_port(struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+}
+
 /* The open file of descriptor fd of the current task, or NULL. */
 static __always_inline struct file *fd_file(__u32 fd)
 {

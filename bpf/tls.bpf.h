@@ -113,7 +113,7 @@ int ssl_exit(struct pt_regs *ctx)
 		membio_seen(id >> 32);
 		return 0;
 	}
-	conn_io((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl);
+	conn_io_of((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl);
 	return 0;
 }
 
