@@ -46,7 +46,8 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # modules that read captured bytes or render: unit tested in isolation, with sanitizers
 PURE_SRCS := user/http1.c user/route.c user/metrics.c user/quantile.c user/expose.c user/buf.c \
-	user/log.c user/kube.c user/view.c user/capture.c user/naming.c user/procfs.c
+	user/log.c user/kube.c user/view.c user/capture.c user/naming.c user/procfs.c \
+	user/cli.c user/webconfig.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -97,7 +98,7 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h us
 		$(PURE_SRCS) | $(BUILD)/unit
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
-		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lm -lpthread -o $@
+		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lyaml -lm -lpthread -o $@
 
 # libFuzzer targets: everything that reads captured bytes, with ASan and UBSan
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
@@ -105,7 +106,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h us
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -Iinclude -Iuser -Itests/unit -DREDSCOPE_VERSION='"fuzz"' \
-		$< $(PURE_SRCS) -lm -lpthread -o $@
+		$< $(PURE_SRCS) -lyaml -lm -lpthread -o $@
 
 # corpus: the seeds in the repo, grown under build/ from run to run; a crash fails
 # the target and its input is left in build/fuzz/ (crash-*)

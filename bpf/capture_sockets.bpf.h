@@ -214,12 +214,15 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 	return 0;
 }
 
-/* tcp_local_port for the socket of a BTF tracepoint: a direct load, no probe read. */
+/*
+ * tcp_local_port for the socket of a BTF tracepoint: skc_num, a plain load, while the
+ * socket holds its port; the probe read of inet_sport only once it gave it back.
+ */
 static __always_inline __u16 btf_tcp_local_port(struct sock *sk)
 {
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	__u16 num = sk->__sk_common.skc_num;
 
-	return tp ? bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport) : 0;
+	return num ? num : tcp_local_port(sk);
 }
 
 #pragma clang diagnostic push

@@ -314,6 +314,7 @@ struct selectors {
 };
 /* Check and resolve the selectors; the error names the bad one. */
 int selectors__resolve(struct selectors *sel);
+/* Free what selectors__resolve made; the lists belong to the command line (cli__free). */
 void selectors__free(struct selectors *sel);
 
 struct redscope_bpf;

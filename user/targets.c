@@ -478,13 +478,6 @@ int selectors__resolve(struct selectors *sel)
 
 	for (size_t i = 0; i < RS_MAX_SEL_CGROUPS; i++)
 		sel->cgroup_fd[i] = -1;
-	for (size_t i = 0; i < sel->n_comms; i++) {
-		if (!sel->comms[i][0] || strlen(sel->comms[i]) > 15) {
-			p_err("invalid --comm '%s': a process name is 1 to 15 characters, as in "
-			      "/proc/PID/comm", sel->comms[i]);
-			return -EINVAL;
-		}
-	}
 	if (!sel->n_cgroups)
 		return 0;
 	if (sel->n_cgroups > RS_MAX_SEL_CGROUPS) {
@@ -526,10 +519,6 @@ void selectors__free(struct selectors *sel)
 			close(sel->cgroup_fd[i]);
 		sel->cgroup_fd[i] = -1;
 	}
-	free(sel->pids);
-	free(sel->comms);
-	free(sel->ports);
-	free(sel->cgroups);
 }
 
 void targets__on_fork(pid_t parent, pid_t child)

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The daemon: the order things start in (what needs privileges first, then they are
+ * dropped), the loop that drains the ring buffer into the store and sweeps what died,
+ * and a shutdown that leaves nothing loaded. One struct daemon holds all it started.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+#include "daemon.h"
+#include "internal.h"
+#include "redscope.skel.h"
+
+/*
+ * The kernel side wakes the daemon only when the ring buffer fills up; otherwise
+ * records wait at most this long to be counted.
+ */
+#define POLL_TIMEOUT_MS 100
+#define SWEEP_INTERVAL_NS 1000000000ULL
+#define TOP_INTERVAL_NS 1000000000ULL
+
+struct daemon {
+	struct redscope_bpf *skel;
+	struct store *store;
+	struct self_stats self; /* guarded by the store lock */
+	struct web_config web_config;
+	struct ring_buffer *rb;
+	struct web *web;
+	int listen_fd; /* bound, until the web server takes it */
+	struct view_state *view; /* top and report */
+	uint64_t started_ns;	 /* top and report: when counting began */
+};
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* One finished request from the kernel: parse, label, count. Store lock held. */
+static void on_http(struct daemon *d, const struct rs_event_http *e)
+{
+	struct http1_request req;
+	struct request_obs obs;
+	enum http1_error err;
+	char route[ROUTE_MAX];
+	size_t len = e->head_len < RS_HEAD_MAX ? e->head_len : RS_HEAD_MAX;
+
+	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
+	err = http1_parse_request_line(e->head, len, e->head_len, &req);
+	if (err) {
+		d->self.parse_errors[err]++;
+		if (log_level >= LOG_DEBUG)
+			p_debug("process %u: a request line that is not HTTP/1.x (%s): %zu bytes, "
+				"starting with byte 0x%02x", e->tgid, http1_error_name(err), len,
+				len ? (unsigned char)e->head[0] : 0);
+		return;
+	}
+	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
+		d->self.unanswered++;
+		return;
+	}
+	if (e->end_reason == RS_END_TRUNCATED)
+		d->self.truncated++;
+	route_from_path(req.path, req.path_len, req.truncated, route);
+	obs = (struct request_obs){
+		.id = service__of(e->tgid),
+		.method = req.method,
+		.route = route,
+		.status = e->status,
+		.end_ns = e->end_ns,
+		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
+		.req_body_bytes = e->req_body_bytes,
+		.resp_body_bytes = e->resp_body_bytes,
+		.queued = e->established_ns && e->accept_ns >= e->established_ns,
+		.queue_ns = e->accept_ns - e->established_ns,
+		.tls = e->tls,
+	};
+	if (store__observe_request(d->store, &obs))
+		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	const struct rs_event_proc *p = data;
+	__u32 type;
+
+	if (size < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	store__lock(d->store);
+	d->self.events++;
+	if (type == RS_EV_HTTP) {
+		if (size >= sizeof(struct rs_event_http))
+			on_http(d, data);
+	} else if (size >= sizeof(*p)) {
+		switch (type) {
+		case RS_EV_FORK:
+			targets__on_fork(p->parent_tgid, p->tgid);
+			break;
+		case RS_EV_EXEC:
+			service__forget(p->tgid);
+			tls__queue(p->tgid, false);
+			break;
+		case RS_EV_TARGET:
+		case RS_EV_LISTEN:
+			tls__queue(p->tgid, false);
+			break;
+		case RS_EV_TLS:
+			tls__queue(p->tgid, true);
+			break;
+		case RS_EV_TLS_MEMBIO:
+			tls__memory_bio(p->tgid);
+			break;
+		case RS_EV_EXIT:
+			targets__on_exit(d->store, p->tgid, p->busy_ns);
+			break;
+		}
+	}
+	store__unlock(d->store);
+	return 0;
+}
+
+static void read_bpf_stats(struct daemon *d, struct self_stats *st)
+{
+	int fd = bpf_map__fd(d->skel->maps.stats);
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 i = 0; i < RS_STAT__COUNT; i++) {
+		st->bpf[i] = 0;
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			st->bpf[i] += vals[c];
+	}
+	free(vals);
+}
+
+static void render(struct buf *out, void *ctx)
+{
+	struct daemon *d = ctx;
+	struct self_stats st = {};
+
+	read_bpf_stats(d, &st);
+	targets__stats(&st);
+	tls__stats(&st);
+	store__lock(d->store);
+	targets__refresh(d->store);
+	st.kube_containers = kube__containers();
+	st.events = d->self.events;
+	st.unanswered = d->self.unanswered;
+	st.truncated = d->self.truncated;
+	st.start_time = d->self.start_time;
+	st.capture = loader__capture();
+	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
+	expose__render(d->store, &st, out);
+	store__unlock(d->store);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/*
+ * Take a snapshot and show the figures over the window (top: a frame; report: the
+ * table or JSON on stdout).
+ */
+static int show(struct daemon *d, struct view_state *view, size_t window, uint64_t started_ns,
+		const struct config *c)
+{
+	struct view v;
+	int err;
+
+	store__lock(d->store);
+	targets__refresh(d->store);
+	view__tick(view, d->store, now_ns());
+	err = view__compute(view, d->store, window, started_ns, &v);
+	store__unlock(d->store);
+	if (err) {
+		p_err("cannot compute the figures: %s", strerror(-err));
+		return err;
+	}
+	if (c->cmd == CMD_TOP) {
+		top__frame(&v);
+	} else {
+		struct buf b = {};
+
+		view__filter(&v, c->filter);
+		view__sort(&v, c->json ? VIEW_SORT_NAME : c->sort);
+		if (c->json)
+			view__json(&b, &v);
+		else
+			view__table(&b, &v, 80);
+		fwrite(b.data, 1, b.len, stdout);
+		fflush(stdout);
+		buf__free(&b);
+	}
+	view__clear(&v);
+	return 0;
+}
+
+/* Watching what: for the log and report's first line. */
+static const char *watching(const struct config *c)
+{
+	return cli__selects(c) ? "the selected processes" : "every HTTP server on this host";
+}
+
+/*
+ * Load, attach and start serving, in the order privileges allow: the web port is
+ * bound and the programs attached before the capabilities are dropped.
+ */
+static int start(struct daemon *d, struct config *c)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (loader__preflight())
+		return -1;
+	if (c->cmd == CMD_SERVE && web__bind(&c->web, &d->listen_fd))
+		return -1;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d->self.start_time = (double)time(NULL);
+	service__init(&c->service);
+	kube__init(&c->kube);
+	d->store = store__new(&c->store);
+	if (!d->store) {
+		p_err("out of memory creating the metric store");
+		return -1;
+	}
+	if (loader__open_and_attach(&d->skel, &c->loader))
+		return -1;
+	tls__init(d->skel);
+	if (targets__init(d->skel, &c->sel))
+		return -1;
+	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.events), on_event, d, NULL);
+	if (!d->rb) {
+		p_err("failed to open the ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	/* all that needed privileges is done: /healthz answers with the fewest */
+	loader__drop_privileges();
+	malloc_trim(0); /* what loading took (BTF, ELF, relocations) is given back */
+	if (c->cmd == CMD_SERVE) {
+		d->web = web__start(&c->web, d->listen_fd, render, d);
+		if (!d->web)
+			return -1;
+		d->listen_fd = -1; /* the web server owns it now */
+		p_info("redscope %s serving %s on %s, watching %s", REDSCOPE_VERSION,
+		       c->web.telemetry_path, c->web.listen_address, watching(c));
+		return 0;
+	}
+	d->view = view__new(d->store);
+	if (!d->view || (c->cmd == CMD_TOP && top__start(c->sort, c->filter)))
+		return -1;
+	d->started_ns = now_ns();
+	if (c->cmd == CMD_REPORT)
+		fprintf(stderr, "redscope report: watching %s for %.1fs (Ctrl-C to stop early)\n",
+			watching(c), (double)c->report_ns / 1e9);
+	return 0;
+}
+
+/* Until a signal (or q in top, or the end of report's time): drain, sweep, draw. */
+static int loop(struct daemon *d, const struct config *c)
+{
+	/* top draws its first frame at once: it says the programs are attached */
+	uint64_t last_sweep = 0, last_tick = d->started_ns - TOP_INTERVAL_NS;
+
+	while (!exiting) {
+		int n = ring_buffer__poll(d->rb, POLL_TIMEOUT_MS);
+
+		if (n >= 0)
+			n = ring_buffer__consume(d->rb);
+		if (n < 0 && n != -EINTR) {
+			p_err("reading the ring buffer failed: %s", strerror(-n));
+			return -1;
+		}
+		tls__drain();
+		web__trim(d->web);
+		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
+			uint64_t abandoned = targets__sweep();
+
+			store__lock(d->store);
+			d->self.unanswered += abandoned;
+			kube__sweep();
+			store__unlock(d->store);
+			last_sweep = now_ns();
+		}
+		if (c->cmd == CMD_TOP) {
+			if (top__keys())
+				break;
+			if (now_ns() - last_tick >= TOP_INTERVAL_NS) {
+				last_tick = now_ns();
+				if (show(d, d->view, VIEW_TICKS - 1, d->started_ns, c))
+					return -1;
+			}
+		} else if (c->cmd == CMD_REPORT && now_ns() - d->started_ns >= c->report_ns) {
+			break;
+		}
+	}
+	/* what the kernel produced before the signal is still counted */
+	ring_buffer__consume(d->rb);
+	if (c->cmd == CMD_REPORT && show(d, d->view, 0, d->started_ns, c))
+		return -1;
+	p_info("shutting down");
+	return 0;
+}
+
+/* Undo whatever start did, in reverse, however far it got. */
+static void stop(struct daemon *d, struct config *c)
+{
+	top__stop();
+	view__free(d->view);
+	web__stop(d->web);
+	ring_buffer__free(d->rb);
+	tls__cleanup();
+	kube__cleanup();
+	if (d->skel)
+		loader__destroy(d->skel);
+	targets__cleanup();
+	store__free(d->store);
+	service__cleanup();
+	if (d->listen_fd >= 0)
+		close(d->listen_fd);
+	selectors__free(&c->sel);
+	web_config__free(&d->web_config);
+}
+
+int daemon__run(struct config *c)
+{
+	static struct daemon d;
+	int err;
+
+	d.listen_fd = -1;
+	if (c->web_config_path) {
+		if (web_config__load(c->web_config_path, &d.web_config))
+			return 2;
+		c->web.config = &d.web_config;
+	}
+	if (selectors__resolve(&c->sel)) {
+		selectors__free(&c->sel);
+		web_config__free(&d.web_config);
+		return 2;
+	}
+	err = start(&d, c) || loop(&d, c) ? 1 : 0;
+	stop(&d, c);
+	return err;
+}
