@@ -72,8 +72,8 @@ $(BUILD)/redscope.skel.h: $(BUILD)/redscope.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name redscope_bpf > $@
 
-# every daemon object may include the skeleton
-$(USER_OBJS): $(BUILD)/redscope.skel.h
+# kernel.c alone includes the skeleton: a BPF edit rebuilds that one object
+$(BUILD)/user/kernel.o: $(BUILD)/redscope.skel.h
 
 # the version, in a header rewritten only when it changes (a commit, a dirty tree):
 # the objects that print it are rebuilt then, and only they

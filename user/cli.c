@@ -368,7 +368,7 @@ static int value_option(struct config *c, int opt, char *arg)
 		c->filter = arg;
 		return 0;
 	case OPT_CAPTURE:
-		if (capture_parse(arg, &c->loader.capture)) {
+		if (capture_parse(arg, &c->kernel.capture)) {
 			p_err("invalid --capture '%s': expected auto, sockets, fentry or syscalls", arg);
 			return -1;
 		}
@@ -378,7 +378,7 @@ static int value_option(struct config *c, int opt, char *arg)
 			p_err("invalid --max-connections '%s': expected 64 to %d", arg, 1 << 24);
 			return -1;
 		}
-		c->loader.max_connections = v;
+		c->kernel.max_connections = v;
 		return 0;
 	case OPT_LOG_LEVEL:
 		if (log_level_parse(arg, &log_level)) {
@@ -432,7 +432,7 @@ enum cli_result cli__parse(int argc, char **argv, struct config *c)
 		.report_ns = DEFAULT_REPORT_NS,
 		.sort = VIEW_SORT_RATE,
 	};
-	c->loader.sel = &c->sel;
+	c->kernel.sel = &c->sel;
 	/* top owns the terminal and report's output is for reading: only errors interrupt */
 	if (c->cmd != CMD_SERVE)
 		log_level = c->cmd == CMD_TOP ? LOG_ERROR : LOG_WARN;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "kernel.h"
 
 #define CLI_MAX_BUCKETS 64
 
@@ -14,7 +15,7 @@ enum command { CMD_SERVE, CMD_TOP, CMD_REPORT };
 
 /*
  * Everything the command line says, with the defaults where it is silent. Option
- * values point into argv. Holds pointers into itself (loader.sel, the duration
+ * values point into argv. Holds pointers into itself (kernel.sel, the duration
  * histogram's bounds): not to be copied.
  */
 struct config {
@@ -24,7 +25,7 @@ struct config {
 	struct service_opts service;
 	struct kube_opts kube;
 	struct selectors sel;
-	struct loader_opts loader;
+	struct kernel_opts kernel;
 	struct store_opts store;
 	double duration_buckets[CLI_MAX_BUCKETS]; /* --duration-buckets */
 	uint64_t report_ns;			  /* report --duration */

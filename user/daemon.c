@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "daemon.h"
 #include "internal.h"
-#include "redscope.skel.h"
+#include "kernel.h"
 
 /*
  * The kernel side wakes the daemon only when the ring buffer fills up; otherwise
@@ -30,7 +30,6 @@
 #define TOP_INTERVAL_NS 1000000000ULL
 
 struct daemon {
-	struct redscope_bpf *skel;
 	struct store *store;
 	struct self_stats self; /* guarded by the store lock */
 	struct web_config web_config;
@@ -134,33 +133,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void read_bpf_stats(struct daemon *d, struct self_stats *st)
-{
-	int fd = bpf_map__fd(d->skel->maps.stats);
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-
-	if (ncpu <= 0)
-		return;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return;
-	for (__u32 i = 0; i < RS_STAT__COUNT; i++) {
-		st->bpf[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			st->bpf[i] += vals[c];
-	}
-	free(vals);
-}
-
 static void render(struct buf *out, void *ctx)
 {
 	struct daemon *d = ctx;
 	struct self_stats st = {};
 
-	read_bpf_stats(d, &st);
+	kernel__stats(st.bpf);
 	targets__stats(&st);
 	tls__stats(&st);
 	store__lock(d->store);
@@ -170,7 +148,7 @@ static void render(struct buf *out, void *ctx)
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
 	st.start_time = d->self.start_time;
-	st.capture = loader__capture();
+	st.capture = kernel__capture();
 	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
 	expose__render(d->store, &st, out);
 	store__unlock(d->store);
@@ -236,7 +214,7 @@ static int start(struct daemon *d, struct config *c)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
-	if (loader__preflight())
+	if (kernel__preflight())
 		return -1;
 	if (c->cmd == CMD_SERVE && web__bind(&c->web, &d->listen_fd))
 		return -1;
@@ -252,18 +230,15 @@ static int start(struct daemon *d, struct config *c)
 		p_err("out of memory creating the metric store");
 		return -1;
 	}
-	if (loader__open_and_attach(&d->skel, &c->loader))
+	if (kernel__open_and_attach(&c->kernel) || targets__init(&c->sel))
 		return -1;
-	tls__init(d->skel);
-	if (targets__init(d->skel, &c->sel))
-		return -1;
-	d->rb = ring_buffer__new(bpf_map__fd(d->skel->maps.events), on_event, d, NULL);
+	d->rb = kernel__ring_buffer(on_event, d);
 	if (!d->rb) {
 		p_err("failed to open the ring buffer: %s", strerror(errno));
 		return -1;
 	}
 	/* all that needed privileges is done: /healthz answers with the fewest */
-	loader__drop_privileges();
+	kernel__drop_privileges();
 	malloc_trim(0); /* what loading took (BTF, ELF, relocations) is given back */
 	if (c->cmd == CMD_SERVE) {
 		d->web = web__start(&c->web, d->listen_fd, render, d);
@@ -339,8 +314,7 @@ static void stop(struct daemon *d, struct config *c)
 	ring_buffer__free(d->rb);
 	tls__cleanup();
 	kube__cleanup();
-	if (d->skel)
-		loader__destroy(d->skel);
+	kernel__destroy();
 	targets__cleanup();
 	store__free(d->store);
 	service__cleanup();

@@ -317,8 +317,7 @@ int selectors__resolve(struct selectors *sel);
 /* Free what selectors__resolve made; the lists belong to the command line (cli__free). */
 void selectors__free(struct selectors *sel);
 
-struct redscope_bpf;
-int targets__init(struct redscope_bpf *skel, const struct selectors *sel);
+int targets__init(const struct selectors *sel);
 void targets__on_fork(pid_t parent, pid_t child);
 /* A process exited (or stopped being selected) with busy_ns in requests. Store lock held. */
 void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns);
@@ -417,7 +416,6 @@ bool top__keys(void);
 void top__frame(struct view *v);
 
 /* tls.c: uprobes on the libssl of watched processes */
-void tls__init(struct redscope_bpf *skel);
 /* Hook the libssl files the process maps now. */
 void tls__scan(pid_t pid);
 /* Check the process later, from the main loop; tls_seen: it spoke TLS. */
@@ -426,20 +424,6 @@ void tls__memory_bio(pid_t pid);
 void tls__drain(void);
 void tls__stats(struct self_stats *st);
 void tls__cleanup(void);
-
-/* loader.c */
-struct loader_opts {
-	const struct selectors *sel;
-	uint32_t max_connections;
-	enum capture capture;
-};
-int loader__preflight(void);
-int loader__open_and_attach(struct redscope_bpf **skel, const struct loader_opts *opts);
-/* The capture backend in use, once attached. */
-enum capture loader__capture(void);
-void loader__destroy(struct redscope_bpf *skel);
-/* Keep only the capabilities running needs; after load, attach and bind. */
-int loader__drop_privileges(void);
 
 /* web.c: the HTTP endpoint */
 /* webconfig.c: --web.config.file, the Prometheus exporters' web configuration */

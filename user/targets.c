@@ -21,8 +21,8 @@
 #include <bpf/bpf.h>
 
 #include "internal.h"
+#include "kernel.h"
 #include "procfs.h"
-#include "redscope.skel.h"
 
 #define TCP_LISTEN 0x0a
 #define UNIX_ACCEPTCON 0x10000
@@ -30,7 +30,6 @@
 
 #define PROC_BUCKETS 4096
 
-static struct redscope_bpf *skel;
 static pid_t dead[MAX_DEAD];
 static size_t n_dead;
 
@@ -127,9 +126,15 @@ static size_t watched_len;
 
 static int watched_map(void)
 {
-	int fd = bpf_map__fd(skel->maps.watched);
+	int fd = kernel__map_fd(KMAP_WATCHED);
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
 
-	watched_len = (size_t)bpf_map__max_entries(skel->maps.watched) * RS_TGID_CHUNK;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		p_err("cannot size the watched processes array: %s", strerror(errno));
+		return -errno;
+	}
+	watched_len = (size_t)info.max_entries * RS_TGID_CHUNK;
 	watched = mmap(NULL, watched_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (watched == MAP_FAILED) {
 		watched = NULL;
@@ -150,7 +155,7 @@ static int target_add(pid_t tgid, __u32 flags)
 		p_warn("cannot watch process %d: above pid_max when redscope started", tgid);
 		return -ERANGE;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.targets), &key, &t, BPF_NOEXIST) &&
+	if (bpf_map_update_elem(kernel__map_fd(KMAP_TARGETS), &key, &t, BPF_NOEXIST) &&
 	    errno != EEXIST) {
 		p_warn("cannot watch process %d: %s", tgid, strerror(errno));
 		return -errno;
@@ -436,11 +441,10 @@ out:
 	return err;
 }
 
-int targets__init(struct redscope_bpf *s, const struct selectors *sel)
+int targets__init(const struct selectors *sel)
 {
 	int err;
 
-	skel = s;
 	err = watched_map();
 	if (err)
 		return err;
@@ -576,7 +580,7 @@ static void sweep_map(int fd, size_t key_size)
  */
 static uint64_t sweep_orphaned_conns(void)
 {
-	int fd = bpf_map__fd(skel->maps.conns), pipe_fd = bpf_map__fd(skel->maps.pipeline);
+	int fd = kernel__map_fd(KMAP_CONNS), pipe_fd = kernel__map_fd(KMAP_PIPELINE);
 	struct buf doomed = {};
 	__u64 key, next, *prev = NULL;
 	uint64_t abandoned = 0;
@@ -610,9 +614,9 @@ uint64_t targets__sweep(void)
 	if (!n_dead)
 		return 0;
 	abandoned = sweep_orphaned_conns();
-	sweep_map(bpf_map__fd(skel->maps.fds), sizeof(struct rs_fd_key));
-	sweep_map(bpf_map__fd(skel->maps.ssl_socks), sizeof(struct rs_ssl_key));
-	sweep_map(bpf_map__fd(skel->maps.busy_open), sizeof(__u32));
+	sweep_map(kernel__map_fd(KMAP_FDS), sizeof(struct rs_fd_key));
+	sweep_map(kernel__map_fd(KMAP_SSL_SOCKS), sizeof(struct rs_ssl_key));
+	sweep_map(kernel__map_fd(KMAP_BUSY_OPEN), sizeof(__u32));
 	n_dead = 0;
 	return abandoned;
 }
@@ -633,9 +637,9 @@ static uint64_t count_keys(int fd, size_t key_size)
 
 void targets__stats(struct self_stats *st)
 {
-	st->tracked_processes = count_keys(bpf_map__fd(skel->maps.targets), sizeof(__u32));
+	st->tracked_processes = count_keys(kernel__map_fd(KMAP_TARGETS), sizeof(__u32));
 	st->tracked_connections =
-		count_keys(bpf_map__fd(skel->maps.conns), sizeof(__u64));
+		count_keys(kernel__map_fd(KMAP_CONNS), sizeof(__u64));
 }
 
 /*
@@ -648,8 +652,8 @@ void targets__stats(struct self_stats *st)
  */
 void targets__refresh(struct store *st)
 {
-	int fd = bpf_map__fd(skel->maps.targets);
-	int busy_fd = bpf_map__fd(skel->maps.busy_open);
+	int fd = kernel__map_fd(KMAP_TARGETS);
+	int busy_fd = kernel__map_fd(KMAP_BUSY_OPEN);
 	struct service_series *svc;
 	__u32 key, next, *prev = NULL;
 	struct rs_target t, pt;
@@ -711,7 +715,6 @@ void targets__cleanup(void)
 	if (watched)
 		munmap(watched, watched_len);
 	watched = NULL;
-	skel = NULL;
 	n_dead = 0;
 	for (size_t i = 0; i < PROC_BUCKETS; i++) {
 		while (procs[i]) {

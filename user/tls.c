@@ -19,8 +19,8 @@
 #include <bpf/libbpf.h>
 
 #include "internal.h"
+#include "kernel.h"
 #include "procfs.h"
-#include "redscope.skel.h"
 
 #define MAX_PENDING 1024
 #define LINKS_PER_LIB 8
@@ -33,7 +33,6 @@ struct tls_lib {
 	size_t n_links;
 };
 
-static struct redscope_bpf *skel;
 static struct tls_lib *libs;
 static size_t n_libs;
 static uint64_t unsupported; /* processes speaking TLS redscope cannot read */
@@ -44,11 +43,6 @@ static struct {
 	bool tls_seen;
 } pending[MAX_PENDING];
 static size_t n_pending;
-
-void tls__init(struct redscope_bpf *s)
-{
-	skel = s;
-}
 
 /* Is the file of this mapping OpenSSL's libssl (libssl.so.3, libssl.so.1.1)? */
 static bool is_libssl(const char *path)
@@ -67,16 +61,15 @@ static struct tls_lib *find_lib(dev_t dev, ino_t ino)
 }
 
 /* Attach one probe; 0 or a negative errno. */
-static int attach_one(struct tls_lib *lib, struct bpf_program *prog, const char *path,
-		      const char *func, bool ret)
+static int attach_one(struct tls_lib *lib, enum kernel_ssl_probe probe, const char *path,
+		      const char *func)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = ret);
 	struct bpf_link *link;
 	int err;
 
 	if (lib->n_links == LINKS_PER_LIB)
 		return -E2BIG;
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+	link = kernel__attach_ssl(probe, path, func);
 	if (!link) {
 		err = -errno;
 		p_debug("cannot attach a uprobe to %s in %s: %s", func, path, strerror(-err));
@@ -95,20 +88,20 @@ static int attach_lib(struct tls_lib *lib, const char *path)
 {
 	const struct {
 		const char *func;
-		struct bpf_program *enter;
+		enum kernel_ssl_probe enter;
 		bool required;
 	} calls[] = {
-		{ "SSL_read", skel->progs.ssl_read_enter, true },
-		{ "SSL_write", skel->progs.ssl_write_enter, true },
-		{ "SSL_read_ex", skel->progs.ssl_read_ex_enter, false },
-		{ "SSL_write_ex", skel->progs.ssl_write_ex_enter, false },
+		{ "SSL_read", KSSL_READ, true },
+		{ "SSL_write", KSSL_WRITE, true },
+		{ "SSL_read_ex", KSSL_READ_EX, false },
+		{ "SSL_write_ex", KSSL_WRITE_EX, false },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
-		int err = attach_one(lib, skel->progs.ssl_exit, path, calls[i].func, true);
+		int err = attach_one(lib, KSSL_RETURN, path, calls[i].func);
 
 		if (!err)
-			err = attach_one(lib, calls[i].enter, path, calls[i].func, false);
+			err = attach_one(lib, calls[i].enter, path, calls[i].func);
 		if (err && calls[i].required)
 			return err;
 	}
@@ -244,5 +237,4 @@ void tls__cleanup(void)
 	}
 	n_libs = 0;
 	n_pending = 0;
-	skel = NULL;
 }

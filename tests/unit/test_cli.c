@@ -35,8 +35,8 @@ static void defaults(void)
 	CHECK_STR(cfg.web.listen_address, ":9435");
 	CHECK_STR(cfg.web.telemetry_path, "/metrics");
 	CHECK(!cli__selects(&cfg)); /* auto mode */
-	CHECK(cfg.loader.sel == &cfg.sel);
-	CHECK_EQ(cfg.loader.capture, CAPTURE_AUTO);
+	CHECK(cfg.kernel.sel == &cfg.sel);
+	CHECK_EQ(cfg.kernel.capture, CAPTURE_AUTO);
 	CHECK_EQ(cfg.store.max_routes, 200);
 	CHECK_EQ(cfg.store.duration.n, 14);
 	CHECK(cfg.store.duration.bounds[0] == 0.005 && cfg.store.duration.bounds[13] == 10);
@@ -109,10 +109,10 @@ static void values_are_checked(void)
 	CHECK_EQ(PARSE("--duration-buckets=0,1"), CLI_USAGE);
 	CHECK_EQ(PARSE("--duration-buckets="), CLI_USAGE);
 	CHECK_EQ(PARSE("--capture=sockets"), CLI_RUN);
-	CHECK_EQ(cfg.loader.capture, CAPTURE_SOCKETS);
+	CHECK_EQ(cfg.kernel.capture, CAPTURE_SOCKETS);
 	CHECK_EQ(PARSE("--capture=kprobes"), CLI_USAGE);
 	CHECK_EQ(PARSE("--max-connections=64"), CLI_RUN);
-	CHECK_EQ(cfg.loader.max_connections, 64);
+	CHECK_EQ(cfg.kernel.max_connections, 64);
 	CHECK_EQ(PARSE("--max-connections=63"), CLI_USAGE);
 	CHECK_EQ(PARSE("--max-routes=0"), CLI_USAGE);
 	CHECK_EQ(PARSE("--web.telemetry-path=metrics"), CLI_USAGE);

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Check the kernel and privileges, then open, load and attach the BPF programs. */
+/*
+ * The kernel boundary: check the kernel and privileges, open, load and attach the BPF
+ * programs, and give the rest of the daemon the maps, ring buffer, counters and
+ * uprobes it needs. The only file that includes the skeleton.
+ */
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -23,6 +27,7 @@
 #include <linux/bpf.h>
 
 #include "internal.h"
+#include "kernel.h"
 #include "redscope.skel.h"
 
 #define MIN_KERNEL_MAJOR 5
@@ -41,6 +46,7 @@ static const char *const io_exits[] = {
 	"sys_exit_splice",
 };
 static struct bpf_link *io_exit_links[ARRAY_SIZE(io_exits)];
+static struct redscope_bpf *skel;
 
 static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
 {
@@ -112,7 +118,7 @@ static void ensure_bpffs(void)
 		p_info("mounted bpffs on %s", BPFFS_PATH);
 }
 
-int loader__preflight(void)
+int kernel__preflight(void)
 {
 	int err;
 
@@ -164,7 +170,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static enum capture capture_used;
 
-enum capture loader__capture(void)
+enum capture kernel__capture(void)
 {
 	return capture_used;
 }
@@ -284,7 +290,7 @@ static unsigned int capture_of(const struct bpf_program *prog)
  * its function in the kernel (tcp_sendpage is gone in 6.5); the entries that note an
  * iterator are for kernels without bpf_task_pt_regs only.
  */
-static bool program_fits(const struct bpf_program *prog, const struct redscope_bpf *skel)
+static bool program_fits(const struct bpf_program *prog)
 {
 	const char *sec = bpf_program__section_name(prog);
 
@@ -318,7 +324,7 @@ static void say_capture(enum capture c, enum capture asked)
 		p_info("capture: %s: %s", capture_names[c], why[c]);
 }
 
-static int fill_selectors(struct redscope_bpf *skel, const struct selectors *sel)
+static int fill_selectors(const struct selectors *sel)
 {
 	__u8 one = 1;
 
@@ -345,9 +351,8 @@ fail:
 	return -errno;
 }
 
-int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts *opts)
+int kernel__open_and_attach(const struct kernel_opts *opts)
 {
-	struct redscope_bpf *skel;
 	struct bpf_program *prog;
 	enum capture capture;
 	int err;
@@ -371,7 +376,7 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
 	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
 	bpf_object__for_each_program(prog, skel->obj)
-		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog, skel))
+		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog))
 			bpf_program__set_autoload(prog, false);
 	/* close_range(2) is Linux 5.9: without it, nothing needs its tracepoint */
 	if (!tracepoint_exists("syscalls", "sys_enter_close_range"))
@@ -396,7 +401,7 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 		goto fail;
 	}
 	/* before attaching: a process accepting meanwhile must meet the selectors */
-	err = fill_selectors(skel, opts->sel);
+	err = fill_selectors(opts->sel);
 	if (err)
 		goto fail;
 	err = redscope_bpf__attach(skel);
@@ -416,10 +421,9 @@ int loader__open_and_attach(struct redscope_bpf **out, const struct loader_opts 
 	}
 	capture_used = capture;
 	say_capture(capture, opts->capture);
-	*out = skel;
 	return 0;
 fail:
-	loader__destroy(skel);
+	kernel__destroy();
 	return err;
 }
 
@@ -486,7 +490,7 @@ static bool uprobes_allowed_with(const __u32 mask[2])
  * container runtime's bundles). Everything else goes, from the bounding set too, and
  * no exec can gain privileges back.
  */
-int loader__drop_privileges(void)
+int kernel__drop_privileges(void)
 {
 	static const int keep[] = { RS_CAP_BPF, RS_CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH };
 	__u32 mask[2] = {};
@@ -508,11 +512,76 @@ int loader__drop_privileges(void)
 	return err;
 }
 
-void loader__destroy(struct redscope_bpf *skel)
+void kernel__destroy(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(io_exit_links); i++) {
 		bpf_link__destroy(io_exit_links[i]);
 		io_exit_links[i] = NULL;
 	}
 	redscope_bpf__destroy(skel);
+	skel = NULL;
+}
+
+int kernel__map_fd(enum kernel_map m)
+{
+	struct bpf_map *map;
+
+	if (!skel)
+		return -1;
+	switch (m) {
+	case KMAP_TARGETS: map = skel->maps.targets; break;
+	case KMAP_WATCHED: map = skel->maps.watched; break;
+	case KMAP_BUSY_OPEN: map = skel->maps.busy_open; break;
+	case KMAP_CONNS: map = skel->maps.conns; break;
+	case KMAP_PIPELINE: map = skel->maps.pipeline; break;
+	case KMAP_FDS: map = skel->maps.fds; break;
+	case KMAP_SSL_SOCKS: map = skel->maps.ssl_socks; break;
+	default: return -1;
+	}
+	return bpf_map__fd(map);
+}
+
+void kernel__stats(uint64_t out[RS_STAT__COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	memset(out, 0, RS_STAT__COUNT * sizeof(*out));
+	if (!skel || ncpu <= 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 i = 0; i < RS_STAT__COUNT; i++) {
+		if (bpf_map__lookup_elem(skel->maps.stats, &i, sizeof(i), vals,
+					 (size_t)ncpu * sizeof(*vals), 0))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+}
+
+struct ring_buffer *kernel__ring_buffer(ring_buffer_sample_fn fn, void *ctx)
+{
+	return skel ? ring_buffer__new(bpf_map__fd(skel->maps.events), fn, ctx, NULL) : NULL;
+}
+
+struct bpf_link *kernel__attach_ssl(enum kernel_ssl_probe p, const char *path, const char *func)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = p == KSSL_RETURN);
+	struct bpf_program *prog;
+
+	if (!skel) {
+		errno = ENOENT;
+		return NULL;
+	}
+	switch (p) {
+	case KSSL_READ: prog = skel->progs.ssl_read_enter; break;
+	case KSSL_WRITE: prog = skel->progs.ssl_write_enter; break;
+	case KSSL_READ_EX: prog = skel->progs.ssl_read_ex_enter; break;
+	case KSSL_WRITE_EX: prog = skel->progs.ssl_write_ex_enter; break;
+	default: prog = skel->progs.ssl_exit; break;
+	}
+	return bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
 }
