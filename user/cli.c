@@ -321,7 +321,7 @@ static int value_option(struct config *c, int opt, char *arg)
 		c->store.max_routes = v;
 		return 0;
 	case OPT_SERVICE_NAME:
-		c->service.service_name = arg;
+		c->procs.service_name = arg;
 		return 0;
 	case OPT_BUCKETS:
 		if (parse_buckets(arg, c->duration_buckets, &c->store.duration.n)) {

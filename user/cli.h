@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "kernel.h"
+#include "procs.h"
 
 #define CLI_MAX_BUCKETS 64
 
@@ -22,7 +23,7 @@ struct config {
 	enum command cmd;
 	struct web_opts web;
 	const char *web_config_path; /* --web.config.file */
-	struct service_opts service;
+	struct procs_opts procs;
 	struct kube_opts kube;
 	struct selectors sel;
 	struct kernel_opts kernel;

@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "internal.h"
 #include "kernel.h"
+#include "procs.h"
 
 /*
  * The kernel side wakes the daemon only when the ring buffer fills up; otherwise
@@ -48,7 +49,7 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-/* One finished request from the kernel: parse, label, count. Store lock held. */
+/* One finished request from the kernel: parse, label, count. */
 static void on_http(struct daemon *d, const struct rs_event_http *e)
 {
 	struct http1_request req;
@@ -60,22 +61,27 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
 	if (err) {
+		store__lock(d->store);
 		d->self.parse_errors[err]++;
+		store__unlock(d->store);
 		if (log_level >= LOG_DEBUG)
 			p_debug("process %u: a request line that is not HTTP/1.x (%s): %zu bytes, "
 				"starting with byte 0x%02x", e->tgid, http1_error_name(err), len,
 				len ? (unsigned char)e->head[0] : 0);
 		return;
 	}
+	store__lock(d->store);
 	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
 		d->self.unanswered++;
+		store__unlock(d->store);
 		return;
 	}
 	if (e->end_reason == RS_END_TRUNCATED)
 		d->self.truncated++;
+	store__unlock(d->store);
 	route_from_path(req.path, req.path_len, req.truncated, route);
 	obs = (struct request_obs){
-		.id = service__of(e->tgid),
+		.id = procs__identity(e->tgid), /* before the store lock: procs comes first */
 		.method = req.method,
 		.route = route,
 		.status = e->status,
@@ -87,8 +93,32 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 		.queue_ns = e->accept_ns - e->established_ns,
 		.tls = e->tls,
 	};
-	if (store__observe_request(d->store, &obs))
+	store__lock(d->store);
+	err = store__observe_request(d->store, &obs);
+	store__unlock(d->store);
+	if (err)
 		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
+}
+
+/* A process the kernel side started watching: know its identity and parent now. */
+static void on_target(pid_t tgid)
+{
+	procs__identity(tgid);
+	procs__parent(tgid);
+}
+
+/* A watched process exited: its busy time stays in its service's counter. */
+static void on_exit_event(struct daemon *d, pid_t tgid, uint64_t busy_ns)
+{
+	const struct identity *id = procs__known_identity(tgid);
+
+	if (id) {
+		store__lock(d->store);
+		store__retire_busy(d->store, id, busy_ns);
+		store__unlock(d->store);
+	}
+	procs__exit(tgid);
+	targets__on_exit(tgid);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -102,20 +132,23 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(&type, data, sizeof(type));
 	store__lock(d->store);
 	d->self.events++;
+	store__unlock(d->store);
 	if (type == RS_EV_HTTP) {
 		if (size >= sizeof(struct rs_event_http))
 			on_http(d, data);
 	} else if (size >= sizeof(*p)) {
 		switch (type) {
 		case RS_EV_FORK:
-			targets__on_fork(p->parent_tgid, p->tgid);
+			procs__fork(p->parent_tgid, p->tgid);
 			break;
 		case RS_EV_EXEC:
-			service__forget(p->tgid);
+			procs__exec(p->tgid);
+			on_target(p->tgid);
 			tls__queue(p->tgid, false);
 			break;
 		case RS_EV_TARGET:
 		case RS_EV_LISTEN:
+			on_target(p->tgid);
 			tls__queue(p->tgid, false);
 			break;
 		case RS_EV_TLS:
@@ -125,11 +158,10 @@ static int on_event(void *ctx, void *data, size_t size)
 			tls__memory_bio(p->tgid);
 			break;
 		case RS_EV_EXIT:
-			targets__on_exit(d->store, p->tgid, p->busy_ns);
+			on_exit_event(d, p->tgid, p->busy_ns);
 			break;
 		}
 	}
-	store__unlock(d->store);
 	return 0;
 }
 
@@ -140,10 +172,11 @@ static void render(struct buf *out, void *ctx)
 
 	kernel__stats(st.bpf);
 	targets__stats(&st);
-	tls__stats(&st);
-	store__lock(d->store);
 	targets__refresh(d->store);
-	st.kube_containers = kube__containers();
+	store__lock(d->store);
+	st.tls_libraries = d->self.tls_libraries;
+	st.tls_unsupported_processes = d->self.tls_unsupported_processes;
+	st.kube_containers = d->self.kube_containers;
 	st.events = d->self.events;
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
@@ -151,6 +184,20 @@ static void render(struct buf *out, void *ctx)
 	st.capture = kernel__capture();
 	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
 	expose__render(d->store, &st, out);
+	store__unlock(d->store);
+}
+
+/* The self metrics the main thread's modules keep, for the web thread to render. */
+static void self_update(struct daemon *d)
+{
+	struct self_stats st = {};
+
+	tls__stats(&st);
+	st.kube_containers = kube__containers();
+	store__lock(d->store);
+	d->self.tls_libraries = st.tls_libraries;
+	d->self.tls_unsupported_processes = st.tls_unsupported_processes;
+	d->self.kube_containers = st.kube_containers;
 	store__unlock(d->store);
 }
 
@@ -172,8 +219,8 @@ static int show(struct daemon *d, struct view_state *view, size_t window, uint64
 	struct view v;
 	int err;
 
-	store__lock(d->store);
 	targets__refresh(d->store);
+	store__lock(d->store);
 	view__tick(view, d->store, now_ns());
 	err = view__compute(view, d->store, window, started_ns, &v);
 	store__unlock(d->store);
@@ -223,7 +270,7 @@ static int start(struct daemon *d, struct config *c)
 	signal(SIGPIPE, SIG_IGN);
 
 	d->self.start_time = (double)time(NULL);
-	service__init(&c->service);
+	procs__init(&c->procs);
 	kube__init(&c->kube);
 	d->store = store__new(&c->store);
 	if (!d->store) {
@@ -232,6 +279,7 @@ static int start(struct daemon *d, struct config *c)
 	}
 	if (kernel__open_and_attach(&c->kernel) || targets__init(&c->sel))
 		return -1;
+	self_update(d);
 	d->rb = kernel__ring_buffer(on_event, d);
 	if (!d->rb) {
 		p_err("failed to open the ring buffer: %s", strerror(errno));
@@ -279,12 +327,14 @@ static int loop(struct daemon *d, const struct config *c)
 		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
 			uint64_t abandoned = targets__sweep();
 
+			kube__sweep();
+			targets__resolve();
 			store__lock(d->store);
 			d->self.unanswered += abandoned;
-			kube__sweep();
 			store__unlock(d->store);
 			last_sweep = now_ns();
 		}
+		self_update(d);
 		if (c->cmd == CMD_TOP) {
 			if (top__keys())
 				break;
@@ -317,7 +367,7 @@ static void stop(struct daemon *d, struct config *c)
 	kernel__destroy();
 	targets__cleanup();
 	store__free(d->store);
-	service__cleanup();
+	procs__cleanup();
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	selectors__free(&c->sel);

@@ -191,7 +191,7 @@ struct service_series {
 	struct service_series *hnext;
 	uint64_t hash;
 	struct identity id;
-	/* refreshed from the live targets before each render */
+	/* gauges, set by store__set_gauges from the live targets before each render */
 	int64_t active;	   /* requests in flight */
 	int64_t processes; /* live watched processes */
 	int64_t workers;   /* of which workers: parent in the same service; else 1 */
@@ -265,6 +265,22 @@ bool identity__equal(const struct identity *a, const struct identity *b);
 /* The service of an identity if it has one already, else NULL. */
 struct service_series *store__find_service(struct store *s, const struct identity *id);
 
+/* What one live watched process adds to the gauges of its service. */
+struct process_gauges {
+	const struct identity *id;
+	int64_t active;	  /* requests in flight */
+	uint64_t busy_ns; /* time spent in requests so far, a running one included */
+	bool worker;	  /* its parent is watched and in the same service */
+};
+/*
+ * Set every service's gauges (in flight, processes, workers, busy time) from its live
+ * processes, g[0, n); a service with processes but no worker among them, a
+ * single-process server, has one. Store lock held.
+ */
+void store__set_gauges(struct store *s, const struct process_gauges *g, size_t n);
+/* A process of service id exited after busy_ns in requests: the counter keeps them. */
+void store__retire_busy(struct store *s, const struct identity *id, uint64_t busy_ns);
+
 /* Self metrics: counters the daemon keeps about itself. */
 struct self_stats {
 	uint64_t events;		       /* ringbuf records consumed */
@@ -287,17 +303,6 @@ void expose__label_value(struct buf *b, const char *v);
 size_t utf8_seq_len(const unsigned char *p, size_t n);
 void expose__render(struct store *s, const struct self_stats *self, struct buf *out);
 
-/* service.c: which service a process belongs to */
-struct service_opts {
-	const char *service_name; /* --service-name: overrides everything */
-};
-void service__init(const struct service_opts *opts);
-/* Identity of a watched process; never NULL. */
-const struct identity *service__of(pid_t tgid);
-void service__on_fork(pid_t parent, pid_t child);
-void service__forget(pid_t tgid);
-void service__cleanup(void);
-
 /* targets.c: which processes are watched */
 struct selectors {
 	pid_t *pids; /* --pid: these and their descendants; none: auto mode */
@@ -318,10 +323,11 @@ int selectors__resolve(struct selectors *sel);
 void selectors__free(struct selectors *sel);
 
 int targets__init(const struct selectors *sel);
-void targets__on_fork(pid_t parent, pid_t child);
-/* A process exited (or stopped being selected) with busy_ns in requests. Store lock held. */
-void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns);
-/* Refresh requests in flight, worker counts and busy time of the services; store lock held. */
+/* A process exited: what it left in the maps goes at the next sweep. */
+void targets__on_exit(pid_t tgid);
+/* Resolve the identity and parent of the live targets procs does not know yet. */
+void targets__resolve(void);
+/* Set the gauges of the services from the live targets: any thread, no /proc I/O. */
 void targets__refresh(struct store *st);
 /* Free what dead processes left in the maps; returns their requests left unanswered. */
 uint64_t targets__sweep(void);

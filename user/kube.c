@@ -5,7 +5,7 @@
  * then the namespace, pod and container names from the annotations containerd's CRI
  * plugin writes into the container's OCI bundle (config.json under the runtime's
  * state directory). Cached per container; a container whose bundle is gone is
- * dropped. Not thread-safe: callers hold the store lock.
+ * dropped. Main thread only (procs resolves identities there).
  */
 #include <errno.h>
 #include <fcntl.h>

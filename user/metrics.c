@@ -410,3 +410,48 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	}
 	return 0;
 }
+
+void store__retire_busy(struct store *s, const struct identity *id, uint64_t busy_ns)
+{
+	struct service_series *svc = busy_ns ? store__find_service(s, id) : NULL;
+
+	if (svc)
+		svc->busy_retired_ns += busy_ns;
+}
+
+void store__set_gauges(struct store *s, const struct process_gauges *g, size_t n)
+{
+	struct service_series *svc;
+
+	for (svc = s->services; svc; svc = svc->next) {
+		svc->active = 0;
+		svc->processes = 0;
+		svc->workers = 0;
+		svc->busy_live_ns = 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* only gunicorn's services exist before a request: their worker gauge does */
+		svc = (g[i].id->flags & IDENTITY_GUNICORN) || g[i].active > 0
+			      ? store__service(s, g[i].id)
+			      : store__find_service(s, g[i].id);
+		if (!svc)
+			continue;
+		svc->active += g[i].active;
+		svc->processes++;
+		svc->busy_live_ns += g[i].busy_ns;
+		if (g[i].worker)
+			svc->workers++;
+	}
+	for (svc = s->services; svc; svc = svc->next) {
+		uint64_t busy = svc->busy_retired_ns + svc->busy_live_ns;
+
+		if (!svc->workers && svc->processes)
+			svc->workers = 1; /* a single-process server is its own worker */
+		/*
+		 * A counter must not go down: a request running at one scrape may end, or
+		 * its process exit, a moment before that scrape's clock.
+		 */
+		if (busy > svc->busy_ns)
+			svc->busy_ns = busy;
+	}
+}

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -83,4 +84,15 @@ bool procfs__exe(pid_t pid, char out[PATH_MAX])
 		return false;
 	out[n] = '\0';
 	return true;
+}
+
+pid_t procfs__ppid(pid_t pid)
+{
+	char line[512], *p;
+	int ppid = 0;
+
+	/* the name in parentheses may hold anything, parentheses too: the last one ends it */
+	if (procfs__text(pid, "stat", line, sizeof(line)) && (p = strrchr(line, ')')))
+		sscanf(p + 1, " %*c %d", &ppid);
+	return ppid > 0 ? ppid : 0;
 }

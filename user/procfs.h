@@ -19,5 +19,7 @@ char *procfs__read_pid(pid_t pid, const char *name, size_t max, size_t *len);
 bool procfs__text(pid_t pid, const char *name, char *buf, size_t size);
 /* Where /proc/PID/exe points; false when the process is gone (or a kernel thread). */
 bool procfs__exe(pid_t pid, char out[PATH_MAX]);
+/* The parent of a process, from /proc/PID/stat; 0 when it is gone. */
+pid_t procfs__ppid(pid_t pid);
 
 #endif /* REDSCOPE_PROCFS_H */

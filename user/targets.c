@@ -2,8 +2,9 @@
 /*
  * Which processes are watched. The kernel side follows forks and accepts by itself;
  * this module seeds the targets map at start (named pids and their descendants, or
- * in auto mode every process with a listening socket) and removes what processes
- * that exited left in the BPF maps.
+ * in auto mode every process with a listening socket), removes what processes
+ * that exited left in the BPF maps, and turns the live targets into the gauges of
+ * their services (for the store, which writes them).
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -23,56 +24,14 @@
 #include "internal.h"
 #include "kernel.h"
 #include "procfs.h"
+#include "procs.h"
 
 #define TCP_LISTEN 0x0a
 #define UNIX_ACCEPTCON 0x10000
 #define MAX_DEAD 4096
 
-#define PROC_BUCKETS 4096
-
 static pid_t dead[MAX_DEAD];
 static size_t n_dead;
-
-/* Parent of each watched process, for telling workers from their master. */
-struct proc_entry {
-	struct proc_entry *next;
-	pid_t tgid;
-	pid_t ppid;
-};
-static struct proc_entry *procs[PROC_BUCKETS];
-
-static struct proc_entry **proc_slot(pid_t tgid)
-{
-	struct proc_entry **e = &procs[(unsigned int)tgid % PROC_BUCKETS];
-
-	while (*e && (*e)->tgid != tgid)
-		e = &(*e)->next;
-	return e;
-}
-
-static void proc_set(pid_t tgid, pid_t ppid)
-{
-	struct proc_entry **slot = proc_slot(tgid), *e = *slot;
-
-	if (!e) {
-		e = calloc(1, sizeof(*e));
-		if (!e)
-			return;
-		e->tgid = tgid;
-		*slot = e;
-	}
-	e->ppid = ppid;
-}
-
-static void proc_forget(pid_t tgid)
-{
-	struct proc_entry **slot = proc_slot(tgid), *e = *slot;
-
-	if (e) {
-		*slot = e->next;
-		free(e);
-	}
-}
 
 /* A set of unsigned integers (pids, inodes): sorted array, built once, searched often. */
 struct uset {
@@ -321,23 +280,6 @@ static bool process_selected(const struct selectors *sel, pid_t pid)
 	return false;
 }
 
-/* Auto mode: processes that hold a listening socket now are servers. */
-static pid_t ppid_of(const char *pid)
-{
-	char path[64], line[512], *p;
-	int ppid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')))
-		sscanf(p + 1, " %*c %d", &ppid);
-	fclose(f);
-	return ppid;
-}
-
 /* Add to a set of processes every process that descends from one in it. */
 static void add_descendants(struct uset *set)
 {
@@ -358,7 +300,7 @@ static void add_descendants(struct uset *set)
 			if (!is_pid_dir(de->d_name))
 				continue;
 			pid = atoi(de->d_name);
-			if (!uset_has(set, pid) && uset_has(set, ppid_of(de->d_name))) {
+			if (!uset_has(set, pid) && uset_has(set, procfs__ppid(pid))) {
 				uset_add(set, pid);
 				grew = true;
 			}
@@ -399,22 +341,6 @@ static void seed_auto(const struct selectors *sel)
 	free(listeners.v);
 }
 
-/* The parent of a watched process: from its fork record, else from /proc (cached). */
-static pid_t parent_of(pid_t tgid)
-{
-	struct proc_entry *e = *proc_slot(tgid);
-	char pid[16];
-	pid_t ppid;
-
-	if (e)
-		return e->ppid;
-	snprintf(pid, sizeof(pid), "%d", tgid);
-	ppid = ppid_of(pid);
-	if (ppid > 0)
-		proc_set(tgid, ppid);
-	return ppid;
-}
-
 /* --pid: the named processes and every process descending from them. */
 static int seed_pids(const struct selectors *o)
 {
@@ -449,9 +375,11 @@ int targets__init(const struct selectors *sel)
 	if (err)
 		return err;
 	if (sel->n_pids)
-		return seed_pids(sel);
-	seed_auto(sel);
-	return 0;
+		err = seed_pids(sel);
+	else
+		seed_auto(sel);
+	targets__resolve();
+	return err;
 }
 
 /* The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo. */
@@ -525,23 +453,31 @@ void selectors__free(struct selectors *sel)
 	}
 }
 
-void targets__on_fork(pid_t parent, pid_t child)
+void targets__on_exit(pid_t tgid)
 {
-	proc_set(child, parent);
-	service__on_fork(parent, child);
-}
-
-void targets__on_exit(struct store *st, pid_t tgid, uint64_t busy_ns)
-{
-	struct service_series *svc = busy_ns ? store__find_service(st, service__of(tgid)) : NULL;
-
-	/* its busy time stays in the service's counter after it is gone */
-	if (svc)
-		svc->busy_retired_ns += busy_ns;
-	service__forget(tgid);
-	proc_forget(tgid);
 	if (n_dead < MAX_DEAD)
 		dead[n_dead++] = tgid;
+}
+
+/*
+ * Resolve the identity and parent of every live target not known yet (targets the
+ * kernel side added whose records were lost, or seeded at start). Main thread.
+ */
+void targets__resolve(void)
+{
+	int fd = kernel__map_fd(KMAP_TARGETS);
+	__u32 key, next, *prev = NULL;
+	struct rs_target t;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &t) || (t.flags & RS_TARGET_IGNORED) ||
+		    (procs__known_identity(key) && procs__known_parent(key)))
+			continue;
+		procs__identity(key);
+		procs__parent(key);
+	}
 }
 
 static bool is_dead(__u32 tgid)
@@ -642,72 +578,64 @@ void targets__stats(struct self_stats *st)
 		count_keys(kernel__map_fd(KMAP_CONNS), sizeof(__u64));
 }
 
+/* A live target's figures for the gauges of its service. procs locked. */
+static bool process_gauges(int fd, __u32 tgid, uint64_t now, struct process_gauges *g)
+{
+	struct rs_target t, pt;
+	const struct identity *parent_id;
+	pid_t ppid;
+	__u64 since;
+
+	if (bpf_map_lookup_elem(fd, &tgid, &t) || (t.flags & RS_TARGET_IGNORED))
+		return false;
+	/* exited, its exit not consumed yet: no gauge of it */
+	if (kill((pid_t)tgid, 0) && errno == ESRCH)
+		return false;
+	/* not resolved yet by the main thread: counted from the next refresh on */
+	g->id = procs__known_identity(tgid);
+	if (!g->id)
+		return false;
+	g->active = t.active > 0 ? t.active : 0;
+	g->busy_ns = t.busy_ns;
+	if (t.active > 0 && !bpf_map_lookup_elem(kernel__map_fd(KMAP_BUSY_OPEN), &tgid, &since) &&
+	    now > since)
+		g->busy_ns += now - since; /* a request is still going */
+	ppid = procs__known_parent(tgid);
+	g->worker = ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
+		    (parent_id = procs__known_identity(ppid)) && identity__equal(parent_id, g->id);
+	return true;
+}
+
 /*
- * Refresh the per-service gauges from the live targets: requests in flight, and
- * worker processes. A worker is a watched process whose parent is watched and in
- * the same service (gunicorn, uwsgi and nginx workers under their master); a
- * service with no such process, a single-process server, has one. Services are
- * only created here for gunicorn, whose worker gauge exists before any request.
- * Store lock held.
+ * Refresh the per-service gauges from the live targets: requests in flight, worker
+ * processes and busy time. Reads the kernel's maps and what procs knows, no /proc:
+ * any thread. Takes the procs and store locks.
  */
 void targets__refresh(struct store *st)
 {
 	int fd = kernel__map_fd(KMAP_TARGETS);
-	int busy_fd = kernel__map_fd(KMAP_BUSY_OPEN);
-	struct service_series *svc;
 	__u32 key, next, *prev = NULL;
-	struct rs_target t, pt;
-	__u64 since;
-
+	struct buf gauges = {};
+	struct process_gauges g;
 	struct timespec ts;
 	uint64_t now;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	for (svc = st->services; svc; svc = svc->next) {
-		svc->active = 0;
-		svc->processes = 0;
-		svc->workers = 0;
-		svc->busy_live_ns = 0;
-	}
+	procs__lock();
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		const struct identity *id, *parent_id;
-		pid_t ppid;
-
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &t) || (t.flags & RS_TARGET_IGNORED))
-			continue;
-		/* exited, its exit not consumed yet: no gauge of it, and no name to guess */
-		if (kill((pid_t)key, 0) && errno == ESRCH)
-			continue;
-		id = service__of(key);
-		svc = (id->flags & IDENTITY_GUNICORN) || t.active > 0 ? store__service(st, id)
-								    : store__find_service(st, id);
-		if (!svc)
-			continue;
-		svc->active += t.active > 0 ? t.active : 0;
-		svc->processes++;
-		svc->busy_live_ns += t.busy_ns;
-		if (t.active > 0 && !bpf_map_lookup_elem(busy_fd, &key, &since) && now > since)
-			svc->busy_live_ns += now - since; /* a request is still going */
-		ppid = parent_of(key);
-		if (ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
-		    (parent_id = service__of(ppid)) && identity__equal(parent_id, id))
-			svc->workers++;
+		if (process_gauges(fd, key, now, &g))
+			buf__append(&gauges, &g, sizeof(g));
 	}
-	for (svc = st->services; svc; svc = svc->next) {
-		uint64_t busy = svc->busy_retired_ns + svc->busy_live_ns;
-
-		if (!svc->workers && svc->processes)
-			svc->workers = 1; /* a single-process server is its own worker */
-		/*
-		 * A counter must not go down: a request running at one scrape may end, or
-		 * its process exit, a moment before that scrape's clock.
-		 */
-		if (busy > svc->busy_ns)
-			svc->busy_ns = busy;
-	}
+	store__lock(st);
+	if (!gauges.oom)
+		store__set_gauges(st, (const struct process_gauges *)gauges.data,
+				  gauges.len / sizeof(g));
+	store__unlock(st);
+	procs__unlock();
+	buf__free(&gauges);
 }
 
 void targets__cleanup(void)
@@ -716,12 +644,4 @@ void targets__cleanup(void)
 		munmap(watched, watched_len);
 	watched = NULL;
 	n_dead = 0;
-	for (size_t i = 0; i < PROC_BUCKETS; i++) {
-		while (procs[i]) {
-			struct proc_entry *e = procs[i];
-
-			procs[i] = e->next;
-			free(e);
-		}
-	}
 }
