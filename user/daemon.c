@@ -18,9 +18,11 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "expose.h"
 #include "internal.h"
 #include "kernel.h"
 #include "procs.h"
+#include "selfmetrics.h"
 
 /*
  * The kernel side wakes the daemon only when the ring buffer fills up; otherwise
@@ -177,6 +179,7 @@ static void render(struct buf *out, void *ctx)
 	st.tls_libraries = d->self.tls_libraries;
 	st.tls_unsupported_processes = d->self.tls_unsupported_processes;
 	st.kube_containers = d->self.kube_containers;
+	st.process = d->self.process;
 	st.events = d->self.events;
 	st.unanswered = d->self.unanswered;
 	st.truncated = d->self.truncated;
@@ -187,17 +190,24 @@ static void render(struct buf *out, void *ctx)
 	store__unlock(d->store);
 }
 
-/* The self metrics the main thread's modules keep, for the web thread to render. */
-static void self_update(struct daemon *d)
+/*
+ * The self metrics the main thread's modules keep, for the web thread to render;
+ * with_process: the daemon's own process figures too (read from /proc/self).
+ */
+static void self_update(struct daemon *d, bool with_process)
 {
 	struct self_stats st = {};
 
 	tls__stats(&st);
 	st.kube_containers = kube__containers();
+	if (with_process)
+		selfmetrics__sample(&st.process);
 	store__lock(d->store);
 	d->self.tls_libraries = st.tls_libraries;
 	d->self.tls_unsupported_processes = st.tls_unsupported_processes;
 	d->self.kube_containers = st.kube_containers;
+	if (with_process)
+		d->self.process = st.process;
 	store__unlock(d->store);
 }
 
@@ -279,7 +289,7 @@ static int start(struct daemon *d, struct config *c)
 	}
 	if (kernel__open_and_attach(&c->kernel) || targets__init(&c->sel))
 		return -1;
-	self_update(d);
+	self_update(d, true);
 	d->rb = kernel__ring_buffer(on_event, d);
 	if (!d->rb) {
 		p_err("failed to open the ring buffer: %s", strerror(errno));
@@ -312,6 +322,7 @@ static int loop(struct daemon *d, const struct config *c)
 {
 	/* top draws its first frame at once: it says the programs are attached */
 	uint64_t last_sweep = 0, last_tick = d->started_ns - TOP_INTERVAL_NS;
+	bool swept;
 
 	while (!exiting) {
 		int n = ring_buffer__poll(d->rb, POLL_TIMEOUT_MS);
@@ -324,7 +335,8 @@ static int loop(struct daemon *d, const struct config *c)
 		}
 		tls__drain();
 		web__trim(d->web);
-		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
+		swept = now_ns() - last_sweep >= SWEEP_INTERVAL_NS;
+		if (swept) {
 			uint64_t abandoned = targets__sweep();
 
 			kube__sweep();
@@ -334,7 +346,7 @@ static int loop(struct daemon *d, const struct config *c)
 			store__unlock(d->store);
 			last_sweep = now_ns();
 		}
-		self_update(d);
+		self_update(d, swept);
 		if (c->cmd == CMD_TOP) {
 			if (top__keys())
 				break;

@@ -281,6 +281,15 @@ void store__set_gauges(struct store *s, const struct process_gauges *g, size_t n
 /* A process of service id exited after busy_ns in requests: the counter keeps them. */
 void store__retire_busy(struct store *s, const struct identity *id, uint64_t busy_ns);
 
+/* The daemon's own process, from /proc/self (selfmetrics__sample). */
+struct process_figures {
+	double cpu_seconds;
+	double resident_bytes;
+	double virtual_bytes;
+	double open_fds;
+	double max_fds;
+};
+
 /* Self metrics: counters the daemon keeps about itself. */
 struct self_stats {
 	uint64_t events;		       /* ringbuf records consumed */
@@ -295,13 +304,9 @@ struct self_stats {
 	uint64_t kube_containers;	       /* pod containers whose metadata is cached */
 	double start_time;		       /* unix seconds */
 	enum capture capture;		       /* the backend in use */
+	struct process_figures process;
 };
 
-/* expose.c: Prometheus text exposition format 0.0.4 */
-void expose__label_value(struct buf *b, const char *v);
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-size_t utf8_seq_len(const unsigned char *p, size_t n);
-void expose__render(struct store *s, const struct self_stats *self, struct buf *out);
 
 /* targets.c: which processes are watched */
 struct selectors {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "prom.h"
 
 /* Cumulative figures of one series (or service) at each of the last ticks. */
 struct hist {

@@ -10,8 +10,9 @@
 #include <string.h>
 
 #include "internal.h"
+#include "prom.h"
 
-/* Length of the UTF-8 sequence at p, 0 if invalid (a strict decoder, separate from expose.c's). */
+/* Length of the UTF-8 sequence at p, 0 if invalid (a strict decoder, separate from prom.c's). */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
 	size_t len = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3 : (p[0] >> 3) == 30 ? 4 : 0;
@@ -40,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(in, data, size);
 	in[size] = '\0'; /* label values are C strings: the daemon's are */
-	expose__label_value(&out, in);
+	prom__label_value(&out, in);
 	for (size_t i = 0; i < out.len;) {
 		const unsigned char *p = (const unsigned char *)out.data + i;
 		size_t k = utf8_len(p, out.len - i);

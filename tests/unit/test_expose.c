@@ -2,7 +2,9 @@
 /* Text exposition format 0.0.4: escaping, histogram shape, well-formed output. */
 #include <time.h>
 
+#include "expose.h"
 #include "internal.h"
+#include "prom.h"
 #include "unit.h"
 
 static const double duration_bounds[] = { 0.005, 0.01 };
@@ -12,7 +14,7 @@ static char *label_value(const char *v)
 {
 	struct buf b = {};
 
-	expose__label_value(&b, v);
+	prom__label_value(&b, v);
 	return b.data ? b.data : strdup("");
 }
 

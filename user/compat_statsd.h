@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* compat_statsd.c: the whole --compat=statsd feature (gunicorn and Django statsd series). */
+#ifndef REDSCOPE_COMPAT_STATSD_H
+#define REDSCOPE_COMPAT_STATSD_H
+
+#include "internal.h"
+
+/* The families of the services gunicorn runs; store lock held. */
+void compat_statsd__render(struct store *s, struct buf *b);
+
+#endif /* REDSCOPE_COMPAT_STATSD_H */

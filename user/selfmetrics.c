@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * redscope's own metrics: build and capture info, what the kernel side counted
+ * (records, drops, connections, reasons traffic was not counted), what the daemon
+ * holds, and the process_* family of its own process.
+ */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "expose.h"
+#include "prom.h"
+#include "selfmetrics.h"
+
+/*
+ * Why traffic was not counted: one row per reason label, with the kernel side's
+ * counter (enum rs_reason) and the request line parser's (enum http1_error) that
+ * count it, matched by enum. Kernel reasons in their order, then the parser's own.
+ */
+#define NO_KERNEL_REASON RS_R__COUNT
+static const struct reason {
+	const char *label;
+	enum rs_reason kernel;	/* NO_KERNEL_REASON: the parser's alone */
+	enum http1_error user;	/* HTTP1_OK: the kernel's alone */
+} reasons[] = {
+	{ "not_http", RS_R_NOT_HTTP, HTTP1_OK },
+	{ "bad_status_line", RS_R_BAD_STATUS_LINE, HTTP1_OK },
+	{ "head_too_large", RS_R_HEAD_TOO_LARGE, HTTP1_OK },
+	{ "bad_chunk", RS_R_BAD_CHUNK, HTTP1_OK },
+	{ "bad_content_length", RS_R_BAD_LENGTH, HTTP1_OK },
+	{ "scan_limit", RS_R_SCAN_LIMIT, HTTP1_OK },
+	{ "unseen_bytes", RS_R_UNSEEN_BYTES, HTTP1_OK },
+	{ "orphan_response", RS_R_ORPHAN_RESPONSE, HTTP1_OK },
+	{ "pipeline_full", RS_R_PIPELINE_FULL, HTTP1_OK },
+	{ "read_fault", RS_R_READ_FAULT, HTTP1_OK },
+	{ "http2_preface", RS_R_HTTP2_PREFACE, HTTP1_HTTP2_PREFACE },
+	{ "tls_no_plaintext", RS_R_TLS_NO_PLAINTEXT, HTTP1_OK },
+	{ "resync", RS_R_RESYNC, HTTP1_OK },
+	{ "bad_method", NO_KERNEL_REASON, HTTP1_BAD_METHOD },
+	{ "bad_target", NO_KERNEL_REASON, HTTP1_BAD_TARGET },
+	{ "bad_version", NO_KERNEL_REASON, HTTP1_BAD_VERSION },
+};
+/* every reason of either side has its row */
+_Static_assert(ARRAY_SIZE(reasons) == RS_R__COUNT + HTTP1_ERROR__COUNT - 2,
+	       "a reason without a label");
+
+/*
+ * One counter family by reason: the kernel's counters from kernel (indexed by enum
+ * rs_reason; those in kernel_reasons) and the request line parser's (user), summed
+ * where both count a reason. The parser's reasons are in every such family.
+ */
+static void render_reasons(struct buf *b, const char *name, const uint64_t *kernel,
+			   uint32_t kernel_reasons, const uint64_t *user)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
+		const struct reason *r = &reasons[i];
+		bool in_kernel = r->kernel != NO_KERNEL_REASON && (kernel_reasons & (1u << r->kernel));
+		uint64_t v = r->user != HTTP1_OK ? user[r->user] : 0;
+
+		if (!in_kernel && r->user == HTTP1_OK)
+			continue;
+		if (in_kernel)
+			v += kernel[r->kernel];
+		buf__printf(b, "%s{reason=\"%s\"} %" PRIu64 "\n", name, r->label, v);
+	}
+}
+
+/* Reasons framing can be lost for, and those that leave requests in no series. */
+#define PARSE_ERROR_REASONS (((1u << RS_R__COUNT) - 1) & ~(1u << RS_R_RESYNC))
+#define UNFRAMED_REASONS                                                                  \
+	((1u << RS_R_BAD_STATUS_LINE) | (1u << RS_R_HEAD_TOO_LARGE) | (1u << RS_R_BAD_CHUNK) | \
+	 (1u << RS_R_BAD_LENGTH) | (1u << RS_R_SCAN_LIMIT) | (1u << RS_R_UNSEEN_BYTES) |       \
+	 (1u << RS_R_ORPHAN_RESPONSE) | (1u << RS_R_READ_FAULT) | (1u << RS_R_RESYNC))
+
+void selfmetrics__sample(struct process_figures *out)
+{
+	long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	unsigned long utime = 0, stime = 0, vsize = 0;
+	long rss = 0;
+	char line[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t fds = 0;
+	struct dirent *de;
+	DIR *dir;
+	FILE *lim;
+	unsigned long long max_fds = 0;
+
+	if (f) {
+		/* fields after the parenthesised comm: state is field 3, utime 14, rss 24 */
+		if (fgets(line, sizeof(line), f) && (p = strrchr(line, ')')))
+			sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %lu %ld",
+			       &utime, &stime, &vsize, &rss);
+		fclose(f);
+	}
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		while ((de = readdir(dir)))
+			if (de->d_name[0] != '.')
+				fds++;
+		closedir(dir);
+		fds--; /* the descriptor of the listing itself */
+	}
+	lim = fopen("/proc/self/limits", "r");
+	if (lim) {
+		while (fgets(line, sizeof(line), lim))
+			if (!strncmp(line, "Max open files", 14))
+				sscanf(line + 14, "%llu", &max_fds);
+		fclose(lim);
+	}
+	out->cpu_seconds = (double)(utime + stime) / (double)(ticks > 0 ? ticks : 100);
+	out->resident_bytes = (double)rss * (double)page;
+	out->virtual_bytes = (double)vsize;
+	out->open_fds = (double)fds;
+	out->max_fds = (double)max_fds;
+}
+
+static void render_process(struct buf *b, const struct self_stats *self)
+{
+	const struct process_figures *p = &self->process;
+
+	prom__family(b, "process_cpu_seconds_total", "counter",
+		     "Total user and system CPU time spent in seconds.");
+	buf__printf(b, "process_cpu_seconds_total %.2f\n", p->cpu_seconds);
+	prom__gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+		    p->resident_bytes);
+	prom__gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+		    p->virtual_bytes);
+	prom__gauge(b, "process_open_fds", "Number of open file descriptors.", p->open_fds);
+	prom__gauge(b, "process_max_fds", "Maximum number of open file descriptors.", p->max_fds);
+	prom__gauge(b, "process_start_time_seconds",
+		    "Start time of the process since unix epoch in seconds.", self->start_time);
+}
+
+void selfmetrics__render(struct store *s, struct buf *b, const struct self_stats *self)
+{
+	struct utsname uts;
+
+	if (uname(&uts))
+		strcpy(uts.release, "unknown");
+	prom__family(b, "redscope_build_info", "gauge",
+		     "A metric with a constant '1' value labeled by the redscope version and the kernel it runs on.");
+	buf__puts(b, "redscope_build_info{version=\"");
+	prom__label_value(b, REDSCOPE_VERSION);
+	buf__puts(b, "\",kernel=\"");
+	prom__label_value(b, uts.release);
+	buf__puts(b, "\"} 1\n");
+
+	prom__family(b, "redscope_capture_info", "gauge",
+		     "How redscope sees socket I/O: sockets (socket tracepoints), fentry (BPF "
+		     "trampolines) or syscalls (syscall tracepoints, paid by every process).");
+	buf__printf(b, "redscope_capture_info{backend=\"%s\"} 1\n",
+		    capture_names[self->capture < CAPTURE__COUNT ? self->capture : CAPTURE_AUTO]);
+
+	prom__counter(b, "redscope_events_total", "Records received from the kernel.", self->events);
+	prom__counter(b, "redscope_lost_events_total",
+		      "Records the kernel dropped because the ring buffer was full.",
+		      self->bpf[RS_STAT_LOST_EVENTS]);
+	prom__counter(b, "redscope_connections_total", "Server connections redscope started to follow.",
+		      self->bpf[RS_STAT_CONNS_OPENED]);
+	prom__counter(b, "redscope_connections_upgraded_total",
+		      "Connections that switched protocols (101) and are no longer followed.",
+		      self->bpf[RS_STAT_CONNS_UPGRADED]);
+	prom__counter(b, "redscope_connections_tunneled_total",
+		      "Connections that a 2xx answer to CONNECT made a tunnel: no longer followed.",
+		      self->bpf[RS_STAT_CONNS_TUNNELED]);
+	prom__counter(b, "redscope_syscalls_dropped_total",
+		      "Socket syscalls of watched processes not followed: too many in flight at once.",
+		      self->bpf[RS_STAT_INFLIGHT_FULL]);
+	prom__counter(b, "redscope_tls_connections_total",
+		      "Connections that started with a TLS handshake (their HTTP is seen as plaintext "
+		      "in libssl, or not at all).",
+		      self->bpf[RS_STAT_CONNS_TLS]);
+	prom__counter(b, "redscope_tls_unattributed_calls_total",
+		      "SSL_read/SSL_write calls not followed: their socket is unknown (a memory BIO).",
+		      self->bpf[RS_STAT_TLS_NO_SOCKET]);
+	prom__counter(b, "redscope_tls_unsupported_processes_total",
+		      "Processes speaking TLS redscope cannot read: no libssl it can hook (statically "
+		      "linked OpenSSL, another TLS library) or OpenSSL on memory BIOs; each is "
+		      "logged once.",
+		      self->tls_unsupported_processes);
+	prom__gauge(b, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
+		    (double)self->tls_libraries);
+	prom__counter(b, "redscope_requests_unanswered_total",
+		      "Requests whose connection closed before any response was written.",
+		      self->unanswered);
+	prom__counter(b, "redscope_responses_truncated_total",
+		      "Responses cut short by a connection close (counted with their status).",
+		      self->truncated);
+
+	prom__family(b, "redscope_parse_errors_total", "counter",
+		     "Traffic on watched connections that is not HTTP/1.x redscope can follow, by reason.");
+	render_reasons(b, "redscope_parse_errors_total", &self->bpf[RS_STAT_PARSE_ERROR],
+		       PARSE_ERROR_REASONS, self->parse_errors);
+	prom__family(b, "redscope_requests_unframed_total", "counter",
+		     "Requests read that are in no HTTP series because their response, or they, could "
+		     "not be framed, by reason.");
+	render_reasons(b, "redscope_requests_unframed_total", &self->bpf[RS_STAT_UNFRAMED],
+		       UNFRAMED_REASONS, self->parse_errors);
+
+	prom__family(b, "redscope_route_overflow_total", "counter",
+		     "Requests counted under the route {overflow}: their service had --max-routes routes.");
+	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+		buf__puts(b, "redscope_route_overflow_total");
+		expose__service_labels(b, svc);
+		buf__printf(b, "} %" PRIu64 "\n", svc->route_overflow);
+	}
+	prom__gauge(b, "redscope_tracked_processes", "Processes watched right now.",
+		    (double)self->tracked_processes);
+	prom__gauge(b, "redscope_tracked_connections", "Connections followed right now.",
+		    (double)self->tracked_connections);
+	prom__gauge(b, "redscope_series", "HTTP request series in the store.", (double)s->n_series);
+	prom__gauge(b, "redscope_kubernetes_containers",
+		    "Pod containers whose metadata redscope holds (Kubernetes mode).",
+		    (double)self->kube_containers);
+	render_process(b, self);
+}
