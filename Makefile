@@ -45,9 +45,10 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -I
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # modules that read captured bytes or render: unit tested in isolation, with sanitizers
-PURE_SRCS := user/http1.c user/route.c user/metrics.c user/quantile.c user/expose.c user/buf.c \
-	user/prom.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c user/view.c user/capture.c user/naming.c user/procfs.c \
-	user/cli.c user/webconfig.c
+PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
+	user/prom.c user/series.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c \
+	user/view.c user/capture.c user/naming.c user/procfs.c user/cli.c user/webconfig.c \
+	user/selectors.c
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))

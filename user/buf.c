@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "buf.h"
 
 static bool buf_reserve(struct buf *b, size_t extra)
 {

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "internal.h"
+#include "capture.h"
 
 const char *const capture_names[CAPTURE__COUNT] = {
 	[CAPTURE_AUTO] = "auto",

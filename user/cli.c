@@ -11,7 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "cli.h"
+#include "common.h"
+#include "kube.h"
+#include "log.h"
+#include "route.h"
+#include "selectors.h"
+#include "store.h"
+#include "targets.h"
+#include "view.h"
 
 /* statsd_exporter's summaries: quantiles over the last 10 minutes */
 #define SUMMARY_MAX_AGE_NS (600ULL * 1000000000ULL)

@@ -6,9 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "internal.h"
 #include "kernel.h"
+#include "kube.h"
 #include "procs.h"
+#include "selectors.h"
+#include "store.h"
+#include "targets.h"
+#include "view.h"
+#include "web.h"
 
 #define CLI_MAX_BUCKETS 64
 

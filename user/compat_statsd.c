@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "buf.h"
+#include "common.h"
 #include "compat_statsd.h"
-#include "expose.h"
+#include "http1.h"
 #include "prom.h"
+#include "series.h"
+#include "store.h"
 
 /* statsd_exporter's default summary quantiles */
 static const double summary_ranks[] = { 0.5, 0.9, 0.99 };
@@ -48,13 +52,13 @@ static uint64_t requests_with_status(const struct service_series *svc, unsigned 
 {
 	uint64_t n = 0;
 
-	for (const struct request_series *r = svc->requests; r; r = r->next)
+	store_for_each_request(r, svc)
 		if (!status || r->status == status)
 			n += r->duration.count;
 	return n;
 }
 
-void compat_statsd__render(struct store *s, struct buf *b)
+void compat_statsd__render(const struct store *s, struct buf *b)
 {
 	bool done[1000] = {}; /* status codes whose family is out */
 	struct timespec ts;
@@ -64,18 +68,18 @@ void compat_statsd__render(struct store *s, struct buf *b)
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 
 	prom__family(b, "gunicorn_requests", "counter", "Requests served (gunicorn statsd compatible).");
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
 		buf__puts(b, "gunicorn_requests");
-		expose__service_labels(b, svc);
+		series__service_labels(b, svc);
 		buf__printf(b, "} %" PRIu64 "\n", requests_with_status(svc, 0));
 	}
 	/* gunicorn_request_status_<code>: one family per status code seen */
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
-		for (struct request_series *r = svc->requests; r; r = r->next) {
+		store_for_each_request(r, svc) {
 			char name[64];
 
 			if (r->status >= ARRAY_SIZE(done) || done[r->status])
@@ -85,32 +89,32 @@ void compat_statsd__render(struct store *s, struct buf *b)
 			buf__printf(b, "# HELP %s Responses with status %u (gunicorn statsd compatible).\n"
 				       "# TYPE %s counter\n",
 				    name, r->status, name);
-			for (struct service_series *o = s->services; o; o = o->next) {
+			store_for_each_service(o, s) {
 				uint64_t n = is_compat(o) ? requests_with_status(o, r->status) : 0;
 
 				if (!n)
 					continue;
 				buf__puts(b, name);
-				expose__service_labels(b, o);
+				series__service_labels(b, o);
 				buf__printf(b, "} %" PRIu64 "\n", n);
 			}
 		}
 	}
 	prom__family(b, "gunicorn_request_duration", "summary",
 		     "Request duration in seconds (gunicorn statsd compatible).");
-	for (struct service_series *svc = s->services; svc; svc = svc->next)
+	store_for_each_service(svc, s)
 		if (is_compat(svc))
 			prom__summary(b, "gunicorn_request_duration", &svc->duration, summary_ranks,
-				      ARRAY_SIZE(summary_ranks), expose__service_labels, svc, now);
-	expose__service_gauge(s, b, "gunicorn_workers", "Worker processes (gunicorn statsd compatible).",
-			      expose__workers_of, IDENTITY_GUNICORN);
+				      ARRAY_SIZE(summary_ranks), series__service_labels, svc, now);
+	series__service_gauge(s, b, "gunicorn_workers", "Worker processes (gunicorn statsd compatible).",
+			      series__workers, IDENTITY_GUNICORN);
 
 	prom__family(b, "django_request_count", "counter",
 		     "Requests by endpoint, method and status (Django statsd middleware compatible).");
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
-		for (struct request_series *r = svc->requests; r; r = r->next) {
+		store_for_each_request(r, svc) {
 			struct route_ctx c = { svc, r->route, r };
 			const struct request_series *twin = store__find_request(
 				svc, r->method, r->route_entry, r->status, !r->tls);
@@ -128,10 +132,10 @@ void compat_statsd__render(struct store *s, struct buf *b)
 	}
 	prom__family(b, "django_request_latency_seconds", "summary",
 		     "Request latency by endpoint (Django statsd middleware compatible).");
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
-		for (struct route_entry *re = svc->routes; re; re = re->next) {
+		store_for_each_route(re, svc) {
 			struct route_ctx c = { svc, re->route, NULL };
 
 			if (re->latency.count)

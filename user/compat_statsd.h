@@ -3,9 +3,10 @@
 #ifndef REDSCOPE_COMPAT_STATSD_H
 #define REDSCOPE_COMPAT_STATSD_H
 
-#include "internal.h"
+#include "buf.h"
+#include "store.h"
 
 /* The families of the services gunicorn runs; store lock held. */
-void compat_statsd__render(struct store *s, struct buf *b);
+void compat_statsd__render(const struct store *s, struct buf *b);
 
 #endif /* REDSCOPE_COMPAT_STATSD_H */

@@ -16,13 +16,27 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "buf.h"
+#include "capture.h"
 #include "cli.h"
+#include "common.h"
 #include "daemon.h"
 #include "expose.h"
-#include "internal.h"
+#include "http1.h"
 #include "kernel.h"
+#include "kube.h"
+#include "log.h"
 #include "procs.h"
+#include "route.h"
+#include "selectors.h"
 #include "selfmetrics.h"
+#include "store.h"
+#include "targets.h"
+#include "tls.h"
+#include "top.h"
+#include "view.h"
+#include "web.h"
+#include "webconfig.h"
 
 /*
  * The kernel side wakes the daemon only when the ring buffer fills up; otherwise

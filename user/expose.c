@@ -8,20 +8,14 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "compat_statsd.h"
 #include "expose.h"
+#include "http1.h"
 #include "prom.h"
 #include "selfmetrics.h"
-
-void expose__identity_labels(struct buf *b, bool *first, const struct identity *id)
-{
-	prom__label(b, first, "service_name", id->service_name);
-	if (id->k8s_namespace) {
-		prom__label(b, first, "k8s_namespace_name", id->k8s_namespace);
-		prom__label(b, first, "k8s_pod_name", id->k8s_pod);
-		prom__label(b, first, "k8s_container_name", id->k8s_container);
-	}
-}
+#include "series.h"
+#include "store.h"
 
 static void request_labels(struct buf *b, const struct identity *id, const struct request_series *r)
 {
@@ -29,7 +23,7 @@ static void request_labels(struct buf *b, const struct identity *id, const struc
 	bool first = true;
 
 	snprintf(status, sizeof(status), "%u", r->status);
-	expose__identity_labels(b, &first, id);
+	series__identity_labels(b, &first, id);
 	prom__label(b, &first, "http_request_method", http_method_name(r->method));
 	prom__label(b, &first, "http_route", r->route);
 	prom__label(b, &first, "http_response_status_code", status);
@@ -55,37 +49,15 @@ static void series_labels(struct buf *b, const void *ctx)
 	request_labels(b, &c->svc->id, c->r);
 }
 
-void expose__service_labels(struct buf *b, const void *ctx)
-{
-	bool first = true;
-
-	expose__identity_labels(b, &first, &((const struct service_series *)ctx)->id);
-}
-
-static void render_histograms(struct store *s, struct buf *b, const char *name,
+static void render_histograms(const struct store *s, struct buf *b, const char *name,
 			      enum which_histogram which, const struct histogram_spec *spec)
 {
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
-		for (struct request_series *r = svc->requests; r; r = r->next) {
+	store_for_each_service(svc, s) {
+		store_for_each_request(r, svc) {
 			struct series_ctx c = { svc, r };
 
 			prom__histogram(b, name, pick(r, which), spec, series_labels, &c);
 		}
-	}
-}
-
-void expose__service_gauge(struct store *s, struct buf *b, const char *name, const char *help,
-			   int64_t (*value)(const struct service_series *svc), unsigned int only_flags)
-{
-	prom__family(b, name, "gauge", help);
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
-		bool first = true;
-
-		if ((svc->id.flags & only_flags) != only_flags)
-			continue;
-		buf__puts(b, name);
-		expose__identity_labels(b, &first, &svc->id);
-		buf__printf(b, "} %" PRId64 "\n", value(svc));
 	}
 }
 
@@ -94,33 +66,28 @@ static int64_t active_of(const struct service_series *svc)
 	return svc->active;
 }
 
-int64_t expose__workers_of(const struct service_series *svc)
-{
-	return svc->workers;
-}
-
 /* Saturation of the services: queue time, busy time, workers. */
-static void render_saturation(struct store *s, struct buf *b)
+static void render_saturation(const struct store *s, struct buf *b)
 {
 	prom__family(b, "http_server_request_queue_duration_seconds", "histogram",
 		     "Time connections waited in the listen queue before a worker accepted them.");
-	for (struct service_series *svc = s->services; svc; svc = svc->next)
+	store_for_each_service(svc, s)
 		prom__histogram(b, "http_server_request_queue_duration_seconds", &svc->queue,
-				&s->opts.queue, expose__service_labels, svc);
+				&s->opts.queue, series__service_labels, svc);
 	prom__family(b, "http_server_worker_busy_seconds_total", "counter",
 		     "Time worker processes spent with at least one request in flight.");
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		buf__puts(b, "http_server_worker_busy_seconds_total");
-		expose__service_labels(b, svc);
+		series__service_labels(b, svc);
 		buf__puts(b, "} ");
 		prom__raw_value(b, svc->busy_ns, 1e-9);
 		buf__puts(b, "\n");
 	}
-	expose__service_gauge(s, b, "http_server_workers", "Live worker processes.",
-			      expose__workers_of, 0);
+	series__service_gauge(s, b, "http_server_workers", "Live worker processes.",
+			      series__workers, 0);
 }
 
-void expose__render(struct store *s, const struct self_stats *self, struct buf *out)
+void expose__render(const struct store *s, const struct self_stats *self, struct buf *out)
 {
 	const struct store_opts *o = &s->opts;
 
@@ -134,7 +101,7 @@ void expose__render(struct store *s, const struct self_stats *self, struct buf *
 		     "Size of HTTP server response bodies.");
 	render_histograms(s, out, "http_server_response_body_size_bytes", H_RESP_BODY,
 			  &o->body_size);
-	expose__service_gauge(s, out, "http_server_active_requests",
+	series__service_gauge(s, out, "http_server_active_requests",
 			      "Number of HTTP server requests in flight.", active_of, 0);
 	render_saturation(s, out);
 	if (o->compat_statsd)

@@ -5,7 +5,8 @@
  */
 #include <string.h>
 
-#include "internal.h"
+#include "common.h"
+#include "http1.h"
 
 static const struct {
 	const char *name;

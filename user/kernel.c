@@ -26,8 +26,12 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "capture.h"
+#include "common.h"
 #include "kernel.h"
+#include "log.h"
+#include "selectors.h"
 #include "redscope.skel.h"
 
 #define MIN_KERNEL_MAJOR 5

@@ -13,7 +13,8 @@
 
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "capture.h"
+#include "selectors.h"
 
 struct kernel_opts {
 	const struct selectors *sel;

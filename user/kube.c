@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "common.h"
+#include "kube.h"
+#include "log.h"
 #include "procfs.h"
 
 #define DEFAULT_RUNTIME_DIR "/run/containerd/io.containerd.runtime.v2.task"

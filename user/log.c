@@ -5,7 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "common.h"
+#include "log.h"
 
 enum log_level log_level = LOG_INFO;
 

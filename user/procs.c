@@ -9,10 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "kube.h"
 #include "naming.h"
 #include "procfs.h"
 #include "procs.h"
+#include "store.h"
 
 #define PROC_BUCKETS 4096
 #define UNKNOWN_SERVICE "unknown_service"

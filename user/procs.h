@@ -14,7 +14,7 @@
 
 #include <sys/types.h>
 
-#include "internal.h"
+#include "store.h"
 
 struct procs_opts {
 	const char *service_name; /* --service-name: overrides everything */

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "prom.h"
+#include "quantile.h"
+#include "store.h"
 
 size_t utf8_seq_len(const unsigned char *p, size_t n)
 {

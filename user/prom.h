@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "store.h"
 
 #define PROM_MAX_RANKS 8 /* quantiles of a summary */
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "quantile.h"
 
 #define QB_INITIAL 16
 

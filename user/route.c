@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "log.h"
+#include "route.h"
 
 #define TRUNCATED_SEGMENT "{truncated}"
 #define ID_SEGMENT "{id}"

@@ -11,9 +11,14 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "expose.h"
+#include "buf.h"
+#include "capture.h"
+#include "common.h"
+#include "http1.h"
 #include "prom.h"
+#include "series.h"
 #include "selfmetrics.h"
+#include "store.h"
 
 /*
  * Why traffic was not counted: one row per reason label, with the kernel side's
@@ -134,7 +139,7 @@ static void render_process(struct buf *b, const struct self_stats *self)
 		    "Start time of the process since unix epoch in seconds.", self->start_time);
 }
 
-void selfmetrics__render(struct store *s, struct buf *b, const struct self_stats *self)
+void selfmetrics__render(const struct store *s, struct buf *b, const struct self_stats *self)
 {
 	struct utsname uts;
 
@@ -202,9 +207,9 @@ void selfmetrics__render(struct store *s, struct buf *b, const struct self_stats
 
 	prom__family(b, "redscope_route_overflow_total", "counter",
 		     "Requests counted under the route {overflow}: their service had --max-routes routes.");
-	for (struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		buf__puts(b, "redscope_route_overflow_total");
-		expose__service_labels(b, svc);
+		series__service_labels(b, svc);
 		buf__printf(b, "} %" PRIu64 "\n", svc->route_overflow);
 	}
 	prom__gauge(b, "redscope_tracked_processes", "Processes watched right now.",

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "http1.h"
+#include "quantile.h"
+#include "route.h"
+#include "store.h"
 
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
@@ -454,4 +457,34 @@ void store__set_gauges(struct store *s, const struct process_gauges *g, size_t n
 		if (busy > svc->busy_ns)
 			svc->busy_ns = busy;
 	}
+}
+
+const struct service_series *store__services(const struct store *s)
+{
+	return s->services;
+}
+
+const struct service_series *store__next_service(const struct service_series *svc)
+{
+	return svc->next;
+}
+
+const struct request_series *store__requests(const struct service_series *svc)
+{
+	return svc->requests;
+}
+
+const struct request_series *store__next_request(const struct request_series *r)
+{
+	return r->next;
+}
+
+const struct route_entry *store__routes(const struct service_series *svc)
+{
+	return svc->routes;
+}
+
+const struct route_entry *store__next_route(const struct route_entry *re)
+{
+	return re->next;
 }

@@ -21,10 +21,16 @@
 
 #include <bpf/bpf.h>
 
-#include "internal.h"
+#include "buf.h"
 #include "kernel.h"
+#include "log.h"
 #include "procfs.h"
 #include "procs.h"
+#include "selfmetrics.h"
+#include "store.h"
+#include "selectors.h"
+#include "targets.h"
+#include "tls.h"
 
 #define TCP_LISTEN 0x0a
 #define UNIX_ACCEPTCON 0x10000
@@ -125,16 +131,6 @@ static int target_add(pid_t tgid, __u32 flags)
 	return 0;
 }
 
-static bool port_selected(const struct selectors *sel, unsigned int port)
-{
-	if (!sel->n_ports)
-		return true;
-	for (size_t i = 0; i < sel->n_ports; i++)
-		if (sel->ports[i] == port)
-			return true;
-	return false;
-}
-
 /* Inodes of listening TCP sockets (on selected ports) in one /proc/PID/net/tcp{,6}. */
 static void listening_tcp(pid_t pid, const char *table, const struct selectors *sel,
 			  struct uset *inodes)
@@ -151,7 +147,7 @@ static void listening_tcp(pid_t pid, const char *table, const struct selectors *
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", &port, &state,
 			   &inode) == 3 &&
-		    state == TCP_LISTEN && inode && port_selected(sel, port))
+		    state == TCP_LISTEN && inode && selectors__port(sel, port))
 			uset_add(inodes, inode);
 	}
 	fclose(f);
@@ -240,46 +236,6 @@ static bool owns_socket_in(pid_t pid, const struct uset *inodes)
 	return found;
 }
 
-/* Is path (relative to the cgroup2 root) the cgroup dir or below it? */
-static bool cgroup_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (!strcmp(dir, "/"))
-		return true;
-	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
-}
-
-/* Does a running process pass the --comm and --cgroup selectors? */
-static bool process_selected(const struct selectors *sel, pid_t pid)
-{
-	char buf[4096], *line, *save = NULL;
-	bool ok;
-
-	if (sel->n_comms) {
-		if (!procfs__text(pid, "comm", buf, sizeof(buf)))
-			return false;
-		buf[strcspn(buf, "\n")] = '\0';
-		ok = false;
-		for (size_t i = 0; i < sel->n_comms && !ok; i++)
-			ok = !strcmp(buf, sel->comms[i]);
-		if (!ok)
-			return false;
-	}
-	if (!sel->n_cgroups)
-		return true;
-	if (!procfs__text(pid, "cgroup", buf, sizeof(buf)))
-		return false;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(line, "0::", 3))
-			continue; /* the cgroup v2 line */
-		for (size_t i = 0; i < sel->n_cgroups; i++)
-			if (cgroup_under(line + 3, sel->cgroup_rel[i]))
-				return true;
-	}
-	return false;
-}
-
 /* Add to a set of processes every process that descends from one in it. */
 static void add_descendants(struct uset *set)
 {
@@ -335,7 +291,7 @@ static void seed_auto(const struct selectors *sel)
 	closedir(proc);
 	add_descendants(&listeners);
 	for (size_t i = 0; i < listeners.n; i++)
-		if (process_selected(sel, listeners.v[i]))
+		if (selectors__process(sel, listeners.v[i]))
 			target_add(listeners.v[i], RS_TARGET_AUTO | RS_TARGET_FOLLOW);
 	free(inodes.v);
 	free(listeners.v);
@@ -360,7 +316,7 @@ static int seed_pids(const struct selectors *o)
 	}
 	add_descendants(&chosen);
 	for (size_t i = 0; i < chosen.n; i++)
-		if (process_selected(o, chosen.v[i]))
+		if (selectors__process(o, chosen.v[i]))
 			target_add(chosen.v[i], RS_TARGET_FOLLOW);
 out:
 	free(chosen.v);
@@ -380,77 +336,6 @@ int targets__init(const struct selectors *sel)
 		seed_auto(sel);
 	targets__resolve();
 	return err;
-}
-
-/* The mount point of the cgroup v2 hierarchy, from /proc/self/mountinfo. */
-static bool cgroup2_root(char *out, size_t len)
-{
-	char line[4096], mnt[PATH_MAX], fstype[64];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - ");
-
-		if (sep && sscanf(line, "%*d %*d %*s %*s %4095s", mnt) == 1 &&
-		    sscanf(sep + 3, "%63s", fstype) == 1 && !strcmp(fstype, "cgroup2")) {
-			snprintf(out, len, "%s", mnt);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-int selectors__resolve(struct selectors *sel)
-{
-	char root[PATH_MAX], full[PATH_MAX * 2];
-
-	for (size_t i = 0; i < RS_MAX_SEL_CGROUPS; i++)
-		sel->cgroup_fd[i] = -1;
-	if (!sel->n_cgroups)
-		return 0;
-	if (sel->n_cgroups > RS_MAX_SEL_CGROUPS) {
-		p_err("too many --cgroup: at most %d", RS_MAX_SEL_CGROUPS);
-		return -EINVAL;
-	}
-	if (!cgroup2_root(root, sizeof(root))) {
-		p_err("--cgroup needs cgroup v2, which is not mounted here: mount it "
-		      "(mount -t cgroup2 none /sys/fs/cgroup) or select processes otherwise");
-		return -ENOENT;
-	}
-	for (size_t i = 0; i < sel->n_cgroups; i++) {
-		const char *c = sel->cgroups[i];
-		size_t rl = strlen(root);
-		const char *rel = !strncmp(c, root, rl) && (c[rl] == '/' || !c[rl]) ? c + rl : c;
-
-		snprintf(full, sizeof(full), "%s/%s", root, rel[0] == '/' ? rel + 1 : rel);
-		if (asprintf(&sel->cgroup_rel[i], "/%s", rel[0] == '/' ? rel + 1 : rel) < 0)
-			return -ENOMEM;
-		/* "/a/b/" and "/a/b" are the same cgroup */
-		for (size_t n = strlen(sel->cgroup_rel[i]); n > 1 && sel->cgroup_rel[i][n - 1] == '/'; n--)
-			sel->cgroup_rel[i][n - 1] = '\0';
-		sel->cgroup_fd[i] = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (sel->cgroup_fd[i] < 0) {
-			p_err("invalid --cgroup '%s': %s is not a cgroup (%s); give a path below %s",
-			      c, full, strerror(errno), root);
-			return -errno;
-		}
-	}
-	return 0;
-}
-
-void selectors__free(struct selectors *sel)
-{
-	for (size_t i = 0; i < RS_MAX_SEL_CGROUPS; i++) {
-		free(sel->cgroup_rel[i]);
-		sel->cgroup_rel[i] = NULL;
-		if (sel->cgroup_fd[i] >= 0)
-			close(sel->cgroup_fd[i]);
-		sel->cgroup_fd[i] = -1;
-	}
 }
 
 void targets__on_exit(pid_t tgid)

@@ -18,9 +18,12 @@
 
 #include <bpf/libbpf.h>
 
-#include "internal.h"
+#include "common.h"
 #include "kernel.h"
+#include "log.h"
 #include "procfs.h"
+#include "selfmetrics.h"
+#include "tls.h"
 
 #define MAX_PENDING 1024
 #define LINKS_PER_LIB 8

@@ -15,7 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "top.h"
+#include "view.h"
 
 #define FILTER_MAX 64
 

@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "common.h"
+#include "http1.h"
 #include "prom.h"
+#include "store.h"
+#include "view.h"
 
 /* Cumulative figures of one series (or service) at each of the last ticks. */
 struct hist {
@@ -93,7 +97,7 @@ void view__tick(struct view_state *v, const struct store *s, uint64_t now_ns)
 {
 	size_t row = v->ticks % VIEW_TICKS;
 
-	for (const struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		struct hist *h = hist_of(v, svc, true);
 
 		if (h) {
@@ -103,7 +107,7 @@ void view__tick(struct view_state *v, const struct store *s, uint64_t now_ns)
 			r[S_QCOUNT] = svc->queue.count;
 			r[S_QSUM] = svc->queue.sum;
 		}
-		for (const struct request_series *rs = svc->requests; rs; rs = rs->next) {
+		store_for_each_request(rs, svc) {
 			uint64_t *r;
 
 			h = hist_of(v, rs, true);
@@ -227,7 +231,7 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 		err = -ENOMEM;
 		goto done;
 	}
-	for (const struct service_series *svc = s->services; svc; svc = svc->next) {
+	store_for_each_service(svc, s) {
 		struct view_service *vs = &out->services[out->n_services];
 		const struct hist *h = hist_of(v, svc, false);
 		uint64_t **route_buckets = NULL;
@@ -247,7 +251,7 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 			vs->queue_mean = d[S_QCOUNT] ? (double)d[S_QSUM] / (double)d[S_QCOUNT] / 1e9
 						     : NAN;
 		}
-		for (const struct request_series *rs = svc->requests; rs; rs = rs->next) {
+		store_for_each_request(rs, svc) {
 			struct view_route *r;
 			size_t idx;
 

@@ -16,7 +16,10 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "log.h"
+#include "web.h"
+#include "webconfig.h"
 
 #define CONTENT_TYPE_TEXT_004 "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_CONNECTIONS 64

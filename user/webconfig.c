@@ -13,7 +13,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "internal.h"
+#include "common.h"
+#include "log.h"
+#include "webconfig.h"
 
 #define PEM_MAX (1024 * 1024)
 

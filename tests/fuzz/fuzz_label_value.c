@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "prom.h"
 #include "prom.h"
 
 /* Length of the UTF-8 sequence at p, 0 if invalid (a strict decoder, separate from prom.c's). */

@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "common.h"
+#include "http1.h"
+#include "route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -2,8 +2,13 @@
 /* The command line: defaults, subcommands, selectors, and every value refused with 2. */
 #include <fcntl.h>
 
+#include "capture.h"
 #include "cli.h"
+#include "kube.h"
+#include "log.h"
+#include "store.h"
 #include "unit.h"
+#include "view.h"
 
 #define ARGV(...) ((char *[]){ "redscope", __VA_ARGS__, NULL })
 #define ARGC(argv) ((int)(sizeof(argv) / sizeof(char *)) - 1)

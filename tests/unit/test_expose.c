@@ -3,7 +3,13 @@
 #include <time.h>
 
 #include "expose.h"
-#include "internal.h"
+#include "buf.h"
+#include "expose.h"
+#include "http1.h"
+#include "prom.h"
+#include "selfmetrics.h"
+#include "store.h"
+#include "unit.h"
 #include "prom.h"
 #include "unit.h"
 

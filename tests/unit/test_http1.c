@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Request line parser and route: every input is placed right before a guard page. */
-#include "internal.h"
+#include "buf.h"
+#include "common.h"
+#include "http1.h"
+#include "route.h"
+#include "unit.h"
 #include "unit.h"
 
 /* Parse line as fully captured (line_len == len), behind a guard page. */

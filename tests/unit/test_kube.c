@@ -4,7 +4,8 @@
  * kubelet lays cgroups out (cgroupfs and systemd drivers, cgroup v1 and v2), and
  * annotation values in a containerd bundle's config.json.
  */
-#include "internal.h"
+#include "kube.h"
+#include "unit.h"
 #include "unit.h"
 
 #define CID "3f1c2b4a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"

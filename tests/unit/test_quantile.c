@@ -2,7 +2,8 @@
 /* Sliding-window quantiles: exact ranks, expiry, reservoir weighting. */
 #include <math.h>
 
-#include "internal.h"
+#include "quantile.h"
+#include "unit.h"
 #include "unit.h"
 
 #define SEC 1000000000ULL

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Routes: identifier segments become {id}, user patterns win, output always fits. */
-#include "internal.h"
+#include "route.h"
+#include "unit.h"
 #include "unit.h"
 
 static const char *route_of(const char *path)

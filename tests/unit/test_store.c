@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The metric store: series identity, bucket placement, sums, growth. */
-#include "internal.h"
+#include "http1.h"
+#include "route.h"
+#include "store.h"
+#include "unit.h"
 #include "unit.h"
 
 static const double duration_bounds[] = { 0.005, 0.01, 0.1, 1 };

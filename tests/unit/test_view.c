@@ -2,7 +2,11 @@
 /* The figures of top and report: windows, percentiles, errors, the table and the JSON. */
 #include <math.h>
 
-#include "internal.h"
+#include "buf.h"
+#include "http1.h"
+#include "store.h"
+#include "unit.h"
+#include "view.h"
 #include "unit.h"
 
 static const double bounds[] = { 0.005, 0.01, 0.025 };

@@ -6,7 +6,8 @@
 #include <fcntl.h>
 #include <errno.h>
 
-#include "internal.h"
+#include "unit.h"
+#include "webconfig.h"
 #include "unit.h"
 
 static char dir[] = "/tmp/redscope-webconfig-XXXXXX";

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* What every module of the daemon uses: the shared kernel ABI, the version, ARRAY_SIZE. */
+#ifndef REDSCOPE_COMMON_H
+#define REDSCOPE_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "redscope.h"
+
+#ifndef REDSCOPE_VERSION
+#define REDSCOPE_VERSION "dev"
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* REDSCOPE_COMMON_H */
