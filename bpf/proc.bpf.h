@@ -5,6 +5,24 @@
 
 #include "targets.bpf.h"
 
+/*
+ * Process tgid (entry t) is watched no more: it exited, or executed a program the
+ * selectors do not pass. Its busy time so far, a running interval included, goes to
+ * the daemon with the record, or its service's counter would drop.
+ */
+static __always_inline void target_forget(__u32 tgid, struct rs_target *t)
+{
+	__u64 busy = t->busy_ns, now = bpf_ktime_get_ns(), *since;
+
+	since = bpf_map_lookup_elem(&busy_open, &tgid);
+	if (since && now > *since)
+		busy += now - *since;
+	tgid_watch(tgid, 0);
+	bpf_map_delete_elem(&busy_open, &tgid);
+	bpf_map_delete_elem(&targets, &tgid);
+	proc_event(RS_EV_EXIT, tgid, 0, busy);
+}
+
 /* Children of a followed target are targets from the moment they exist. */
 SEC("raw_tp/sched_process_fork")
 int on_fork(struct bpf_raw_tracepoint_args *ctx)
@@ -46,10 +64,7 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	t->gen = bpf_ktime_get_ns();
 	/* a new program: it stays watched only if it passes the selectors still */
 	if (!selected_process()) {
-		tgid_watch(tgid, 0);
-		bpf_map_delete_elem(&busy_open, &tgid);
-		bpf_map_delete_elem(&targets, &tgid);
-		proc_event(RS_EV_EXIT, tgid, 0, 0);
+		target_forget(tgid, t);
 		return 0;
 	}
 	proc_event(RS_EV_EXEC, tgid, 0, 0);
@@ -63,7 +78,6 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct task_struct *task;
-	__u64 busy, now, *since;
 	struct rs_target *t;
 
 	if (!tgid_watched(tgid))
@@ -76,16 +90,7 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* other threads of the process live on */
-	/* its busy time goes to the daemon, or the service's counter would drop */
-	now = bpf_ktime_get_ns();
-	busy = t->busy_ns;
-	since = bpf_map_lookup_elem(&busy_open, &tgid);
-	if (since && now > *since)
-		busy += now - *since;
-	tgid_watch(tgid, 0);
-	bpf_map_delete_elem(&busy_open, &tgid);
-	bpf_map_delete_elem(&targets, &tgid);
-	proc_event(RS_EV_EXIT, tgid, 0, busy);
+	target_forget(tgid, t);
 	return 0;
 }
 
