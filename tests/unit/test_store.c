@@ -192,5 +192,5 @@ int main(void)
 	RUN(many_series_survive_table_growth);
 	RUN(services_exist_before_any_request);
 	RUN(routes_beyond_the_cap_fold_into_one);
-	return unit_report("metrics");
+	return unit_report("store");
 }
