@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Turn a request path into the value of the http_route label: few distinct values
- * per service. A user pattern (--route) that matches wins; otherwise each segment
- * that looks like an identifier (a number, a UUID, a hex string, a date, a long
- * token) becomes {id}.
+ * per service, and no personal data. A user pattern (--route) that matches wins;
+ * otherwise each segment that looks like an identifier (a number, a UUID, a hex
+ * string, a date, a long token) becomes {id}, one that holds an e-mail address
+ * becomes {email}, and one of several words (a search phrase, a name, a file name
+ * with spaces) becomes {text}.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,6 +17,8 @@
 
 #define TRUNCATED_SEGMENT "{truncated}"
 #define ID_SEGMENT "{id}"
+#define EMAIL_SEGMENT "{email}"
+#define TEXT_SEGMENT "{text}"
 #define MAX_PATTERNS 256
 
 static const char *patterns[MAX_PATTERNS];
@@ -119,6 +123,52 @@ bool route_segment_is_id(const char *s, size_t n)
 	return n >= 16 && digits && letters && !other;
 }
 
+static bool is_word_char(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80; /* letters of any script, percent-decoded or raw */
+}
+
+/* Does s[0, n) hold the percent-encoding %hh (either case) at i? */
+static bool pct_at(const char *s, size_t n, size_t i, const char *hh)
+{
+	return i + 2 < n && s[i] == '%' && tolower((unsigned char)s[i + 1]) == hh[0] &&
+	       tolower((unsigned char)s[i + 2]) == hh[1];
+}
+
+/*
+ * What a segment that may carry personal data becomes, or NULL: an e-mail address
+ * (an '@', raw or %40) is {email}; words joined by a space (raw, %20, or '+' as
+ * forms and search boxes write it) are {text}. A '+' that joins no two words stays
+ * (c++, a+).
+ */
+const char *route_segment_personal(const char *s, size_t n)
+{
+	bool text = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '@' || pct_at(s, n, i, "40"))
+			return EMAIL_SEGMENT;
+		if (s[i] == ' ' || pct_at(s, n, i, "20"))
+			text = true;
+		else if (s[i] == '+' && i > 0 && i + 1 < n && is_word_char(s[i - 1]) &&
+			 is_word_char(s[i + 1]))
+			text = true;
+	}
+	return text ? TEXT_SEGMENT : NULL;
+}
+
+/* Append placeholder to out at *o if it fits in room; false when it does not. */
+static bool put_placeholder(char *out, size_t *o, size_t room, const char *placeholder)
+{
+	size_t n = strlen(placeholder);
+
+	if (*o + n > room)
+		return false;
+	memcpy(out + *o, placeholder, n);
+	*o += n;
+	return true;
+}
+
 void route_from_path(const char *path, size_t len, bool truncated, char out[ROUTE_MAX])
 {
 	size_t keep = len, o = 0, i = 0;
@@ -137,6 +187,7 @@ void route_from_path(const char *path, size_t len, bool truncated, char out[ROUT
 			keep--;
 	}
 	while (i < keep) {
+		const char *personal;
 		size_t seg;
 
 		if (path[i] == '/') {
@@ -147,11 +198,10 @@ void route_from_path(const char *path, size_t len, bool truncated, char out[ROUT
 			continue;
 		}
 		seg = segment_len(path + i, keep - i);
-		if (route_segment_is_id(path + i, seg)) {
-			if (o + sizeof(ID_SEGMENT) - 1 > room)
+		personal = route_segment_personal(path + i, seg);
+		if (personal || route_segment_is_id(path + i, seg)) {
+			if (!put_placeholder(out, &o, room, personal ? personal : ID_SEGMENT))
 				break;
-			memcpy(out + o, ID_SEGMENT, sizeof(ID_SEGMENT) - 1);
-			o += sizeof(ID_SEGMENT) - 1;
 		} else {
 			size_t n = seg < room - o ? seg : room - o;
 

@@ -13,6 +13,8 @@ int route__add_pattern(const char *pattern);
 void route__clear_patterns(void);
 /* Does a path segment look like an identifier (number, UUID, hex, date, token)? */
 bool route_segment_is_id(const char *s, size_t n);
+/* What a segment that may carry personal data becomes ({email}, {text}), or NULL. */
+const char *route_segment_personal(const char *s, size_t n);
 /* Write the route for path[0, len) into out (NUL-terminated, at most ROUTE_MAX bytes). */
 void route_from_path(const char *path, size_t len, bool truncated, char out[ROUTE_MAX]);
 
