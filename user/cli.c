@@ -71,6 +71,9 @@ static void usage(FILE *out)
 		"                             under the route {overflow} (default %d)\n"
 		"  --duration-buckets=LIST    comma-separated upper bounds of the duration histogram,\n"
 		"                             in seconds (default 0.005,0.01,...,10: OpenTelemetry's)\n"
+		"  --body-size-buckets=LIST   upper bounds of the request and response body size\n"
+		"                             histograms, in bytes (default 0,64,256,...,4194304), or\n"
+		"                             none: no body size histograms, a third of the series\n"
 		"  --compat=statsd            also serve, for gunicorn services, the series of gunicorn\n"
 		"                             --statsd-host and a Django statsd middleware behind\n"
 		"                             statsd_exporter: gunicorn_requests,\n"
@@ -113,7 +116,8 @@ static void usage(FILE *out)
 		DEFAULT_MAX_ROUTES, RS_MAX_CONNS);
 }
 
-static int parse_buckets(const char *arg, double *out, size_t *n)
+/* Ascending bucket bounds, positive (or from zero, allow_zero), at most CLI_MAX_BUCKETS. */
+static int parse_buckets(const char *arg, double *out, size_t *n, bool allow_zero)
 {
 	char *copy = strdup(arg), *tok, *save = NULL, *end;
 	int err = 0;
@@ -124,7 +128,8 @@ static int parse_buckets(const char *arg, double *out, size_t *n)
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		double v = strtod(tok, &end);
 
-		if (end == tok || *end || !(v > 0) || (*n && v <= out[*n - 1]) || *n == CLI_MAX_BUCKETS) {
+		if (end == tok || *end || !(allow_zero ? v >= 0 : v > 0) || (*n && v <= out[*n - 1]) ||
+		    *n == CLI_MAX_BUCKETS) {
 			err = -EINVAL;
 			break;
 		}
@@ -181,6 +186,7 @@ enum {
 	OPT_PID,
 	OPT_SERVICE_NAME,
 	OPT_BUCKETS,
+	OPT_SIZE_BUCKETS,
 	OPT_MAX_CONNS,
 	OPT_CAPTURE,
 	OPT_LOG_LEVEL,
@@ -207,6 +213,7 @@ static const struct option long_opts[] = {
 	{ "pid", required_argument, NULL, OPT_PID },
 	{ "service-name", required_argument, NULL, OPT_SERVICE_NAME },
 	{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
+	{ "body-size-buckets", required_argument, NULL, OPT_SIZE_BUCKETS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
 	{ "capture", required_argument, NULL, OPT_CAPTURE },
 	{ "compat", required_argument, NULL, OPT_COMPAT },
@@ -333,13 +340,25 @@ static int value_option(struct config *c, int opt, char *arg)
 		c->procs.service_name = arg;
 		return 0;
 	case OPT_BUCKETS:
-		if (parse_buckets(arg, c->duration_buckets, &c->store.duration.n)) {
+		if (parse_buckets(arg, c->duration_buckets, &c->store.duration.n, false)) {
 			p_err("invalid --duration-buckets '%s': expected ascending positive "
 			      "seconds separated by commas, at most %d",
 			      arg, CLI_MAX_BUCKETS);
 			return -1;
 		}
 		c->store.duration.bounds = c->duration_buckets;
+		return 0;
+	case OPT_SIZE_BUCKETS:
+		c->store.body_size_off = !strcmp(arg, "none");
+		if (c->store.body_size_off)
+			return 0;
+		if (parse_buckets(arg, c->size_buckets, &c->store.body_size.n, true)) {
+			p_err("invalid --body-size-buckets '%s': expected ascending bytes (0 or more) "
+			      "separated by commas, at most %d, or none",
+			      arg, CLI_MAX_BUCKETS);
+			return -1;
+		}
+		c->store.body_size.bounds = c->size_buckets;
 		return 0;
 	case OPT_COMPAT:
 		if (strcmp(arg, "statsd")) {

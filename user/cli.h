@@ -34,6 +34,7 @@ struct config {
 	struct kernel_opts kernel;
 	struct store_opts store;
 	double duration_buckets[CLI_MAX_BUCKETS]; /* --duration-buckets */
+	double size_buckets[CLI_MAX_BUCKETS];	  /* --body-size-buckets */
 	uint64_t report_ns;			  /* report --duration */
 	enum view_sort sort;			  /* top and report --sort */
 	const char *filter;			  /* top and report --service */

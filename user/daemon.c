@@ -45,6 +45,8 @@
 #define POLL_TIMEOUT_MS 100
 #define SWEEP_INTERVAL_NS 1000000000ULL
 #define TOP_INTERVAL_NS 1000000000ULL
+/* a /metrics page is rendered, and the store locked, this many bytes at a time */
+#define PAGE_PIECE_BYTES (16 * 1024)
 
 struct daemon {
 	struct store *store;
@@ -181,27 +183,47 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void render(struct buf *out, void *ctx)
+/* A /metrics page being sent: the self metrics as they stood when it began, and where it is. */
+struct page {
+	struct daemon *d;
+	struct self_stats self;
+	struct expose_cursor at;
+};
+
+static void *page_open(void *ctx)
 {
 	struct daemon *d = ctx;
-	struct self_stats st = {};
+	struct page *p = calloc(1, sizeof(*p));
 
-	kernel__stats(st.bpf);
-	targets__stats(&st);
+	if (!p)
+		return NULL;
+	p->d = d;
 	targets__refresh(d->store);
 	store__lock(d->store);
-	st.tls_libraries = d->self.tls_libraries;
-	st.tls_unsupported_processes = d->self.tls_unsupported_processes;
-	st.kube_containers = d->self.kube_containers;
-	st.process = d->self.process;
-	st.events = d->self.events;
-	st.unanswered = d->self.unanswered;
-	st.truncated = d->self.truncated;
-	st.start_time = d->self.start_time;
-	st.capture = kernel__capture();
-	memcpy(st.parse_errors, d->self.parse_errors, sizeof(st.parse_errors));
-	expose__render(d->store, &st, out);
+	p->self = d->self;
 	store__unlock(d->store);
+	kernel__stats(p->self.bpf);
+	targets__stats(&p->self);
+	p->self.capture = kernel__capture();
+	expose__begin(&p->at);
+	return p;
+}
+
+/* One piece of the page, with the store locked for that piece only. */
+static bool page_next(void *state, struct buf *out)
+{
+	struct page *p = state;
+	bool more;
+
+	store__lock(p->d->store);
+	more = expose__next(&p->at, p->d->store, &p->self, out, PAGE_PIECE_BYTES);
+	store__unlock(p->d->store);
+	return more;
+}
+
+static void page_close(void *state)
+{
+	free(state);
 }
 
 /*
@@ -313,7 +335,9 @@ static int start(struct daemon *d, struct config *c)
 	kernel__drop_privileges();
 	malloc_trim(0); /* what loading took (BTF, ELF, relocations) is given back */
 	if (c->cmd == CMD_SERVE) {
-		d->web = web__start(&c->web, d->listen_fd, render, d);
+		struct web_page page = { page_open, page_next, page_close, d };
+
+		d->web = web__start(&c->web, d->listen_fd, &page);
 		if (!d->web)
 			return -1;
 		d->listen_fd = -1; /* the web server owns it now */
@@ -348,7 +372,6 @@ static int loop(struct daemon *d, const struct config *c)
 			return -1;
 		}
 		tls__drain();
-		web__trim(d->web);
 		swept = now_ns() - last_sweep >= SWEEP_INTERVAL_NS;
 		if (swept) {
 			uint64_t abandoned = targets__sweep();

@@ -6,6 +6,7 @@
  * (compat_statsd.c) and redscope's own (selfmetrics.c).
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "buf.h"
@@ -49,16 +50,51 @@ static void series_labels(struct buf *b, const void *ctx)
 	request_labels(b, &c->svc->id, c->r);
 }
 
-static void render_histograms(const struct store *s, struct buf *b, const char *name,
-			      enum which_histogram which, const struct histogram_spec *spec)
-{
-	store_for_each_service(svc, s) {
-		store_for_each_request(r, svc) {
-			struct series_ctx c = { svc, r };
+/* The three histogram families of every request series, in page order. */
+static const struct {
+	const char *name, *help;
+	enum which_histogram which;
+} families[] = {
+	{ "http_server_request_duration_seconds", "Duration of HTTP server requests.", H_DURATION },
+	{ "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", H_REQ_BODY },
+	{ "http_server_response_body_size_bytes", "Size of HTTP server response bodies.",
+	  H_RESP_BODY },
+};
 
-			prom__histogram(b, name, pick(r, which), spec, series_labels, &c);
-		}
+static const struct histogram_spec *spec_of(const struct store *s, enum which_histogram w)
+{
+	return w == H_DURATION ? &s->opts.duration : &s->opts.body_size;
+}
+
+/*
+ * The series of histogram family c->family from where c stands, until out holds
+ * budget bytes; true once the family is complete. A series appended meanwhile to a
+ * service c has passed is in the next page.
+ */
+static bool histogram_series(struct expose_cursor *c, const struct store *s, struct buf *out,
+			     size_t budget)
+{
+	enum which_histogram which = families[c->family].which;
+
+	if (!c->started) {
+		prom__family(out, families[c->family].name, "histogram", families[c->family].help);
+		c->svc = store__services(s);
+		c->r = c->svc ? store__requests(c->svc) : NULL;
+		c->started = true;
 	}
+	while (c->svc) {
+		for (; c->r; c->r = store__next_request(c->r)) {
+			struct series_ctx sc = { c->svc, c->r };
+
+			if (out->len >= budget)
+				return false;
+			prom__histogram(out, families[c->family].name, pick(c->r, which),
+					spec_of(s, which), series_labels, &sc);
+		}
+		c->svc = store__next_service(c->svc);
+		c->r = c->svc ? store__requests(c->svc) : NULL;
+	}
+	return true;
 }
 
 static int64_t active_of(const struct service_series *svc)
@@ -87,24 +123,45 @@ static void render_saturation(const struct store *s, struct buf *b)
 			      series__workers, 0);
 }
 
-void expose__render(const struct store *s, const struct self_stats *self, struct buf *out)
+void expose__begin(struct expose_cursor *c)
 {
-	const struct store_opts *o = &s->opts;
+	*c = (struct expose_cursor){};
+}
 
-	prom__family(out, "http_server_request_duration_seconds", "histogram",
-		     "Duration of HTTP server requests.");
-	render_histograms(s, out, "http_server_request_duration_seconds", H_DURATION, &o->duration);
-	prom__family(out, "http_server_request_body_size_bytes", "histogram",
-		     "Size of HTTP server request bodies.");
-	render_histograms(s, out, "http_server_request_body_size_bytes", H_REQ_BODY, &o->body_size);
-	prom__family(out, "http_server_response_body_size_bytes", "histogram",
-		     "Size of HTTP server response bodies.");
-	render_histograms(s, out, "http_server_response_body_size_bytes", H_RESP_BODY,
-			  &o->body_size);
+bool expose__next(struct expose_cursor *c, const struct store *s, const struct self_stats *self,
+		  struct buf *out, size_t budget)
+{
+	size_t start = out->len;
+
+	budget = start + (budget ? budget : 1);
+	while (c->family < ARRAY_SIZE(families)) {
+		if (families[c->family].which != H_DURATION && s->opts.body_size_off) {
+			c->family++; /* --body-size-buckets=none */
+			continue;
+		}
+		if (!histogram_series(c, s, out, budget))
+			return true;
+		c->family++;
+		c->started = false;
+	}
+	if (c->done)
+		return false;
+	/* the rest grows with the services, not the series (but for --compat=statsd) */
 	series__service_gauge(s, out, "http_server_active_requests",
 			      "Number of HTTP server requests in flight.", active_of, 0);
 	render_saturation(s, out);
-	if (o->compat_statsd)
+	if (s->opts.compat_statsd)
 		compat_statsd__render(s, out);
 	selfmetrics__render(s, out, self);
+	c->done = true;
+	return out->len > start;
+}
+
+void expose__render(const struct store *s, const struct self_stats *self, struct buf *out)
+{
+	struct expose_cursor c;
+
+	expose__begin(&c);
+	while (expose__next(&c, s, self, out, SIZE_MAX / 2))
+		;
 }

@@ -7,13 +7,34 @@
 #define REDSCOPE_EXPOSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "buf.h"
 #include "selfmetrics.h"
 #include "store.h"
 
-/* The whole page, store lock held. */
+/*
+ * Where a page being rendered stands, between pieces: the page is rendered piece by
+ * piece, each with the store locked, so that neither the page nor the lock is held
+ * whole. The store only ever appends series, so the cursor's stay valid.
+ */
+struct expose_cursor {
+	size_t family; /* histogram family, then the rest */
+	bool started;  /* the family's header is out */
+	bool done;
+	const struct service_series *svc;
+	const struct request_series *r;
+};
+void expose__begin(struct expose_cursor *c);
+/*
+ * Append the next piece of the page to out: series until it grew by about budget
+ * bytes (at least one), or the rest of the page. False once the page is complete
+ * (nothing appended). Store lock held.
+ */
+bool expose__next(struct expose_cursor *c, const struct store *s, const struct self_stats *self,
+		  struct buf *out, size_t budget);
+/* The whole page at once, store lock held. */
 void expose__render(const struct store *s, const struct self_stats *self, struct buf *out);
 
 #endif /* REDSCOPE_EXPOSE_H */

@@ -16,8 +16,8 @@
 #include "common.h"
 #include "http1.h"
 #include "prom.h"
-#include "series.h"
 #include "selfmetrics.h"
+#include "series.h"
 #include "store.h"
 
 /*

@@ -379,8 +379,8 @@ static struct request_series *request_series_get(struct store *s, struct service
 	r->route_entry = re;
 	r->route = re->route;
 	if (histogram_init(&r->duration, s->duration_raw.n) ||
-	    histogram_init(&r->req_body, s->size_raw.n) ||
-	    histogram_init(&r->resp_body, s->size_raw.n)) {
+	    (!s->opts.body_size_off && (histogram_init(&r->req_body, s->size_raw.n) ||
+					histogram_init(&r->resp_body, s->size_raw.n)))) {
 		request_series_free(r);
 		return NULL;
 	}
@@ -403,8 +403,10 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	if (!r)
 		return -ENOMEM;
 	histogram_observe(&r->duration, &s->duration_raw, obs->duration_ns);
-	histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
-	histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+	if (!s->opts.body_size_off) {
+		histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
+		histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+	}
 	if (obs->queued)
 		histogram_observe(&svc->queue, &s->queue_raw, obs->queue_ns);
 	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {

@@ -91,6 +91,7 @@ struct service_series {
 struct store_opts {
 	struct histogram_spec duration;	 /* seconds, observed in nanoseconds */
 	struct histogram_spec body_size; /* bytes */
+	bool body_size_off;		 /* --body-size-buckets=none: no body size histograms */
 	struct histogram_spec queue;	 /* seconds, observed in nanoseconds */
 	size_t max_routes;		 /* distinct routes per service; then ROUTE_OVERFLOW */
 	bool compat_statsd;		 /* keep the summaries of the statsd compat series */

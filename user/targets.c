@@ -26,9 +26,9 @@
 #include "log.h"
 #include "procfs.h"
 #include "procs.h"
+#include "selectors.h"
 #include "selfmetrics.h"
 #include "store.h"
-#include "selectors.h"
 #include "targets.h"
 #include "tls.h"
 

@@ -2,7 +2,6 @@
 /* The HTTP endpoint: /metrics (or --web.telemetry-path), /healthz and a landing page. */
 #include <errno.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +24,8 @@
 #define MAX_CONNECTIONS 64
 #define CONNECTION_TIMEOUT_S 30
 #define AUTH_CACHE 16
-/* a render serves the scrapes that arrive within this long after it */
-#define RENDER_REUSE_NS 250000000ULL
+/* the most a scrape's response holds at once: one piece of the page, one of gzip */
+#define STREAM_BLOCK (32 * 1024)
 #define AUTH_REALM "redscope"
 /* a bcrypt hash of nothing anyone knows: unknown users cost what known ones do */
 #define DUMMY_HASH "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi"
@@ -34,17 +33,12 @@
 struct web {
 	struct MHD_Daemon *daemon;
 	char *telemetry_path;
-	void (*render)(struct buf *out, void *ctx);
-	void *ctx;
+	struct web_page page;
 	const struct web_config *config;
 	/* SHA-256 of "user\0password" that passed, so that bcrypt runs once per client */
 	unsigned char good[AUTH_CACHE][32];
 	size_t n_good;
 	struct crypt_data *crypt; /* crypt_r's large state: the server thread's only */
-	/* the last rendered /metrics, plain and gzipped, and when it was rendered */
-	pthread_mutex_t cache_lock;
-	struct MHD_Response *cached[2];
-	uint64_t cached_at[2];
 };
 
 /* Split "[host]:port", "host:port" or ":port". */
@@ -158,36 +152,6 @@ static bool accepts_gzip(struct MHD_Connection *conn)
 	return ae && strstr(ae, "gzip");
 }
 
-/* gzip src into a new heap buffer; NULL on failure (the caller then sends it plain). */
-static char *gzip(const char *src, size_t len, size_t *out_len)
-{
-	z_stream zs = {};
-	size_t cap;
-	char *out;
-
-	/* the fastest level: scrapes are large and frequent, text compresses well anyway */
-	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return NULL;
-	cap = deflateBound(&zs, len);
-	out = malloc(cap);
-	if (!out) {
-		deflateEnd(&zs);
-		return NULL;
-	}
-	zs.next_in = (Bytef *)src;
-	zs.avail_in = len;
-	zs.next_out = (Bytef *)out;
-	zs.avail_out = cap;
-	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&zs);
-		free(out);
-		return NULL;
-	}
-	*out_len = zs.total_out;
-	deflateEnd(&zs);
-	return out;
-}
-
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int status,
 				 const char *type, const char *text)
 {
@@ -205,88 +169,126 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned int statu
 	return ret;
 }
 
+/*
+ * A /metrics response being sent: the page is rendered piece by piece as the client
+ * takes it, and gzipped as it goes, so that what a scrape holds is a piece of the
+ * page and the compressor's state, however many series there are, and a client that
+ * reads slowly or leaves holds no lock and costs no more.
+ */
+struct stream {
+	const struct web_page *page;
+	void *state;	    /* the page's */
+	struct buf text;    /* rendered, not yet sent (or compressed) */
+	size_t text_off;
+	bool rendered;	    /* the page is complete */
+	bool gz, gz_done;   /* gzip: the compressed stream is complete */
+	z_stream zs;
+	size_t z_len, z_off; /* compressed, not yet sent */
+	unsigned char z[STREAM_BLOCK];
+};
+
+/* The next piece of the page into st->text; false on failure. */
+static bool stream_render(struct stream *st)
+{
+	st->text.len = 0;
+	st->text_off = 0;
+	if (!st->rendered && !st->page->next(st->state, &st->text))
+		st->rendered = true;
+	return !st->text.oom;
+}
+
+/* Compress what is rendered into st->z, rendering more when it is all in; false on failure. */
+static bool stream_deflate(struct stream *st)
+{
+	int ret;
+
+	if (st->text_off == st->text.len && !stream_render(st))
+		return false;
+	st->zs.next_in = (Bytef *)st->text.data + st->text_off;
+	st->zs.avail_in = st->text.len - st->text_off;
+	st->zs.next_out = st->z;
+	st->zs.avail_out = sizeof(st->z);
+	ret = deflate(&st->zs, st->rendered ? Z_FINISH : Z_NO_FLUSH);
+	if (ret == Z_STREAM_ERROR)
+		return false;
+	st->gz_done = ret == Z_STREAM_END;
+	st->text_off = st->text.len - st->zs.avail_in;
+	st->z_len = sizeof(st->z) - st->zs.avail_out;
+	st->z_off = 0;
+	return true;
+}
+
+/* libmicrohttpd asks for the next bytes of the body (up to max at out). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct stream *st = cls;
+	size_t n = 0, k;
+
+	(void)pos;
+	while (n < max) {
+		if (st->gz && st->z_off < st->z_len) {
+			k = st->z_len - st->z_off < max - n ? st->z_len - st->z_off : max - n;
+			memcpy(out + n, st->z + st->z_off, k);
+			st->z_off += k;
+		} else if (!st->gz && st->text_off < st->text.len) {
+			k = st->text.len - st->text_off < max - n ? st->text.len - st->text_off : max - n;
+			memcpy(out + n, st->text.data + st->text_off, k);
+			st->text_off += k;
+		} else if (st->gz ? st->gz_done : st->rendered) {
+			break;
+		} else if (!(st->gz ? stream_deflate(st) : stream_render(st))) {
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		} else {
+			continue;
+		}
+		n += k;
+	}
+	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *st = cls;
+
+	if (st->state)
+		st->page->close(st->state);
+	if (st->gz)
+		deflateEnd(&st->zs);
+	buf__free(&st->text);
+	free(st);
+}
+
 static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 {
+	struct stream *st = calloc(1, sizeof(*st));
 	struct MHD_Response *resp;
-	struct buf out = {};
 	enum MHD_Result ret;
-	struct timespec ts;
-	uint64_t now;
-	char *body;
-	size_t len;
-	bool gz = false, want_gz = accepts_gzip(conn);
 
-	/*
-	 * Scrapes that come together (several Prometheus replicas, a storm of clients)
-	 * share one render: a response object may be queued on many connections.
-	 */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	pthread_mutex_lock(&w->cache_lock);
-	if (w->cached[want_gz] && now - w->cached_at[want_gz] < RENDER_REUSE_NS) {
-		ret = MHD_queue_response(conn, MHD_HTTP_OK, w->cached[want_gz]);
-		pthread_mutex_unlock(&w->cache_lock);
-		return ret;
-	}
-	pthread_mutex_unlock(&w->cache_lock);
-	w->render(&out, w->ctx);
-	if (out.oom) {
-		buf__free(&out);
+	if (!st)
+		return MHD_NO;
+	st->page = &w->page;
+	st->state = w->page.open(w->page.ctx);
+	/* the fastest level: scrapes are large and frequent, text compresses well anyway */
+	st->gz = accepts_gzip(conn) && deflateInit2(&st->zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
+						    Z_DEFAULT_STRATEGY) == Z_OK;
+	if (!st->state) {
+		stream_free(st);
 		return send_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain",
 				 "out of memory while rendering metrics\n");
 	}
-	body = out.data ? out.data : strdup("");
-	len = out.len;
-	if (want_gz) {
-		size_t zlen;
-		char *z = gzip(body, len, &zlen);
-
-		if (z) {
-			free(body);
-			body = z;
-			len = zlen;
-			gz = true;
-		}
-	}
-	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st,
+						 stream_free);
 	if (!resp) {
-		free(body);
+		stream_free(st);
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT_004);
-	if (gz)
+	if (st->gz)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	/* the connections it is queued on hold it; the cache lets go of the previous one */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	pthread_mutex_lock(&w->cache_lock);
-	if (w->cached[gz])
-		MHD_destroy_response(w->cached[gz]);
-	w->cached[gz] = resp;
-	w->cached_at[gz] = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	pthread_mutex_unlock(&w->cache_lock);
+	MHD_destroy_response(resp);
 	return ret;
-}
-
-void web__trim(struct web *w)
-{
-	struct timespec ts;
-	uint64_t now;
-
-	if (!w)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-	/* a page of many series is megabytes: not kept past its reuse */
-	pthread_mutex_lock(&w->cache_lock);
-	for (int i = 0; i < 2; i++) {
-		if (w->cached[i] && now - w->cached_at[i] >= RENDER_REUSE_NS) {
-			MHD_destroy_response(w->cached[i]);
-			w->cached[i] = NULL;
-		}
-	}
-	pthread_mutex_unlock(&w->cache_lock);
 }
 
 /* Constant-time comparison of equal-length secrets. */
@@ -430,8 +432,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return send_text(conn, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n");
 }
 
-struct web *web__start(const struct web_opts *opts, int listen_fd,
-		       void (*render)(struct buf *out, void *ctx), void *ctx)
+struct web *web__start(const struct web_opts *opts, int listen_fd, const struct web_page *page)
 {
 	static const char *const versions[] = { [WEB_TLS10] = "+VERS-TLS1.0",
 						[WEB_TLS11] = "+VERS-TLS1.1",
@@ -446,10 +447,8 @@ struct web *web__start(const struct web_opts *opts, int listen_fd,
 
 	if (!w)
 		return NULL;
-	w->render = render;
-	w->ctx = ctx;
+	w->page = *page;
 	w->config = c;
-	pthread_mutex_init(&w->cache_lock, NULL);
 	w->telemetry_path = strdup(opts->telemetry_path);
 	if (!w->telemetry_path)
 		goto fail;
@@ -493,9 +492,6 @@ void web__stop(struct web *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
-	for (int i = 0; i < 2; i++)
-		if (w->cached[i])
-			MHD_destroy_response(w->cached[i]);
 	free(w->crypt);
 	free(w->telemetry_path);
 	free(w);

@@ -3,6 +3,8 @@
 #ifndef REDSCOPE_WEB_H
 #define REDSCOPE_WEB_H
 
+#include <stdbool.h>
+
 #include "buf.h"
 #include "webconfig.h"
 
@@ -14,10 +16,15 @@ struct web_opts {
 struct web;
 /* Bind the listen address; fails early, with a clear message, when it is taken. */
 int web__bind(const struct web_opts *opts, int *fd_out);
-struct web *web__start(const struct web_opts *opts, int listen_fd,
-		       void (*render)(struct buf *out, void *ctx), void *ctx);
-/* Let go of a rendered page once it may no longer be reused (call now and then). */
-void web__trim(struct web *w);
+/* The /metrics page, rendered piece by piece as it is sent (from the server's thread). */
+struct web_page {
+	void *(*open)(void *ctx); /* a page's state; NULL: out of memory */
+	/* append the next piece to out; false when the page is complete (nothing appended) */
+	bool (*next)(void *state, struct buf *out);
+	void (*close)(void *state);
+	void *ctx;
+};
+struct web *web__start(const struct web_opts *opts, int listen_fd, const struct web_page *page);
 void web__stop(struct web *w);
 
 #endif /* REDSCOPE_WEB_H */

@@ -11,7 +11,6 @@
 
 #include "buf.h"
 #include "prom.h"
-#include "prom.h"
 
 /* Length of the UTF-8 sequence at p, 0 if invalid (a strict decoder, separate from prom.c's). */
 static size_t utf8_len(const unsigned char *p, size_t n)

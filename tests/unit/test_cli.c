@@ -113,6 +113,13 @@ static void values_are_checked(void)
 	CHECK_EQ(PARSE("--duration-buckets=0.5,0.1"), CLI_USAGE); /* not ascending */
 	CHECK_EQ(PARSE("--duration-buckets=0,1"), CLI_USAGE);
 	CHECK_EQ(PARSE("--duration-buckets="), CLI_USAGE);
+	CHECK_EQ(PARSE("--body-size-buckets=0,1024,65536"), CLI_RUN);
+	CHECK_EQ(cfg.store.body_size.n, 3);
+	CHECK(!cfg.store.body_size_off);
+	CHECK_EQ(PARSE("--body-size-buckets=none"), CLI_RUN);
+	CHECK(cfg.store.body_size_off);
+	CHECK_EQ(PARSE("--body-size-buckets=-1,10"), CLI_USAGE);
+	CHECK_EQ(PARSE("--body-size-buckets=10,10"), CLI_USAGE);
 	CHECK_EQ(PARSE("--capture=sockets"), CLI_RUN);
 	CHECK_EQ(cfg.kernel.capture, CAPTURE_SOCKETS);
 	CHECK_EQ(PARSE("--capture=kprobes"), CLI_USAGE);

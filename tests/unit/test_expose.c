@@ -2,15 +2,14 @@
 /* Text exposition format 0.0.4: escaping, histogram shape, well-formed output. */
 #include <time.h>
 
-#include "expose.h"
 #include "buf.h"
 #include "expose.h"
+#include "golden_store.h"
 #include "http1.h"
+#include "procfs.h"
 #include "prom.h"
 #include "selfmetrics.h"
 #include "store.h"
-#include "unit.h"
-#include "prom.h"
 #include "unit.h"
 
 static const double duration_bounds[] = { 0.005, 0.01 };
@@ -290,6 +289,116 @@ static void compat_statsd_series_for_gunicorn_services_only(void)
 	store__free(s);
 }
 
+/* The page up to redscope's own families (which name this machine's kernel). */
+static char *page_of_store(const struct store *s, size_t budget)
+{
+	struct self_stats self = {};
+	struct expose_cursor c;
+	struct buf b = {};
+	char *cut;
+
+	if (!budget) {
+		expose__render(s, &self, &b);
+	} else {
+		expose__begin(&c);
+		while (expose__next(&c, s, &self, &b, budget))
+			;
+	}
+	buf__append(&b, "", 1);
+	CHECK(!b.oom);
+	cut = strstr(b.data, "# HELP redscope_build_info");
+	CHECK(cut != NULL);
+	if (cut)
+		*cut = '\0';
+	return b.data;
+}
+
+/* Today's text for a fixed store, byte for byte (the golden file is what it was). */
+static void text_matches_the_golden_page(void)
+{
+	struct store *s = golden_store();
+	char *page = page_of_store(s, 0);
+	size_t len;
+	char *golden = procfs__read(GOLDEN_PATH, 1 << 24, &len);
+
+	CHECK(golden != NULL);
+	if (golden) {
+		CHECK_EQ(strlen(page), len);
+		CHECK(!strcmp(page, golden));
+	}
+	free(golden);
+	free(page);
+	store__free(s);
+}
+
+/* A page rendered piece by piece, however small the pieces, is the page rendered whole. */
+static void pieces_make_the_same_page(void)
+{
+	static const size_t budgets[] = { 1, 7, 300, 4096, 16384 };
+	struct store *s = golden_store();
+	char *whole = page_of_store(s, 0);
+
+	for (size_t i = 0; i < ARRAY_SIZE(budgets); i++) {
+		char *pieces = page_of_store(s, budgets[i]);
+
+		if (strcmp(pieces, whole))
+			fprintf(stderr, "budget %zu: the pieces differ from the whole page\n",
+				budgets[i]);
+		CHECK(!strcmp(pieces, whole));
+		free(pieces);
+	}
+	free(whole);
+	store__free(s);
+}
+
+/* Each piece stops near its budget: a page of many series is never held whole. */
+static void pieces_stay_near_their_budget(void)
+{
+	struct store *s = golden_store();
+	struct self_stats self = {};
+	struct expose_cursor c;
+	struct buf b = {};
+	size_t pieces = 0, largest = 0;
+
+	expose__begin(&c);
+	for (;;) {
+		b.len = 0;
+		if (!expose__next(&c, s, &self, &b, 2048))
+			break;
+		pieces++;
+		if (!c.done && b.len > largest)
+			largest = b.len;
+	}
+	/* a piece ends with the series that crossed the budget: under 2 KiB more */
+	CHECK(pieces > 20);
+	CHECK(largest < 4096);
+	buf__free(&b);
+	store__free(s);
+}
+
+/* --body-size-buckets=none: the two body size families are gone, the rest as it was. */
+static void body_size_histograms_can_be_turned_off(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 2, 1e-9 },
+		.body_size = { size_bounds, 2, 1.0 },
+		.body_size_off = true,
+	};
+	struct identity id = { .service_name = "svc" };
+	struct request_obs obs = { .id = &id, .method = HTTP_GET, .route = "/", .status = 200,
+				   .duration_ns = 3000000, .req_body_bytes = 10 };
+	struct store *s = store__new(&o);
+	char *out;
+
+	CHECK_EQ(store__observe_request(s, &obs), 0);
+	out = render(s);
+	CHECK(strstr(out, "http_server_request_duration_seconds_count{service_name=\"svc\"") != NULL);
+	CHECK(strstr(out, "body_size") == NULL);
+	CHECK(strstr(out, "http_server_active_requests") != NULL);
+	free(out);
+	store__free(s);
+}
+
 int main(void)
 {
 	RUN(label_values_escape_quote_backslash_and_newline);
@@ -298,5 +407,9 @@ int main(void)
 	RUN(every_line_is_well_formed_and_families_are_contiguous);
 	RUN(pod_labels_follow_the_service_name);
 	RUN(compat_statsd_series_for_gunicorn_services_only);
+	RUN(body_size_histograms_can_be_turned_off);
+	RUN(text_matches_the_golden_page);
+	RUN(pieces_make_the_same_page);
+	RUN(pieces_stay_near_their_budget);
 	return unit_report("expose");
 }

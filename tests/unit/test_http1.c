@@ -5,7 +5,6 @@
 #include "http1.h"
 #include "route.h"
 #include "unit.h"
-#include "unit.h"
 
 /* Parse line as fully captured (line_len == len), behind a guard page. */
 static enum http1_error parse_full(const char *line, struct http1_request *out, char route[ROUTE_MAX])

@@ -6,7 +6,6 @@
  */
 #include "kube.h"
 #include "unit.h"
-#include "unit.h"
 
 #define CID "3f1c2b4a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 #define UID "0b2c4a4e-1f8a-4d7e-9a55-3e2c1a9d7f10"

@@ -4,7 +4,6 @@
 
 #include "quantile.h"
 #include "unit.h"
-#include "unit.h"
 
 #define SEC 1000000000ULL
 static const double ranks[] = { 0.5, 0.9, 0.99 };

@@ -4,7 +4,6 @@
 #include "route.h"
 #include "store.h"
 #include "unit.h"
-#include "unit.h"
 
 static const double duration_bounds[] = { 0.005, 0.01, 0.1, 1 };
 static const double size_bounds[] = { 0, 100, 1000 };

@@ -7,7 +7,6 @@
 #include "store.h"
 #include "unit.h"
 #include "view.h"
-#include "unit.h"
 
 static const double bounds[] = { 0.005, 0.01, 0.025 };
 static const double size_bounds[] = { 100 };

@@ -8,7 +8,6 @@
 
 #include "unit.h"
 #include "webconfig.h"
-#include "unit.h"
 
 static char dir[] = "/tmp/redscope-webconfig-XXXXXX";
 static struct web_config wc;
