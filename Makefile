@@ -147,6 +147,7 @@ demo: deps-demo
 	$(Q)cd deploy/demo && $(PYTHON) run.py $(DEMO_ARGS)
 
 unit: $(UNIT_TESTS)
+	$(Q)$(PYTHON) scripts/check-structure.py $(CC)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "  UNIT     $$t"; $$t; done
 
 integration: all
