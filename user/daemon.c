@@ -70,11 +70,13 @@ static void on_signal(int sig)
 /* One finished request from the kernel: parse, label, count. */
 static void on_http(struct daemon *d, const struct rs_event_http *e)
 {
-	struct http1_request req;
-	struct request_obs obs;
-	enum http1_error err;
-	char route[ROUTE_MAX];
 	size_t len = e->head_len < RS_HEAD_MAX ? e->head_len : RS_HEAD_MAX;
+	bool answered = e->end_reason != RS_END_NO_RESPONSE && e->status;
+	struct request_obs obs = {};
+	struct http1_request req;
+	char route[ROUTE_MAX];
+	enum http1_error err;
+	int stored = 0;
 
 	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
@@ -88,33 +90,33 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 				len ? (unsigned char)e->head[0] : 0);
 		return;
 	}
-	store__lock(d->store);
-	if (e->end_reason == RS_END_NO_RESPONSE || !e->status) {
-		d->self.unanswered++;
-		store__unlock(d->store);
-		return;
+	if (answered) {
+		route_from_path(req.path, req.path_len, req.truncated, route);
+		obs = (struct request_obs){
+			.id = procs__identity(e->tgid), /* before the store lock: procs comes first */
+			.method = req.method,
+			.route = route,
+			.status = e->status,
+			.end_ns = e->end_ns,
+			.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
+			.req_body_bytes = e->req_body_bytes,
+			.resp_body_bytes = e->resp_body_bytes,
+			.queued = e->established_ns && e->accept_ns >= e->established_ns,
+			.queue_ns = e->accept_ns - e->established_ns,
+			.tls = e->tls,
+		};
 	}
-	if (e->end_reason == RS_END_TRUNCATED)
-		d->self.truncated++;
-	store__unlock(d->store);
-	route_from_path(req.path, req.path_len, req.truncated, route);
-	obs = (struct request_obs){
-		.id = procs__identity(e->tgid), /* before the store lock: procs comes first */
-		.method = req.method,
-		.route = route,
-		.status = e->status,
-		.end_ns = e->end_ns,
-		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
-		.req_body_bytes = e->req_body_bytes,
-		.resp_body_bytes = e->resp_body_bytes,
-		.queued = e->established_ns && e->accept_ns >= e->established_ns,
-		.queue_ns = e->accept_ns - e->established_ns,
-		.tls = e->tls,
-	};
+	/* one lock for all it changes: a scrape sees the request counted, or not yet */
 	store__lock(d->store);
-	err = store__observe_request(d->store, &obs);
+	if (!answered) {
+		d->self.unanswered++;
+	} else {
+		if (e->end_reason == RS_END_TRUNCATED)
+			d->self.truncated++;
+		stored = store__observe_request(d->store, &obs);
+	}
 	store__unlock(d->store);
-	if (err)
+	if (stored)
 		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
 }
 
