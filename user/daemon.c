@@ -6,10 +6,13 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,7 +60,21 @@ struct daemon {
 	int listen_fd; /* bound, until the web server takes it */
 	struct view_state *view; /* top and report */
 	uint64_t started_ns;	 /* top and report: when counting began */
+	/*
+	 * A scrape first has the main thread catch up with the kernel: drain the ring
+	 * buffer and learn the targets it added, so that the page holds what happened
+	 * before it was asked for. The scrape takes a ticket and wakes the loop; the loop
+	 * says which tickets it served.
+	 */
+	int epoll_fd; /* the ring buffer and wake_fd */
+	int wake_fd;  /* eventfd: a scrape waits */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t synced;
+	uint64_t sync_asked, sync_done;
 };
+
+/* How long a scrape waits for the main thread (busy hooking a library, say). */
+#define CATCH_UP_WAIT_NS 1000000000ULL
 
 static volatile sig_atomic_t exiting;
 
@@ -192,6 +209,49 @@ struct page {
 	struct expose_cursor at;
 };
 
+/* A scrape's ticket: wait until the main thread has caught up with the kernel, or a while. */
+static void catch_up(struct daemon *d)
+{
+	struct timespec deadline;
+	uint64_t ticket, one = 1;
+
+	pthread_mutex_lock(&d->sync_lock);
+	ticket = ++d->sync_asked;
+	pthread_mutex_unlock(&d->sync_lock);
+	if (write(d->wake_fd, &one, sizeof(one)) != sizeof(one))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += CATCH_UP_WAIT_NS / 1000000000ULL;
+	pthread_mutex_lock(&d->sync_lock);
+	while (d->sync_done < ticket &&
+	       !pthread_cond_timedwait(&d->synced, &d->sync_lock, &deadline))
+		;
+	pthread_mutex_unlock(&d->sync_lock);
+}
+
+/* The main thread: the tickets taken so far, once it was woken for them (else 0). */
+static uint64_t tickets_waiting(struct daemon *d)
+{
+	uint64_t n, asked;
+
+	if (read(d->wake_fd, &n, sizeof(n)) != sizeof(n))
+		return 0;
+	pthread_mutex_lock(&d->sync_lock);
+	asked = d->sync_asked;
+	pthread_mutex_unlock(&d->sync_lock);
+	return asked;
+}
+
+/* The main thread caught up with the kernel for the tickets up to asked. */
+static void tickets_served(struct daemon *d, uint64_t asked)
+{
+	pthread_mutex_lock(&d->sync_lock);
+	if (asked > d->sync_done)
+		d->sync_done = asked;
+	pthread_cond_broadcast(&d->synced);
+	pthread_mutex_unlock(&d->sync_lock);
+}
+
 static void *page_open(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -200,6 +260,7 @@ static void *page_open(void *ctx)
 	if (!p)
 		return NULL;
 	p->d = d;
+	catch_up(d);
 	targets__refresh(d->store);
 	store__lock(d->store);
 	p->self = d->self;
@@ -301,6 +362,28 @@ static const char *watching(const struct config *c)
 	return cli__selects(c) ? "the selected processes" : "every HTTP server on this host";
 }
 
+/* The loop's wakers: the ring buffer filling up, and scrapes (wake_fd). */
+static int wake_init(struct daemon *d)
+{
+	struct epoll_event ring = { .events = EPOLLIN }, wake = { .events = EPOLLIN };
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&d->sync_lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->synced, &attr);
+	pthread_condattr_destroy(&attr);
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->epoll_fd < 0 || d->wake_fd < 0 ||
+	    epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(d->rb), &ring) ||
+	    epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->wake_fd, &wake)) {
+		p_err("cannot set up the main loop's wakeups: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Load, attach and start serving, in the order privileges allow: the web port is
  * bound and the programs attached before the capabilities are dropped.
@@ -333,6 +416,8 @@ static int start(struct daemon *d, struct config *c)
 		p_err("failed to open the ring buffer: %s", strerror(errno));
 		return -1;
 	}
+	if (wake_init(d))
+		return -1;
 	/* all that needed privileges is done: /healthz answers with the fewest */
 	kernel__drop_privileges();
 	malloc_trim(0); /* what loading took (BTF, ELF, relocations) is given back */
@@ -365,13 +450,21 @@ static int loop(struct daemon *d, const struct config *c)
 	bool swept;
 
 	while (!exiting) {
-		int n = ring_buffer__poll(d->rb, POLL_TIMEOUT_MS);
+		struct epoll_event ev[2];
+		uint64_t asked;
+		int n;
 
-		if (n >= 0)
-			n = ring_buffer__consume(d->rb);
+		/* the kernel wakes the ring only when it fills up: mostly the timeout */
+		epoll_wait(d->epoll_fd, ev, 2, POLL_TIMEOUT_MS);
+		asked = tickets_waiting(d);
+		n = ring_buffer__consume(d->rb);
 		if (n < 0 && n != -EINTR) {
 			p_err("reading the ring buffer failed: %s", strerror(-n));
 			return -1;
+		}
+		if (asked) {
+			targets__resolve();
+			tickets_served(d, asked);
 		}
 		tls__drain();
 		swept = now_ns() - last_sweep >= SWEEP_INTERVAL_NS;
@@ -412,6 +505,10 @@ static void stop(struct daemon *d, struct config *c)
 	top__stop();
 	view__free(d->view);
 	web__stop(d->web);
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
 	ring_buffer__free(d->rb);
 	tls__cleanup();
 	kube__cleanup();
@@ -431,6 +528,8 @@ int daemon__run(struct config *c)
 	int err;
 
 	d.listen_fd = -1;
+	d.epoll_fd = -1;
+	d.wake_fd = -1;
 	if (c->web_config_path) {
 		if (web_config__load(c->web_config_path, &d.web_config))
 			return 2;
