@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (CLIENT_CPUS, Wrk, curl_requests, pinned, scaled, wait_for,
-                      wait_for_total, wrk_requests)
+from conftest import (CLIENT_CPUS, Wrk, bpf_ids_held_by, curl_requests, pinned, scaled,
+                      wait_for, wait_for_total, wrk_requests)
 
 pytestmark = pytest.mark.capture
 
@@ -25,13 +25,8 @@ def series_of(m, name, **labels):
 
 def bpf_maps_of(pid):
     """{name: map id} of the BPF maps a process holds."""
-    ids = set()
-    for info in pathlib.Path("/proc/%d/fdinfo" % pid).iterdir():
-        for line in info.read_text().splitlines():
-            if line.startswith("map_id:"):
-                ids.add(int(line.split()[1]))
     out = {}
-    for i in ids:
+    for i in bpf_ids_held_by(pid, "map"):
         m = json.loads(subprocess.run(["bpftool", "--json", "map", "show", "id", str(i)],
                                       capture_output=True, text=True, check=True).stdout)
         out[m["name"]] = i
