@@ -69,11 +69,7 @@ static __always_inline void conn_closed(struct sock *sk)
 		bpf_map_delete_elem(&ssl_socks, &key);
 	}
 	/* with no request unanswered and no response open, rs_close has nothing to end */
-	w = (c->flags & RS_CONN_IN_REQUEST) || (c->resp.state != RS_H1_IDLE &&
-						c->resp.state != RS_H1_RESYNC &&
-						c->resp.state != RS_H1_IGNORED)
-		    ? work_get()
-		    : NULL;
+	w = (c->flags & RS_CONN_IN_REQUEST) || resp_open(&c->resp) ? work_get() : NULL;
 	if (w) {
 		w->conn = *c;
 		w->sk = (__u64)sk;

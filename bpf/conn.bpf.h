@@ -48,6 +48,12 @@ static __always_inline void target_active_add(__u32 tgid, __s32 delta, __u64 now
 		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);
 }
 
+/* Has a response begun that a close would end (or find cut short)? */
+static __always_inline bool resp_open(const struct rs_h1 *h)
+{
+	return h->state != RS_H1_IDLE && h->state != RS_H1_RESYNC && h->state != RS_H1_IGNORED;
+}
+
 /* Requests read on the connection and not answered yet. */
 static __always_inline __u32 pending(struct rs_work *w)
 {
@@ -353,8 +359,7 @@ __noinline int rs_close(void)
 	if (!w)
 		return 0;
 	h = &w->conn.resp;
-	if (h->state != RS_H1_IDLE && h->state != RS_H1_RESYNC && h->state != RS_H1_IGNORED &&
-	    !(h->state == RS_H1_HEAD && h->pos < RS_STATUS_LINE_LEN)) {
+	if (resp_open(h) && !(h->state == RS_H1_HEAD && h->pos < RS_STATUS_LINE_LEN)) {
 		if (h->flags & RS_H1F_ORPHAN)
 			stat_inc(RS_STAT_UNFRAMED + RS_R_ORPHAN_RESPONSE);
 		else

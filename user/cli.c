@@ -141,6 +141,23 @@ static int parse_buckets(const char *arg, double *out, size_t *n, bool allow_zer
 	return err;
 }
 
+/*
+ * --NAME=LIST of histogram bounds in unit into out, which spec then uses; -1 with a
+ * message. allow_zero: bounds from 0 (byte counts), and none is the other choice.
+ */
+static int buckets_option(const char *name, const char *arg, const char *unit, double *out,
+			  struct histogram_spec *spec, bool allow_zero)
+{
+	if (parse_buckets(arg, out, &spec->n, allow_zero)) {
+		p_err("invalid --%s '%s': expected ascending %s%s separated by commas, at most %d%s",
+		      name, arg, allow_zero ? "" : "positive ", unit, CLI_MAX_BUCKETS,
+		      allow_zero ? ", or none" : "");
+		return -1;
+	}
+	spec->bounds = out;
+	return 0;
+}
+
 static int parse_duration(const char *s, uint64_t *ns)
 {
 	static const struct {
@@ -340,26 +357,14 @@ static int value_option(struct config *c, int opt, char *arg)
 		c->procs.service_name = arg;
 		return 0;
 	case OPT_BUCKETS:
-		if (parse_buckets(arg, c->duration_buckets, &c->store.duration.n, false)) {
-			p_err("invalid --duration-buckets '%s': expected ascending positive "
-			      "seconds separated by commas, at most %d",
-			      arg, CLI_MAX_BUCKETS);
-			return -1;
-		}
-		c->store.duration.bounds = c->duration_buckets;
-		return 0;
+		return buckets_option("duration-buckets", arg, "seconds", c->duration_buckets,
+				      &c->store.duration, false);
 	case OPT_SIZE_BUCKETS:
 		c->store.body_size_off = !strcmp(arg, "none");
-		if (c->store.body_size_off)
-			return 0;
-		if (parse_buckets(arg, c->size_buckets, &c->store.body_size.n, true)) {
-			p_err("invalid --body-size-buckets '%s': expected ascending bytes (0 or more) "
-			      "separated by commas, at most %d, or none",
-			      arg, CLI_MAX_BUCKETS);
-			return -1;
-		}
-		c->store.body_size.bounds = c->size_buckets;
-		return 0;
+		return c->store.body_size_off ? 0
+					      : buckets_option("body-size-buckets", arg, "bytes",
+							       c->size_buckets, &c->store.body_size,
+							       true);
 	case OPT_COMPAT:
 		if (strcmp(arg, "statsd")) {
 			p_err("invalid --compat '%s': the one compatibility mode is statsd", arg);

@@ -53,7 +53,7 @@
 
 struct daemon {
 	struct store *store;
-	struct self_stats self; /* guarded by the store lock */
+	struct self_stats self; /* guarded by the store lock; events is atomic */
 	struct web_config web_config;
 	struct ring_buffer *rb;
 	struct web *web;
@@ -167,9 +167,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(type))
 		return 0;
 	memcpy(&type, data, sizeof(type));
-	store__lock(d->store);
-	d->self.events++;
-	store__unlock(d->store);
+	__atomic_add_fetch(&d->self.events, 1, __ATOMIC_RELAXED); /* read by scrapes */
 	if (type == RS_EV_HTTP) {
 		if (size >= sizeof(struct rs_event_http))
 			on_http(d, data);
@@ -265,8 +263,11 @@ static void *page_open(void *ctx)
 	store__lock(d->store);
 	p->self = d->self;
 	store__unlock(d->store);
+	p->self.events = __atomic_load_n(&d->self.events, __ATOMIC_RELAXED);
 	kernel__stats(p->self.bpf);
 	targets__stats(&p->self);
+	tls__stats(&p->self);
+	p->self.kube_containers = kube__containers();
 	p->self.capture = kernel__capture();
 	expose__begin(&p->at);
 	return p;
@@ -289,24 +290,14 @@ static void page_close(void *state)
 	free(state);
 }
 
-/*
- * The self metrics the main thread's modules keep, for the web thread to render;
- * with_process: the daemon's own process figures too (read from /proc/self).
- */
-static void self_update(struct daemon *d, bool with_process)
+/* The daemon's own process figures (/proc/self), for scrapes: the main thread's job. */
+static void sample_process(struct daemon *d)
 {
-	struct self_stats st = {};
+	struct process_figures f;
 
-	tls__stats(&st);
-	st.kube_containers = kube__containers();
-	if (with_process)
-		selfmetrics__sample(&st.process);
+	selfmetrics__sample(&f);
 	store__lock(d->store);
-	d->self.tls_libraries = st.tls_libraries;
-	d->self.tls_unsupported_processes = st.tls_unsupported_processes;
-	d->self.kube_containers = st.kube_containers;
-	if (with_process)
-		d->self.process = st.process;
+	d->self.process = f;
 	store__unlock(d->store);
 }
 
@@ -410,7 +401,7 @@ static int start(struct daemon *d, struct config *c)
 	}
 	if (kernel__open_and_attach(&c->kernel) || targets__init(&c->sel))
 		return -1;
-	self_update(d, true);
+	sample_process(d);
 	d->rb = kernel__ring_buffer(on_event, d);
 	if (!d->rb) {
 		p_err("failed to open the ring buffer: %s", strerror(errno));
@@ -447,7 +438,6 @@ static int loop(struct daemon *d, const struct config *c)
 {
 	/* top draws its first frame at once: it says the programs are attached */
 	uint64_t last_sweep = 0, last_tick = d->started_ns - TOP_INTERVAL_NS;
-	bool swept;
 
 	while (!exiting) {
 		struct epoll_event ev[2];
@@ -467,18 +457,17 @@ static int loop(struct daemon *d, const struct config *c)
 			tickets_served(d, asked);
 		}
 		tls__drain();
-		swept = now_ns() - last_sweep >= SWEEP_INTERVAL_NS;
-		if (swept) {
+		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
 			uint64_t abandoned = targets__sweep();
 
 			kube__sweep();
 			targets__resolve();
+			sample_process(d);
 			store__lock(d->store);
 			d->self.unanswered += abandoned;
 			store__unlock(d->store);
 			last_sweep = now_ns();
 		}
-		self_update(d, swept);
 		if (c->cmd == CMD_TOP) {
 			if (top__keys())
 				break;

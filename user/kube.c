@@ -5,7 +5,7 @@
  * then the namespace, pod and container names from the annotations containerd's CRI
  * plugin writes into the container's OCI bundle (config.json under the runtime's
  * state directory). Cached per container; a container whose bundle is gone is
- * dropped. Main thread only (procs resolves identities there).
+ * dropped. Main thread only (procs resolves identities there), but for the count.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -265,7 +265,7 @@ static struct kube_container *load_container(const char *id)
 	free(json);
 	c->next = containers;
 	containers = c;
-	n_containers++;
+	__atomic_add_fetch(&n_containers, 1, __ATOMIC_RELAXED); /* read by scrapes */
 	p_debug("container %s is %s/%s/%s", id, c->meta.namespace, c->meta.pod, c->meta.container);
 	return c;
 }
@@ -314,7 +314,7 @@ void kube__sweep(void)
 			p_debug("container %s (%s/%s) is gone", c->id, c->meta.namespace, c->meta.pod);
 			*pc = c->next;
 			free(c);
-			n_containers--;
+			__atomic_sub_fetch(&n_containers, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		pc = &c->next;
@@ -323,7 +323,7 @@ void kube__sweep(void)
 
 size_t kube__containers(void)
 {
-	return n_containers;
+	return __atomic_load_n(&n_containers, __ATOMIC_RELAXED);
 }
 
 void kube__cleanup(void)

@@ -109,12 +109,14 @@ static void values_are_checked(void)
 {
 	CHECK_EQ(PARSE("--duration-buckets=0.1,0.5,2"), CLI_RUN);
 	CHECK_EQ(cfg.store.duration.n, 3);
+	CHECK(cfg.store.duration.bounds[0] == 0.1 && cfg.store.duration.bounds[2] == 2);
 	CHECK(cfg.store.duration.bounds == cfg.duration_buckets && cfg.duration_buckets[2] == 2);
 	CHECK_EQ(PARSE("--duration-buckets=0.5,0.1"), CLI_USAGE); /* not ascending */
 	CHECK_EQ(PARSE("--duration-buckets=0,1"), CLI_USAGE);
 	CHECK_EQ(PARSE("--duration-buckets="), CLI_USAGE);
 	CHECK_EQ(PARSE("--body-size-buckets=0,1024,65536"), CLI_RUN);
 	CHECK_EQ(cfg.store.body_size.n, 3);
+	CHECK(cfg.store.body_size.bounds[0] == 0 && cfg.store.body_size.bounds[2] == 65536);
 	CHECK(!cfg.store.body_size_off);
 	CHECK_EQ(PARSE("--body-size-buckets=none"), CLI_RUN);
 	CHECK(cfg.store.body_size_off);
