@@ -39,16 +39,19 @@ endif
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD)
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lprotobuf-c -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude -I$(BUILD)
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
+# the protobuf exposition's messages, generated from proto/metrics.proto by protoc-c
+PB_SRC := $(BUILD)/metrics.pb-c.c
+PB_OBJ := $(BUILD)/user/metrics.pb-c.o
 # modules that read captured bytes or render: unit tested in isolation, with sanitizers
 PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
 	user/prom.c user/series.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c \
 	user/view.c user/capture.c user/naming.c user/procfs.c user/cli.c user/webconfig.c \
-	user/selectors.c
+	user/selectors.c user/prompb.c user/nhist.c $(PB_SRC)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -73,6 +76,17 @@ $(BUILD)/redscope.skel.h: $(BUILD)/redscope.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name redscope_bpf > $@
 
+$(BUILD)/metrics.pb-c.c $(BUILD)/metrics.pb-c.h &: proto/metrics.proto | $(BUILD)
+	$(call msg,PROTOC,$@)
+	$(Q)protoc-c --c_out=$(BUILD) -Iproto $<
+
+$(PB_OBJ): $(PB_SRC) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# prompb.c alone includes the generated messages
+$(BUILD)/user/prompb.o: $(BUILD)/metrics.pb-c.h
+
 # kernel.c alone includes the skeleton: a BPF edit rebuilds that one object
 $(BUILD)/user/kernel.o: $(BUILD)/redscope.skel.h
 
@@ -90,7 +104,7 @@ $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/redscope: $(USER_OBJS)
+$(BUILD)/redscope: $(USER_OBJS) $(PB_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -99,15 +113,15 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h us
 		$(PURE_SRCS) | $(BUILD)/unit
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
-		-DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lyaml -lm -lpthread -o $@
+		-I$(BUILD) -DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lyaml -lprotobuf-c -lm -lpthread -o $@
 
 # libFuzzer targets: everything that reads captured bytes, with ASan and UBSan
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
 		$(PURE_SRCS) | $(BUILD)/fuzz
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -Iinclude -Iuser -Itests/unit -DREDSCOPE_VERSION='"fuzz"' \
-		$< $(PURE_SRCS) -lyaml -lm -lpthread -o $@
+		-fno-sanitize-recover=all -Iinclude -Iuser -Itests/unit -I$(BUILD) -DREDSCOPE_VERSION='"fuzz"' \
+		$< $(PURE_SRCS) -lyaml -lprotobuf-c -lm -lpthread -o $@
 
 # corpus: the seeds in the repo, grown under build/ from run to run; a crash fails
 # the target and its input is left in build/fuzz/ (crash-*)
@@ -183,4 +197,4 @@ clean:
 	$(call msg,CLEAN,$(BUILD))
 	$(Q)rm -rf $(BUILD)
 
--include $(USER_OBJS:.o=.d) $(BUILD)/redscope.bpf.d
+-include $(USER_OBJS:.o=.d) $(PB_OBJ:.o=.d) $(BUILD)/redscope.bpf.d

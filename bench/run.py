@@ -751,6 +751,17 @@ def streamed_get(url, headers=None, timeout=120):
     return status, n, time.perf_counter() - t0
 
 
+# what Prometheus asks for: text (native histograms off) or protobuf (on), gzipped
+PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                   "encoding=delimited,text/plain;version=0.0.4;q=0.5")
+SCRAPE_KINDS = (
+    ("gzip", {"Accept-Encoding": "gzip"}),
+    ("text", {}),
+    ("protobuf gzip", {"Accept-Encoding": "gzip", "Accept": PROTOBUF_ACCEPT}),
+    ("protobuf", {"Accept": PROTOBUF_ACCEPT}),
+)
+
+
 def scale_point(p, n_routes):
     """One store of n_routes series (404s of nginx to distinct routes): RSS before the
     first scrape, the peak growth during a gzip scrape and a plain one, times, sizes."""
@@ -761,7 +772,7 @@ def scale_point(p, n_routes):
     time.sleep(1)
     before = rss_kib(rs.pid)["VmRSS"]
     out = {"series": None, "routes": n_routes, "requests": wr.total, "before": before}
-    for kind, headers in (("gzip", {"Accept-Encoding": "gzip"}), ("text", {})):
+    for kind, headers in SCRAPE_KINDS:
         pathlib.Path("/proc/%d/clear_refs" % rs.pid).write_text("5")  # VmHWM := VmRSS
         start = rss_kib(rs.pid)["VmRSS"]
         status, size, seconds = streamed_get(rs.url("/metrics"), headers)
@@ -782,22 +793,26 @@ def section_scale(p, rep):
 redscope (auto mode, `--max-routes=N`) watching nginx as in (b), N distinct routes
 (letters only, each answered 404) so that the store holds N series; then one
 `GET /metrics` with `Accept-Encoding: gzip`, as Prometheus scrapes, and one without,
-each read by the client 64 KiB at a time. The page is rendered a piece at a time (the
-store locked per piece) and gzipped as it is sent, so a scrape holds one piece and the
-compressor's state, whatever the number of series. Peak growth: the daemon's VmHWM
+then the same two asking for the protobuf format (what Prometheus asks for with
+native histograms on: every histogram carries its native buckets too), each read by
+the client 64 KiB at a time. The page is rendered a piece at a time (the store locked
+per piece) and gzipped as it is sent, so a scrape holds one piece and the compressor's
+state, whatever the number of series. Peak growth: the daemon's VmHWM
 during the scrape (reset just before it through `/proc/PID/clear_refs`) minus its RSS
 before.
 """)
     rows = []
+    names = {"gzip": "text, gzip", "text": "text", "protobuf gzip": "protobuf, gzip",
+             "protobuf": "protobuf"}
     for pt in points:
-        for kind in ("gzip", "text"):
+        for kind, _ in SCRAPE_KINDS:
             k = pt[kind]
-            rows.append(["%d" % pt["series"], kind, mib(pt["before"]), mib(k["growth"]),
+            rows.append(["%d" % pt["series"], names[kind], mib(pt["before"]), mib(k["growth"]),
                          "%.2f s" % k["seconds"], "%.1f MB" % (k["bytes"] / 1e6),
                          "%.0f" % (k["bytes"] / max(pt["series"], 1))])
     rep.add(table(["series", "scrape", "RSS before", "peak growth during the scrape",
                    "scrape time", "page", "bytes per series"], rows))
-    worst = max(max(pt["gzip"]["growth"], pt["text"]["growth"]) for pt in points) / 1024.0
+    worst = max(pt[kind]["growth"] for pt in points for kind, _ in SCRAPE_KINDS) / 1024.0
     target_row(rep, "scale", "peak RSS growth during a scrape < 16 MiB",
                "%.1f MiB at most (%s series)" % (worst, ", ".join(
                    "%d" % pt["series"] for pt in points)), worst < 16, "%+.1f MiB" % (worst - 16))
@@ -808,16 +823,23 @@ before.
                    "%.2f s (%.1f MB gzipped, %.1f MB as text)" % (
                        t, at30[0]["gzip"]["bytes"] / 1e6, at30[0]["text"]["bytes"] / 1e6),
                    t < 1, "%+.2f s" % (t - 1))
+        per = {kind: at30[0][kind]["bytes"] / at30[0]["series"] for kind, _ in SCRAPE_KINDS}
+        target_row(rep, "scale_bytes", "bytes per series per scrape, text / protobuf with "
+                   "native histograms: report both",
+                   "%.0f / %.0f (gzipped %.0f / %.0f)" % (
+                       per["text"], per["protobuf"], per["gzip"], per["protobuf gzip"]),
+                   True, "reported")
     for pt in points:
-        if pt["series"] < pt["routes"] or pt["gzip"]["status"] != 200 or pt["text"]["status"] != 200:
-            rep.problems.append("scale: %d series of %d routes, scrapes %d/%d" % (
-                pt["series"], pt["routes"], pt["gzip"]["status"], pt["text"]["status"]))
+        statuses = [pt[kind]["status"] for kind, _ in SCRAPE_KINDS]
+        if pt["series"] < pt["routes"] or any(s != 200 for s in statuses):
+            rep.problems.append("scale: %d series of %d routes, scrapes %s" % (
+                pt["series"], pt["routes"], statuses))
 
 
 # ------------------------------------------------------------------ main
 
 TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "rss", "capacity", "scale",
-                "scale_time"]
+                "scale_time", "scale_bytes"]
 
 
 def machine():

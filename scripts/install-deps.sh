@@ -4,10 +4,10 @@
 set -eu
 
 BUILD_PKGS="make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev
-libgnutls28-dev libcrypt-dev libyaml-dev"
+libgnutls28-dev libcrypt-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler"
 DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
 TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
-python3-prometheus-client python3-gevent util-linux uwsgi uwsgi-plugin-python3 nginx nodejs
+python3-prometheus-client python3-protobuf python3-gevent util-linux uwsgi uwsgi-plugin-python3 nginx nodejs
 libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps qemu-system-x86 cpio
 haproxy tinyproxy busybox"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's

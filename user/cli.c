@@ -74,6 +74,10 @@ static void usage(FILE *out)
 		"  --body-size-buckets=LIST   upper bounds of the request and response body size\n"
 		"                             histograms, in bytes (default 0,64,256,...,4194304), or\n"
 		"                             none: no body size histograms, a third of the series\n"
+		"  --native-histogram-max-buckets=N\n"
+		"                             buckets each native histogram keeps, served to scrapers\n"
+		"                             that ask for the protobuf format; beyond, resolution\n"
+		"                             halves (default %d; 0: classic histograms only)\n"
 		"  --compat=statsd            also serve, for gunicorn services, the series of gunicorn\n"
 		"                             --statsd-host and a Django statsd middleware behind\n"
 		"                             statsd_exporter: gunicorn_requests,\n"
@@ -113,7 +117,7 @@ static void usage(FILE *out)
 		"  -v, --verbose              same as --log.level=debug\n"
 		"  -h, --help                 show this help and exit\n"
 		"      --version              show the version and exit\n",
-		DEFAULT_MAX_ROUTES, RS_MAX_CONNS);
+		DEFAULT_MAX_ROUTES, NHIST_DEFAULT_MAX_BUCKETS, RS_MAX_CONNS);
 }
 
 /* Ascending bucket bounds, positive (or from zero, allow_zero), at most CLI_MAX_BUCKETS. */
@@ -214,6 +218,7 @@ enum {
 	OPT_CGROUP,
 	OPT_ROUTE,
 	OPT_MAX_ROUTES,
+	OPT_NATIVE_BUCKETS,
 	OPT_KUBERNETES,
 	OPT_KUBE_RUNTIME_DIR,
 	OPT_DURATION,
@@ -239,6 +244,7 @@ static const struct option long_opts[] = {
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "route", required_argument, NULL, OPT_ROUTE },
 	{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
+	{ "native-histogram-max-buckets", required_argument, NULL, OPT_NATIVE_BUCKETS },
 	{ "kubernetes", optional_argument, NULL, OPT_KUBERNETES },
 	{ "kubernetes.runtime-dir", required_argument, NULL, OPT_KUBE_RUNTIME_DIR },
 	{ "duration", required_argument, NULL, OPT_DURATION },
@@ -353,6 +359,13 @@ static int value_option(struct config *c, int opt, char *arg)
 		}
 		c->store.max_routes = v;
 		return 0;
+	case OPT_NATIVE_BUCKETS:
+		if (!number(arg, 0, 1000, &v)) {
+			p_err("invalid --native-histogram-max-buckets '%s': expected 0 to 1000", arg);
+			return -1;
+		}
+		c->store.native_max_buckets = v;
+		return 0;
 	case OPT_SERVICE_NAME:
 		c->procs.service_name = arg;
 		return 0;
@@ -459,6 +472,7 @@ enum cli_result cli__parse(int argc, char **argv, struct config *c)
 			.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
 			.queue = { queue_buckets, ARRAY_SIZE(queue_buckets), 1e-9 },
 			.max_routes = DEFAULT_MAX_ROUTES,
+			.native_max_buckets = NHIST_DEFAULT_MAX_BUCKETS,
 			.summary_max_age_ns = SUMMARY_MAX_AGE_NS,
 			.summary_cap = SUMMARY_CAP,
 		},

@@ -26,19 +26,18 @@ struct route_ctx {
 };
 
 /* django_request_*: the labels the DogStatsd middleware tagged with. */
-static void django_labels(struct buf *b, const void *ctx)
+static void django_labels(struct prom_out *o, const void *ctx)
 {
 	const struct route_ctx *c = ctx;
-	bool first = true;
 
-	prom__label(b, &first, "service", c->svc->id.service_name);
-	prom__label(b, &first, "endpoint", c->route);
+	prom__label(o, "service", c->svc->id.service_name);
+	prom__label(o, "endpoint", c->route);
 	if (c->r) {
 		char status[12];
 
 		snprintf(status, sizeof(status), "%u", c->r->status);
-		prom__label(b, &first, "method", http_method_name(c->r->method));
-		prom__label(b, &first, "status", status);
+		prom__label(o, "method", http_method_name(c->r->method));
+		prom__label(o, "status", status);
 	}
 }
 
@@ -58,7 +57,7 @@ static uint64_t requests_with_status(const struct service_series *svc, unsigned 
 	return n;
 }
 
-void compat_statsd__render(const struct store *s, struct buf *b)
+void compat_statsd__render(const struct store *s, struct prom_out *o)
 {
 	bool done[1000] = {}; /* status codes whose family is out */
 	struct timespec ts;
@@ -67,49 +66,50 @@ void compat_statsd__render(const struct store *s, struct buf *b)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 
-	prom__family(b, "gunicorn_requests", "counter", "Requests served (gunicorn statsd compatible).");
+	prom__family(o, "gunicorn_requests", PROM_COUNTER,
+		     "Requests served (gunicorn statsd compatible).");
 	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
-		buf__puts(b, "gunicorn_requests");
-		series__service_labels(b, svc);
-		buf__printf(b, "} %" PRIu64 "\n", requests_with_status(svc, 0));
+		prom__sample(o, "gunicorn_requests");
+		series__service_labels(o, svc);
+		prom__value_u64(o, requests_with_status(svc, 0));
 	}
 	/* gunicorn_request_status_<code>: one family per status code seen */
 	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
 			continue;
 		store_for_each_request(r, svc) {
-			char name[64];
+			char name[64], help[96];
 
 			if (r->status >= ARRAY_SIZE(done) || done[r->status])
 				continue;
 			done[r->status] = true;
 			snprintf(name, sizeof(name), "gunicorn_request_status_%u", r->status);
-			buf__printf(b, "# HELP %s Responses with status %u (gunicorn statsd compatible).\n"
-				       "# TYPE %s counter\n",
-				    name, r->status, name);
-			store_for_each_service(o, s) {
-				uint64_t n = is_compat(o) ? requests_with_status(o, r->status) : 0;
+			snprintf(help, sizeof(help),
+				 "Responses with status %u (gunicorn statsd compatible).", r->status);
+			prom__family(o, name, PROM_COUNTER, help);
+			store_for_each_service(other, s) {
+				uint64_t n = is_compat(other) ? requests_with_status(other, r->status) : 0;
 
 				if (!n)
 					continue;
-				buf__puts(b, name);
-				series__service_labels(b, o);
-				buf__printf(b, "} %" PRIu64 "\n", n);
+				prom__sample(o, name);
+				series__service_labels(o, other);
+				prom__value_u64(o, n);
 			}
 		}
 	}
-	prom__family(b, "gunicorn_request_duration", "summary",
+	prom__family(o, "gunicorn_request_duration", PROM_SUMMARY,
 		     "Request duration in seconds (gunicorn statsd compatible).");
 	store_for_each_service(svc, s)
 		if (is_compat(svc))
-			prom__summary(b, "gunicorn_request_duration", &svc->duration, summary_ranks,
+			prom__summary(o, "gunicorn_request_duration", &svc->duration, summary_ranks,
 				      ARRAY_SIZE(summary_ranks), series__service_labels, svc, now);
-	series__service_gauge(s, b, "gunicorn_workers", "Worker processes (gunicorn statsd compatible).",
+	series__service_gauge(s, o, "gunicorn_workers", "Worker processes (gunicorn statsd compatible).",
 			      series__workers, IDENTITY_GUNICORN);
 
-	prom__family(b, "django_request_count", "counter",
+	prom__family(o, "django_request_count", PROM_COUNTER,
 		     "Requests by endpoint, method and status (Django statsd middleware compatible).");
 	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
@@ -125,12 +125,12 @@ void compat_statsd__render(const struct store *s, struct buf *b)
 				continue;
 			if (twin)
 				n += twin->duration.count;
-			buf__puts(b, "django_request_count");
-			django_labels(b, &c);
-			buf__printf(b, "} %" PRIu64 "\n", n);
+			prom__sample(o, "django_request_count");
+			django_labels(o, &c);
+			prom__value_u64(o, n);
 		}
 	}
-	prom__family(b, "django_request_latency_seconds", "summary",
+	prom__family(o, "django_request_latency_seconds", PROM_SUMMARY,
 		     "Request latency by endpoint (Django statsd middleware compatible).");
 	store_for_each_service(svc, s) {
 		if (!is_compat(svc))
@@ -139,7 +139,7 @@ void compat_statsd__render(const struct store *s, struct buf *b)
 			struct route_ctx c = { svc, re->route, NULL };
 
 			if (re->latency.count)
-				prom__summary(b, "django_request_latency_seconds", &re->latency,
+				prom__summary(o, "django_request_latency_seconds", &re->latency,
 					      summary_ranks, ARRAY_SIZE(summary_ranks), django_labels,
 					      &c, now);
 		}

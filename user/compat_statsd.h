@@ -3,10 +3,10 @@
 #ifndef REDSCOPE_COMPAT_STATSD_H
 #define REDSCOPE_COMPAT_STATSD_H
 
-#include "buf.h"
+#include "prom.h"
 #include "store.h"
 
 /* The families of the services gunicorn runs; store lock held. */
-void compat_statsd__render(const struct store *s, struct buf *b);
+void compat_statsd__render(const struct store *s, struct prom_out *o);
 
 #endif /* REDSCOPE_COMPAT_STATSD_H */

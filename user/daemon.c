@@ -134,7 +134,8 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	}
 	store__unlock(d->store);
 	if (stored)
-		p_warn("out of memory: a request of %s was not counted", obs.id->service_name);
+		p_warn("out of memory: a request of %s is missing from its series",
+		       obs.id->service_name);
 }
 
 /* A process the kernel side started watching: know its identity and parent now. */
@@ -250,13 +251,15 @@ static void tickets_served(struct daemon *d, uint64_t asked)
 	pthread_mutex_unlock(&d->sync_lock);
 }
 
-static void *page_open(void *ctx)
+static void *page_open(void *ctx, enum prom_format format)
 {
 	struct daemon *d = ctx;
 	struct page *p = calloc(1, sizeof(*p));
 
-	if (!p)
+	if (!p || expose__begin(&p->at, format, d->store)) {
+		free(p);
 		return NULL;
+	}
 	p->d = d;
 	catch_up(d);
 	targets__refresh(d->store);
@@ -269,7 +272,6 @@ static void *page_open(void *ctx)
 	tls__stats(&p->self);
 	p->self.kube_containers = kube__containers();
 	p->self.capture = kernel__capture();
-	expose__begin(&p->at);
 	return p;
 }
 
@@ -287,7 +289,10 @@ static bool page_next(void *state, struct buf *out)
 
 static void page_close(void *state)
 {
-	free(state);
+	struct page *p = state;
+
+	expose__end(&p->at);
+	free(p);
 }
 
 /* The daemon's own process figures (/proc/self), for scrapes: the main thread's job. */

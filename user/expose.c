@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The RED and saturation families of the store, in the Prometheus text format: the
- * request duration and body size histograms per series, requests in flight, queue
- * time, busy time and workers per service. Then the --compat=statsd families
- * (compat_statsd.c) and redscope's own (selfmetrics.c).
+ * The RED and saturation families of the store, in the Prometheus text or protobuf
+ * format (prom.c): the request duration and body size histograms per series,
+ * requests in flight, queue time, busy time and workers per service. Then the
+ * --compat=statsd families (compat_statsd.c) and redscope's own (selfmetrics.c).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,17 +19,17 @@
 #include "series.h"
 #include "store.h"
 
-static void request_labels(struct buf *b, const struct identity *id, const struct request_series *r)
+static void request_labels(struct prom_out *o, const struct identity *id,
+			   const struct request_series *r)
 {
 	char status[12];
-	bool first = true;
 
 	snprintf(status, sizeof(status), "%u", r->status);
-	series__identity_labels(b, &first, id);
-	prom__label(b, &first, "http_request_method", http_method_name(r->method));
-	prom__label(b, &first, "http_route", r->route);
-	prom__label(b, &first, "http_response_status_code", status);
-	prom__label(b, &first, "url_scheme", r->tls ? "https" : "http");
+	series__identity_labels(o, id);
+	prom__label(o, "http_request_method", http_method_name(r->method));
+	prom__label(o, "http_route", r->route);
+	prom__label(o, "http_response_status_code", status);
+	prom__label(o, "url_scheme", r->tls ? "https" : "http");
 }
 
 enum which_histogram { H_DURATION, H_REQ_BODY, H_RESP_BODY };
@@ -43,11 +44,11 @@ struct series_ctx {
 	const struct request_series *r;
 };
 
-static void series_labels(struct buf *b, const void *ctx)
+static void series_labels(struct prom_out *o, const void *ctx)
 {
 	const struct series_ctx *c = ctx;
 
-	request_labels(b, &c->svc->id, c->r);
+	request_labels(o, &c->svc->id, c->r);
 }
 
 /* The three histogram families of every request series, in page order. */
@@ -71,13 +72,13 @@ static const struct histogram_spec *spec_of(const struct store *s, enum which_hi
  * budget bytes; true once the family is complete. A series appended meanwhile to a
  * service c has passed is in the next page.
  */
-static bool histogram_series(struct expose_cursor *c, const struct store *s, struct buf *out,
-			     size_t budget)
+static bool histogram_series(struct expose_cursor *c, const struct store *s, size_t budget)
 {
 	enum which_histogram which = families[c->family].which;
 
 	if (!c->started) {
-		prom__family(out, families[c->family].name, "histogram", families[c->family].help);
+		prom__family(&c->out, families[c->family].name, PROM_HISTOGRAM,
+			     families[c->family].help);
 		c->svc = store__services(s);
 		c->r = c->svc ? store__requests(c->svc) : NULL;
 		c->started = true;
@@ -86,9 +87,9 @@ static bool histogram_series(struct expose_cursor *c, const struct store *s, str
 		for (; c->r; c->r = store__next_request(c->r)) {
 			struct series_ctx sc = { c->svc, c->r };
 
-			if (out->len >= budget)
+			if (prom__len(&c->out) >= budget)
 				return false;
-			prom__histogram(out, families[c->family].name, pick(c->r, which),
+			prom__histogram(&c->out, families[c->family].name, pick(c->r, which),
 					spec_of(s, which), series_labels, &sc);
 		}
 		c->svc = store__next_service(c->svc);
@@ -103,35 +104,40 @@ static int64_t active_of(const struct service_series *svc)
 }
 
 /* Saturation of the services: queue time, busy time, workers. */
-static void render_saturation(const struct store *s, struct buf *b)
+static void render_saturation(const struct store *s, struct prom_out *o)
 {
-	prom__family(b, "http_server_request_queue_duration_seconds", "histogram",
+	prom__family(o, "http_server_request_queue_duration_seconds", PROM_HISTOGRAM,
 		     "Time connections waited in the listen queue before a worker accepted them.");
 	store_for_each_service(svc, s)
-		prom__histogram(b, "http_server_request_queue_duration_seconds", &svc->queue,
+		prom__histogram(o, "http_server_request_queue_duration_seconds", &svc->queue,
 				&s->opts.queue, series__service_labels, svc);
-	prom__family(b, "http_server_worker_busy_seconds_total", "counter",
+	prom__family(o, "http_server_worker_busy_seconds_total", PROM_COUNTER,
 		     "Time worker processes spent with at least one request in flight.");
 	store_for_each_service(svc, s) {
-		buf__puts(b, "http_server_worker_busy_seconds_total");
-		series__service_labels(b, svc);
-		buf__puts(b, "} ");
-		prom__raw_value(b, svc->busy_ns, 1e-9);
-		buf__puts(b, "\n");
+		prom__sample(o, "http_server_worker_busy_seconds_total");
+		series__service_labels(o, svc);
+		prom__value_raw(o, svc->busy_ns, 1e-9);
 	}
-	series__service_gauge(s, b, "http_server_workers", "Live worker processes.",
+	series__service_gauge(s, o, "http_server_workers", "Live worker processes.",
 			      series__workers, 0);
 }
 
-void expose__begin(struct expose_cursor *c)
+int expose__begin(struct expose_cursor *c, enum prom_format format, const struct store *s)
 {
 	*c = (struct expose_cursor){};
+	return prom__out_init(&c->out, format, s->opts.native_max_buckets > 0);
 }
 
-bool expose__next(struct expose_cursor *c, const struct store *s, const struct self_stats *self,
-		  struct buf *out, size_t budget)
+void expose__end(struct expose_cursor *c)
 {
-	size_t start = out->len;
+	prom__out_free(&c->out);
+}
+
+/* The piece so far, up to budget, or the rest of the page; false once it was all out. */
+static bool next_piece(struct expose_cursor *c, const struct store *s,
+		       const struct self_stats *self, size_t budget)
+{
+	size_t start = prom__len(&c->out);
 
 	budget = start + (budget ? budget : 1);
 	while (c->family < ARRAY_SIZE(families)) {
@@ -139,7 +145,7 @@ bool expose__next(struct expose_cursor *c, const struct store *s, const struct s
 			c->family++; /* --body-size-buckets=none */
 			continue;
 		}
-		if (!histogram_series(c, s, out, budget))
+		if (!histogram_series(c, s, budget))
 			return true;
 		c->family++;
 		c->started = false;
@@ -147,21 +153,36 @@ bool expose__next(struct expose_cursor *c, const struct store *s, const struct s
 	if (c->done)
 		return false;
 	/* the rest grows with the services, not the series (but for --compat=statsd) */
-	series__service_gauge(s, out, "http_server_active_requests",
+	series__service_gauge(s, &c->out, "http_server_active_requests",
 			      "Number of HTTP server requests in flight.", active_of, 0);
-	render_saturation(s, out);
+	render_saturation(s, &c->out);
 	if (s->opts.compat_statsd)
-		compat_statsd__render(s, out);
-	selfmetrics__render(s, out, self);
+		compat_statsd__render(s, &c->out);
+	selfmetrics__render(s, &c->out, self);
 	c->done = true;
-	return out->len > start;
+	return prom__len(&c->out) > start;
 }
 
-void expose__render(const struct store *s, const struct self_stats *self, struct buf *out)
+bool expose__next(struct expose_cursor *c, const struct store *s, const struct self_stats *self,
+		  struct buf *out, size_t budget)
+{
+	bool more;
+
+	c->out.b = out;
+	more = next_piece(c, s, self, budget);
+	prom__flush(&c->out);
+	return more;
+}
+
+int expose__render(const struct store *s, const struct self_stats *self, enum prom_format format,
+		   struct buf *out)
 {
 	struct expose_cursor c;
 
-	expose__begin(&c);
+	if (expose__begin(&c, format, s))
+		return -ENOMEM;
 	while (expose__next(&c, s, self, out, SIZE_MAX / 2))
 		;
+	expose__end(&c);
+	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "prom.h"
 #include "selfmetrics.h"
 #include "store.h"
 
@@ -25,8 +26,11 @@ struct expose_cursor {
 	bool done;
 	const struct service_series *svc;
 	const struct request_series *r;
+	struct prom_out out;
 };
-void expose__begin(struct expose_cursor *c);
+/* A page in format begins: -ENOMEM, or 0 and expose__end frees what it holds. */
+int expose__begin(struct expose_cursor *c, enum prom_format format, const struct store *s);
+void expose__end(struct expose_cursor *c);
 /*
  * Append the next piece of the page to out: series until it grew by about budget
  * bytes (at least one), or the rest of the page. False once the page is complete
@@ -34,7 +38,8 @@ void expose__begin(struct expose_cursor *c);
  */
 bool expose__next(struct expose_cursor *c, const struct store *s, const struct self_stats *self,
 		  struct buf *out, size_t budget);
-/* The whole page at once, store lock held. */
-void expose__render(const struct store *s, const struct self_stats *self, struct buf *out);
+/* The whole page at once, store lock held: -ENOMEM, or 0. */
+int expose__render(const struct store *s, const struct self_stats *self, enum prom_format format,
+		   struct buf *out);
 
 #endif /* REDSCOPE_EXPOSE_H */

@@ -57,7 +57,7 @@ _Static_assert(ARRAY_SIZE(reasons) == RS_R__COUNT + HTTP1_ERROR__COUNT - 2,
  * rs_reason; those in kernel_reasons) and the request line parser's (user), summed
  * where both count a reason. The parser's reasons are in every such family.
  */
-static void render_reasons(struct buf *b, const char *name, const uint64_t *kernel,
+static void render_reasons(struct prom_out *o, const char *name, const uint64_t *kernel,
 			   uint32_t kernel_reasons, const uint64_t *user)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(reasons); i++) {
@@ -69,7 +69,9 @@ static void render_reasons(struct buf *b, const char *name, const uint64_t *kern
 			continue;
 		if (in_kernel)
 			v += kernel[r->kernel];
-		buf__printf(b, "%s{reason=\"%s\"} %" PRIu64 "\n", name, r->label, v);
+		prom__sample(o, name);
+		prom__label(o, "reason", r->label);
+		prom__value_u64(o, v);
 	}
 }
 
@@ -122,103 +124,105 @@ void selfmetrics__sample(struct process_figures *out)
 	out->max_fds = (double)max_fds;
 }
 
-static void render_process(struct buf *b, const struct self_stats *self)
+static void render_process(struct prom_out *o, const struct self_stats *self)
 {
 	const struct process_figures *p = &self->process;
 
-	prom__family(b, "process_cpu_seconds_total", "counter",
+	prom__family(o, "process_cpu_seconds_total", PROM_COUNTER,
 		     "Total user and system CPU time spent in seconds.");
-	buf__printf(b, "process_cpu_seconds_total %.2f\n", p->cpu_seconds);
-	prom__gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.",
+	prom__sample(o, "process_cpu_seconds_total");
+	prom__value_fmt(o, "%.2f", p->cpu_seconds);
+	prom__gauge(o, "process_resident_memory_bytes", "Resident memory size in bytes.",
 		    p->resident_bytes);
-	prom__gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
+	prom__gauge(o, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
 		    p->virtual_bytes);
-	prom__gauge(b, "process_open_fds", "Number of open file descriptors.", p->open_fds);
-	prom__gauge(b, "process_max_fds", "Maximum number of open file descriptors.", p->max_fds);
-	prom__gauge(b, "process_start_time_seconds",
+	prom__gauge(o, "process_open_fds", "Number of open file descriptors.", p->open_fds);
+	prom__gauge(o, "process_max_fds", "Maximum number of open file descriptors.", p->max_fds);
+	prom__gauge(o, "process_start_time_seconds",
 		    "Start time of the process since unix epoch in seconds.", self->start_time);
 }
 
-void selfmetrics__render(const struct store *s, struct buf *b, const struct self_stats *self)
+void selfmetrics__render(const struct store *s, struct prom_out *o, const struct self_stats *self)
 {
 	struct utsname uts;
 
 	if (uname(&uts))
 		strcpy(uts.release, "unknown");
-	prom__family(b, "redscope_build_info", "gauge",
+	prom__family(o, "redscope_build_info", PROM_GAUGE,
 		     "A metric with a constant '1' value labeled by the redscope version and the kernel it runs on.");
-	buf__puts(b, "redscope_build_info{version=\"");
-	prom__label_value(b, REDSCOPE_VERSION);
-	buf__puts(b, "\",kernel=\"");
-	prom__label_value(b, uts.release);
-	buf__puts(b, "\"} 1\n");
+	prom__sample(o, "redscope_build_info");
+	prom__label(o, "version", REDSCOPE_VERSION);
+	prom__label(o, "kernel", uts.release);
+	prom__value_u64(o, 1);
 
-	prom__family(b, "redscope_capture_info", "gauge",
+	prom__family(o, "redscope_capture_info", PROM_GAUGE,
 		     "How redscope sees socket I/O: sockets (socket tracepoints), fentry (BPF "
 		     "trampolines) or syscalls (syscall tracepoints, paid by every process).");
-	buf__printf(b, "redscope_capture_info{backend=\"%s\"} 1\n",
+	prom__sample(o, "redscope_capture_info");
+	prom__label(o, "backend",
 		    capture_names[self->capture < CAPTURE__COUNT ? self->capture : CAPTURE_AUTO]);
+	prom__value_u64(o, 1);
 
-	prom__counter(b, "redscope_events_total", "Records received from the kernel.", self->events);
-	prom__counter(b, "redscope_lost_events_total",
+	prom__counter(o, "redscope_events_total", "Records received from the kernel.", self->events);
+	prom__counter(o, "redscope_lost_events_total",
 		      "Records the kernel dropped because the ring buffer was full.",
 		      self->bpf[RS_STAT_LOST_EVENTS]);
-	prom__counter(b, "redscope_connections_total", "Server connections redscope started to follow.",
+	prom__counter(o, "redscope_connections_total", "Server connections redscope started to follow.",
 		      self->bpf[RS_STAT_CONNS_OPENED]);
-	prom__counter(b, "redscope_connections_upgraded_total",
+	prom__counter(o, "redscope_connections_upgraded_total",
 		      "Connections that switched protocols (101) and are no longer followed.",
 		      self->bpf[RS_STAT_CONNS_UPGRADED]);
-	prom__counter(b, "redscope_connections_tunneled_total",
+	prom__counter(o, "redscope_connections_tunneled_total",
 		      "Connections that a 2xx answer to CONNECT made a tunnel: no longer followed.",
 		      self->bpf[RS_STAT_CONNS_TUNNELED]);
-	prom__counter(b, "redscope_syscalls_dropped_total",
+	prom__counter(o, "redscope_syscalls_dropped_total",
 		      "Socket syscalls of watched processes not followed: too many in flight at once.",
 		      self->bpf[RS_STAT_INFLIGHT_FULL]);
-	prom__counter(b, "redscope_tls_connections_total",
+	prom__counter(o, "redscope_tls_connections_total",
 		      "Connections that started with a TLS handshake (their HTTP is seen as plaintext "
 		      "in libssl, or not at all).",
 		      self->bpf[RS_STAT_CONNS_TLS]);
-	prom__counter(b, "redscope_tls_unattributed_calls_total",
+	prom__counter(o, "redscope_tls_unattributed_calls_total",
 		      "SSL_read/SSL_write calls not followed: their socket is unknown (a memory BIO).",
 		      self->bpf[RS_STAT_TLS_NO_SOCKET]);
-	prom__counter(b, "redscope_tls_unsupported_processes_total",
+	prom__counter(o, "redscope_tls_unsupported_processes_total",
 		      "Processes speaking TLS redscope cannot read: no libssl it can hook (statically "
 		      "linked OpenSSL, another TLS library) or OpenSSL on memory BIOs; each is "
 		      "logged once.",
 		      self->tls_unsupported_processes);
-	prom__gauge(b, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
+	prom__gauge(o, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
 		    (double)self->tls_libraries);
-	prom__counter(b, "redscope_requests_unanswered_total",
+	prom__counter(o, "redscope_requests_unanswered_total",
 		      "Requests whose connection closed before any response was written.",
 		      self->unanswered);
-	prom__counter(b, "redscope_responses_truncated_total",
+	prom__counter(o, "redscope_responses_truncated_total",
 		      "Responses cut short by a connection close (counted with their status).",
 		      self->truncated);
 
-	prom__family(b, "redscope_parse_errors_total", "counter",
+	prom__family(o, "redscope_parse_errors_total", PROM_COUNTER,
 		     "Traffic on watched connections that is not HTTP/1.x redscope can follow, by reason.");
-	render_reasons(b, "redscope_parse_errors_total", &self->bpf[RS_STAT_PARSE_ERROR],
+	render_reasons(o, "redscope_parse_errors_total", &self->bpf[RS_STAT_PARSE_ERROR],
 		       PARSE_ERROR_REASONS, self->parse_errors);
-	prom__family(b, "redscope_requests_unframed_total", "counter",
+	prom__family(o, "redscope_requests_unframed_total", PROM_COUNTER,
 		     "Requests read that are in no HTTP series because their response, or they, could "
 		     "not be framed, by reason.");
-	render_reasons(b, "redscope_requests_unframed_total", &self->bpf[RS_STAT_UNFRAMED],
+	render_reasons(o, "redscope_requests_unframed_total", &self->bpf[RS_STAT_UNFRAMED],
 		       UNFRAMED_REASONS, self->parse_errors);
 
-	prom__family(b, "redscope_route_overflow_total", "counter",
+	prom__family(o, "redscope_route_overflow_total", PROM_COUNTER,
 		     "Requests counted under the route {overflow}: their service had --max-routes routes.");
 	store_for_each_service(svc, s) {
-		buf__puts(b, "redscope_route_overflow_total");
-		series__service_labels(b, svc);
-		buf__printf(b, "} %" PRIu64 "\n", svc->route_overflow);
+		prom__sample(o, "redscope_route_overflow_total");
+		series__service_labels(o, svc);
+		prom__value_u64(o, svc->route_overflow);
 	}
-	prom__gauge(b, "redscope_tracked_processes", "Processes watched right now.",
+	prom__gauge(o, "redscope_tracked_processes", "Processes watched right now.",
 		    (double)self->tracked_processes);
-	prom__gauge(b, "redscope_tracked_connections", "Connections followed right now.",
+	prom__gauge(o, "redscope_tracked_connections", "Connections followed right now.",
 		    (double)self->tracked_connections);
-	prom__gauge(b, "redscope_series", "HTTP request series in the store.", (double)s->n_series);
-	prom__gauge(b, "redscope_kubernetes_containers",
+	prom__gauge(o, "redscope_series", "HTTP request series in the store.", (double)s->n_series);
+	prom__gauge(o, "redscope_kubernetes_containers",
 		    "Pod containers whose metadata redscope holds (Kubernetes mode).",
 		    (double)self->kube_containers);
-	render_process(b, self);
+	render_process(o, self);
 }

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "buf.h"
+#include "prom.h"
 #include "capture.h"
 #include "common.h"
 #include "http1.h"
@@ -40,6 +40,6 @@ struct self_stats {
 /* The daemon's own CPU, memory and descriptors, from /proc/self: the main thread's job. */
 void selfmetrics__sample(struct process_figures *out);
 /* The families, store lock held. */
-void selfmetrics__render(const struct store *s, struct buf *b, const struct self_stats *self);
+void selfmetrics__render(const struct store *s, struct prom_out *o, const struct self_stats *self);
 
 #endif /* REDSCOPE_SELFMETRICS_H */

@@ -6,16 +6,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "prom.h"
 #include "store.h"
 
 /* The identity labels of a service's series (service_name, the pod's); opens the set. */
-void series__identity_labels(struct buf *b, bool *first, const struct identity *id);
+void series__identity_labels(struct prom_out *o, const struct identity *id);
 /* The same for a struct service_series (a prom_labels_fn). */
-void series__service_labels(struct buf *b, const void *svc);
+void series__service_labels(struct prom_out *o, const void *svc);
 /* A gauge with one value per service (of those with all of only_flags). */
-void series__service_gauge(const struct store *s, struct buf *b, const char *name, const char *help,
-			   int64_t (*value)(const struct service_series *svc),
+void series__service_gauge(const struct store *s, struct prom_out *o, const char *name,
+			   const char *help, int64_t (*value)(const struct service_series *svc),
 			   unsigned int only_flags);
 /* A service's live worker processes (a value for series__service_gauge). */
 int64_t series__workers(const struct service_series *svc);

@@ -100,10 +100,19 @@ static int raw_bounds_init(struct raw_bounds *rb, const struct histogram_spec *s
 static int histogram_init(struct histogram *h, size_t n_bounds)
 {
 	h->buckets = calloc(n_bounds + 1, sizeof(*h->buckets));
+	nhist__init(&h->native);
 	return h->buckets ? 0 : -ENOMEM;
 }
 
-static void histogram_observe(struct histogram *h, const struct raw_bounds *rb, uint64_t raw)
+static void histogram_free(struct histogram *h)
+{
+	free(h->buckets);
+	nhist__free(&h->native);
+}
+
+/* Count raw in h's buckets, and in its native ones (-ENOMEM if it cannot be there). */
+static int histogram_observe(const struct store *s, struct histogram *h, const struct raw_bounds *rb,
+			     double scale, uint64_t raw)
 {
 	size_t lo = 0, hi = rb->n;
 
@@ -119,6 +128,9 @@ static void histogram_observe(struct histogram *h, const struct raw_bounds *rb, 
 	h->buckets[lo]++;
 	h->count++;
 	h->sum += raw;
+	return s->opts.native_max_buckets
+		       ? nhist__observe(&h->native, (double)raw * scale, s->opts.native_max_buckets)
+		       : 0;
 }
 
 static double *copy_bounds(const struct histogram_spec *spec)
@@ -156,9 +168,9 @@ struct store *store__new(const struct store_opts *opts)
 
 static void request_series_free(struct request_series *r)
 {
-	free(r->duration.buckets);
-	free(r->req_body.buckets);
-	free(r->resp_body.buckets);
+	histogram_free(&r->duration);
+	histogram_free(&r->req_body);
+	histogram_free(&r->resp_body);
 	free(r);
 }
 
@@ -184,7 +196,7 @@ void store__free(struct store *s)
 		}
 		free(svc->route_tab);
 		quantiles__free(&svc->duration.q);
-		free(svc->queue.buckets);
+		histogram_free(&svc->queue);
 		identity__free(&svc->id);
 		free(svc->rtab);
 		free(svc);
@@ -318,7 +330,7 @@ struct service_series *store__service(struct store *s, const struct identity *id
 		identity__free(&svc->id);
 		free(svc->rtab);
 		free(svc->route_tab);
-		free(svc->queue.buckets);
+		histogram_free(&svc->queue);
 		free(svc);
 		return NULL;
 	}
@@ -400,20 +412,27 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	struct route_entry *re = svc ? route_get(s, svc, obs->route) : NULL;
 	struct request_series *r = re ? request_series_get(s, svc, obs, re) : NULL;
 
+	int err = 0;
+
 	if (!r)
 		return -ENOMEM;
-	histogram_observe(&r->duration, &s->duration_raw, obs->duration_ns);
+	err |= histogram_observe(s, &r->duration, &s->duration_raw, s->opts.duration.scale,
+				 obs->duration_ns);
 	if (!s->opts.body_size_off) {
-		histogram_observe(&r->req_body, &s->size_raw, obs->req_body_bytes);
-		histogram_observe(&r->resp_body, &s->size_raw, obs->resp_body_bytes);
+		err |= histogram_observe(s, &r->req_body, &s->size_raw, s->opts.body_size.scale,
+					 obs->req_body_bytes);
+		err |= histogram_observe(s, &r->resp_body, &s->size_raw, s->opts.body_size.scale,
+					 obs->resp_body_bytes);
 	}
 	if (obs->queued)
-		histogram_observe(&svc->queue, &s->queue_raw, obs->queue_ns);
+		err |= histogram_observe(s, &svc->queue, &s->queue_raw, s->opts.queue.scale,
+					 obs->queue_ns);
 	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
 		summary_observe(&svc->duration, obs->end_ns, obs->duration_ns);
 		summary_observe(&re->latency, obs->end_ns, obs->duration_ns);
 	}
-	return 0;
+	/* a native bucket that could not be added: the classic buckets have the request */
+	return err ? -ENOMEM : 0;
 }
 
 void store__retire_busy(struct store *s, const struct identity *id, uint64_t busy_ns)

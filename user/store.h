@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "http1.h"
+#include "nhist.h"
 #include "quantile.h"
 
 struct histogram_spec {
@@ -21,6 +22,7 @@ struct histogram {
 	uint64_t *buckets; /* per bucket, not cumulative; n + 1 entries (+Inf last) */
 	uint64_t count;
 	uint64_t sum; /* raw units */
+	struct nhist native; /* the same observations in native buckets (value = raw * scale) */
 };
 
 /* Who served a request: the identity labels of a service. */
@@ -93,6 +95,7 @@ struct store_opts {
 	struct histogram_spec body_size; /* bytes */
 	bool body_size_off;		 /* --body-size-buckets=none: no body size histograms */
 	struct histogram_spec queue;	 /* seconds, observed in nanoseconds */
+	uint32_t native_max_buckets;	 /* per native histogram; 0: none kept */
 	size_t max_routes;		 /* distinct routes per service; then ROUTE_OVERFLOW */
 	bool compat_statsd;		 /* keep the summaries of the statsd compat series */
 	uint64_t summary_max_age_ns;	 /* sliding window of the summaries' quantiles */
@@ -129,7 +132,10 @@ struct store *store__new(const struct store_opts *opts);
 void store__free(struct store *s);
 void store__lock(struct store *s);
 void store__unlock(struct store *s);
-/* Record a finished request; call with the store locked. Returns -ENOMEM on failure. */
+/*
+ * Record a finished request; call with the store locked. -ENOMEM: out of memory, it is
+ * not counted, or (a native bucket that could not be added) not in every native histogram.
+ */
 int store__observe_request(struct store *s, const struct request_obs *obs);
 /* The service of an identity, created if needed (for gauges before any request). */
 struct service_series *store__service(struct store *s, const struct identity *id);

@@ -17,10 +17,10 @@
 
 #include "buf.h"
 #include "log.h"
+#include "prom.h"
 #include "web.h"
 #include "webconfig.h"
 
-#define CONTENT_TYPE_TEXT_004 "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_CONNECTIONS 64
 #define CONNECTION_TIMEOUT_S 30
 #define AUTH_CACHE 16
@@ -261,13 +261,15 @@ static void stream_free(void *cls)
 static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 {
 	struct stream *st = calloc(1, sizeof(*st));
+	enum prom_format format = prom__negotiate(
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
 	if (!st)
 		return MHD_NO;
 	st->page = &w->page;
-	st->state = w->page.open(w->page.ctx);
+	st->state = w->page.open(w->page.ctx, format);
 	/* the fastest level: scrapes are large and frequent, text compresses well anyway */
 	st->gz = accepts_gzip(conn) && deflateInit2(&st->zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8,
 						    Z_DEFAULT_STRATEGY) == Z_OK;
@@ -282,10 +284,12 @@ static enum MHD_Result send_metrics(struct web *w, struct MHD_Connection *conn)
 		stream_free(st);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE_TEXT_004);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				format == PROM_PROTOBUF ? PROM_CONTENT_TYPE_PROTOBUF
+							: PROM_CONTENT_TYPE_TEXT);
 	if (st->gz)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "buf.h"
+#include "prom.h"
 #include "webconfig.h"
 
 struct web_opts {
@@ -18,7 +19,7 @@ struct web;
 int web__bind(const struct web_opts *opts, int *fd_out);
 /* The /metrics page, rendered piece by piece as it is sent (from the server's thread). */
 struct web_page {
-	void *(*open)(void *ctx); /* a page's state; NULL: out of memory */
+	void *(*open)(void *ctx, enum prom_format format); /* its state; NULL: out of memory */
 	/* append the next piece to out; false when the page is complete (nothing appended) */
 	bool (*next)(void *state, struct buf *out);
 	void (*close)(void *state);

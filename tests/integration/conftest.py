@@ -23,6 +23,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 from bpfids import bpf_ids_held_by  # noqa: E402,F401  (the tests import it from here)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy" / "demo"))
+import stack  # noqa: E402  (the demo's launcher: how it runs Prometheus)
 REDSCOPE = ROOT / "build" / "redscope"
 APPS = pathlib.Path(__file__).parent / "apps"
 GUNICORN = "/usr/bin/gunicorn"
@@ -221,6 +223,58 @@ def redscope(tmp_path, capture):
     for r in started:
         code = r.stop()
         assert code == 0, "redscope exited with %s:\n%s" % (code, r.logs())
+
+
+class Prometheus:
+    """A real Prometheus scraping redscope every scrape_s seconds, in workdir/name."""
+
+    def __init__(self, workdir, redscope_port, scrape_s, name="prometheus", args=()):
+        self.port = stack.free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        home = workdir / name
+        home.mkdir(exist_ok=True)
+        (home / "prometheus.yml").write_text(stack.prometheus_config(redscope_port, scrape_s))
+        self.log = open(home / "prometheus.log", "w")
+        self.proc = subprocess.Popen(pinned(stack.prometheus_cmd(home, self.port) + list(args),
+                                            CLIENT_CPUS),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._ready, 60, interval=0.2, what="prometheus to be ready")
+
+    def _ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("prometheus exited with %s" % self.proc.returncode)
+        try:
+            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def answer(self, promql, at=None):
+        """Instant query: the result list of the answer, as the HTTP API gives it."""
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = "%.3f" % at
+        r = requests.get(self.url + "/api/v1/query", params=params, timeout=10)
+        r.raise_for_status()
+        body = r.json()
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def query(self, promql, at=None):
+        """Instant query: {label-tuple: value} for every series of the answer."""
+        return {tuple(sorted(s["metric"].items())): float(s["value"][1])
+                for s in self.answer(promql, at)}
+
+    def scalar(self, promql, at=None):
+        answer = self.query(promql, at)
+        assert len(answer) == 1, (promql, answer)
+        return next(iter(answer.values()))
+
+    def by(self, label, promql, at=None):
+        return {dict(k)[label]: v for k, v in self.query(promql, at).items()}
+
+    def stop(self):
+        stack.stop(self.proc)
+        self.log.close()
 
 
 class Gunicorn:

@@ -7,16 +7,14 @@ import csv
 import datetime
 import math
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from conftest import CLIENT_CPUS, ROOT, SERVER_CPUS, pinned, wait_for
+from conftest import CLIENT_CPUS, SERVER_CPUS, Prometheus, pinned, wait_for
 
-sys.path.insert(0, str(ROOT / "deploy" / "demo"))
-import stack  # noqa: E402  (the demo's own launcher)
+import stack  # the demo's own launcher (conftest puts it on the path)
 
 SCALE = 0.2           # 2xx sleeps 0.16 s on average
 WAIT = (6, 12)        # times SCALE between a user's requests: workers about 14% busy
@@ -31,47 +29,6 @@ CLIENT_SIDE_S = 0.015
 # gunicorn's %(D)s starts after it parsed the request; redscope at its first byte read
 PARSE_S = 0.0003
 
-
-
-class Prometheus:
-    def __init__(self, workdir, redscope_port):
-        self.port = stack.free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        (workdir / "prometheus.yml").write_text(stack.prometheus_config(redscope_port, SCRAPE_S))
-        self.log = open(workdir / "prometheus.log", "w")
-        self.proc = subprocess.Popen(pinned(stack.prometheus_cmd(workdir, self.port), CLIENT_CPUS),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._ready, 60, interval=0.2, what="prometheus to be ready")
-
-    def _ready(self):
-        try:
-            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def query(self, promql, at=None):
-        """Instant query: {label-tuple: value} for every series of the answer."""
-        params = {"query": promql}
-        if at is not None:
-            params["time"] = "%.3f" % at
-        r = requests.get(self.url + "/api/v1/query", params=params, timeout=10)
-        r.raise_for_status()
-        body = r.json()
-        assert body["status"] == "success", body
-        return {tuple(sorted(s["metric"].items())): float(s["value"][1])
-                for s in body["data"]["result"]}
-
-    def scalar(self, promql, at=None):
-        answer = self.query(promql, at)
-        assert len(answer) == 1, (promql, answer)
-        return next(iter(answer.values()))
-
-    def by(self, label, promql, at=None):
-        return {dict(k)[label]: v for k, v in self.query(promql, at).items()}
-
-    def stop(self):
-        stack.stop(self.proc)
-        self.log.close()
 
 
 class LocustRun:
@@ -153,7 +110,7 @@ def demo(tmp_path, redscope):
     try:
         stack.wait_port(port, app, "the demo app")
         rs = redscope("--compat=statsd")
-        prom = Prometheus(tmp_path, rs.port)
+        prom = Prometheus(tmp_path, rs.port, SCRAPE_S)
         yield port, rs, prom
     finally:
         if prom:

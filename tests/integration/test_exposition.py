@@ -1,14 +1,19 @@
-"""/metrics as Prometheus tooling sees it: promtool's lint, escaping, gzip, other paths."""
+"""/metrics as Prometheus tooling sees it: promtool's lint, escaping, gzip, other paths, and
+the protobuf format with native histograms, as a real Prometheus ingests it."""
+import collections
 import gzip
+import importlib.util
 import pathlib
 import socket
 import subprocess
 import time
 import zlib
 
+import pytest
 import requests
 
-from conftest import Wrk, curl_requests, free_port, nginx_conf, wait_for, wait_for_total
+from conftest import (ROOT, Prometheus, Wrk, curl_requests, free_port, nginx_conf, wait_for,
+                      wait_for_total)
 
 SERVICE = "redapp"
 
@@ -169,3 +174,199 @@ def test_fewer_series_and_no_personal_data_in_labels(gunicorn, redscope):
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+# ------------------------------------------------------------------ protobuf exposition
+
+# what Prometheus sends with --enable-feature=native-histograms
+PROTOBUF_ACCEPT = ("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                   "encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,"
+                   "application/openmetrics-text;version=0.0.1;q=0.75,"
+                   "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+PROTOBUF_TYPE = ("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; "
+                 "encoding=delimited")
+
+
+@pytest.fixture(scope="module")
+def metrics_pb2(tmp_path_factory):
+    """The io.prometheus.client messages for Python's protobuf runtime, compiled by protoc
+    from the schema redscope is built with: a decoder independent of protobuf-c."""
+    out = tmp_path_factory.mktemp("pb")
+    subprocess.run(["protoc", "--python_out=%s" % out, "-I%s" % (ROOT / "proto"),
+                    str(ROOT / "proto" / "metrics.proto")], check=True)
+    spec = importlib.util.spec_from_file_location("metrics_pb2", out / "metrics_pb2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def decode_families(pb2, body):
+    """The delimited stream: a varint length, a MetricFamily, and again; families that
+    came in several messages (one per piece of the page) joined, in order."""
+    families, pos = {}, 0
+    while pos < len(body):
+        length, shift = 0, 0
+        while True:
+            byte = body[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        mf = pb2.MetricFamily()
+        mf.ParseFromString(body[pos:pos + length])
+        pos += length
+        if mf.name in families:
+            assert list(families)[-1] == mf.name, "family %s is not contiguous" % mf.name
+            assert (families[mf.name].type, families[mf.name].help) == (mf.type, mf.help)
+            families[mf.name].metric.extend(mf.metric)
+        else:
+            families[mf.name] = mf
+    return families
+
+
+def scrape_protobuf(rs, pb2, gzip_ok=True):
+    r = requests.get(rs.url + "/metrics", timeout=10, headers={
+        "Accept": PROTOBUF_ACCEPT, "Accept-Encoding": "gzip" if gzip_ok else "identity"})
+    r.raise_for_status()
+    assert r.headers["Content-Type"] == PROTOBUF_TYPE
+    return decode_families(pb2, r.content)
+
+
+def labels_of(metric):
+    return {lp.name: lp.value for lp in metric.label}
+
+
+def native_buckets(h):
+    """{index: count} of a native histogram's positive buckets, from spans and deltas."""
+    out, index, count, deltas = {}, 0, 0, iter(h.positive_delta)
+    for n, span in enumerate(h.positive_span):
+        index += span.offset if n == 0 else span.offset
+        for _ in range(span.length):
+            count += next(deltas)
+            out[index] = count
+            index += 1
+    return out
+
+
+def schema3_index(size):
+    """The native bucket of a positive integer size at schema 3, by the definition and in
+    integers: the least i with size <= 2^(i/8), that is size^8 <= 2^i."""
+    return (size ** 8 - 1).bit_length()
+
+
+def test_protobuf_scrape_has_the_text_series_and_exact_native_buckets(gunicorn, redscope,
+                                                                        metrics_pb2, tmp_path):
+    app = gunicorn("redapp:app", "--workers", "2", env={"REDAPP_WORK_MS": "1"})
+    rs = redscope()
+    sizes = [0, 0, 1, 2, 3, 100, 181, 1000, 1024, 1025, 4096, 65536, 65537]
+    for size in sizes:
+        body = tmp_path / "body"
+        body.write_bytes(b"b" * size)
+        out = subprocess.run(["curl", "-s", "-w", " %{http_code}", "--data-binary", "@%s" % body,
+                              "-H", "Content-Type: application/octet-stream", app.url + "/echo"],
+                             check=True, capture_output=True, text=True).stdout
+        assert out.split() == [str(size), "200"]
+    sent = curl_requests(app.url, ["/ok"] * 20 + ["/missing"] * 3)
+    wait_for_total(rs, SERVICE, len(sizes) + sum(sent.values()))
+
+    text = rs.metrics()
+    families = scrape_protobuf(rs, metrics_pb2)
+    plain = scrape_protobuf(rs, metrics_pb2, gzip_ok=False)
+    assert [f for f in plain if not f.startswith(("redscope_", "process_"))] == \
+        [f for f in families if not f.startswith(("redscope_", "process_"))]
+
+    # every histogram series of the text page, with the same count, sum and buckets
+    duration = families["http_server_request_duration_seconds"]
+    assert duration.type == metrics_pb2.HISTOGRAM
+    for name in ("http_server_request_duration_seconds", "http_server_request_body_size_bytes",
+                 "http_server_response_body_size_bytes"):
+        fam = families[name]
+        assert len(fam.metric) == len(text.find(name + "_count")), name
+        for m in fam.metric:
+            labels = labels_of(m)
+            h = m.histogram
+            assert text.value(name + "_count", **labels) == h.sample_count
+            assert text.value(name + "_sum", **labels) == pytest.approx(h.sample_sum, rel=1e-12)
+            for b in h.bucket:
+                le = "%.15g" % b.upper_bound
+                assert text.value(name + "_bucket", le=le, **labels) == b.cumulative_count
+            # native: every observation in the zero bucket or a positive one
+            assert h.schema == 3 and h.zero_threshold > 0
+            assert h.zero_count + sum(native_buckets(h).values()) == h.sample_count
+
+    # body sizes are exact: their native buckets are what the definition says
+    def echo_histogram(name):
+        [m] = [m for m in families[name].metric if labels_of(m)["http_route"] == "/echo"]
+        return m.histogram
+
+    req = echo_histogram("http_server_request_body_size_bytes")
+    expected = collections.Counter(schema3_index(s) for s in sizes if s)
+    assert req.zero_count == sizes.count(0)
+    assert native_buckets(req) == dict(expected)
+    resp = echo_histogram("http_server_response_body_size_bytes")  # "<size>\n"
+    assert native_buckets(resp) == dict(collections.Counter(
+        schema3_index(len(str(s)) + 1) for s in sizes))
+
+    # counters and gauges: the same values where they cannot have moved between scrapes
+    for name in ("http_server_workers", "redscope_series", "redscope_build_info"):
+        fam = families[name]
+        for m in fam.metric:
+            value = m.gauge.value if fam.type == metrics_pb2.GAUGE else m.counter.value
+            assert text.value(name, **labels_of(m)) == value, name
+
+
+def test_native_histograms_off_and_text_for_other_scrapers(gunicorn, redscope, metrics_pb2):
+    app = gunicorn("redapp:app", "--workers", "1", env={"REDAPP_WORK_MS": "1"})
+    rs = redscope("--native-histogram-max-buckets=0")
+    sent = curl_requests(app.url, ["/ok"] * 5)
+    wait_for_total(rs, SERVICE, sum(sent.values()))
+    h = scrape_protobuf(rs, metrics_pb2)["http_server_request_duration_seconds"].metric[0].histogram
+    assert h.sample_count == 5 and len(h.bucket) > 0
+    assert not h.HasField("schema") and not h.positive_span and h.zero_threshold == 0
+    # Prometheus without native histograms, and anyone else, gets text
+    for accept in ("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+                   "*/*", None):
+        r = requests.get(rs.url + "/metrics", headers={"Accept": accept} if accept else {},
+                         timeout=10)
+        assert r.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert "# TYPE http_server_request_duration_seconds histogram" in r.text
+
+
+def test_prometheus_ingests_native_histograms_that_agree_with_the_classic_ones(
+        gunicorn, redscope, tmp_path):
+    """Two real Prometheus servers scrape one redscope: one with native histograms on
+    (the protobuf format), one without (text, classic buckets). Over the same requests
+    their quantiles agree within the resolution of the classic buckets."""
+    app = gunicorn("redapp:app", "--workers", "4")
+    rs = redscope()
+    native = Prometheus(tmp_path, rs.port, 1, "native", ["--enable-feature=native-histograms"])
+    classic = Prometheus(tmp_path, rs.port, 1, "classic")
+    try:
+        # durations spread over 0 to 90 ms, so that quantiles fall in different buckets
+        paths = ["/sleep?ms=%d" % (i * 37 % 91) for i in range(240)]
+        sent = sum(curl_requests(app.url, paths).values())
+        sel = 'http_server_request_duration_seconds{http_route="/sleep"}'
+        wait_for(lambda: native.query("histogram_count(%s) == %d" % (sel, sent)), 30,
+                 interval=0.5, what="native Prometheus to see %d requests" % sent)
+        wait_for(lambda: classic.query("%s == %d" % (sel.replace("{", "_count{"), sent)), 30,
+                 interval=0.5, what="classic Prometheus to see %d requests" % sent)
+        text = rs.metrics()
+        labels = {"http_route": "/sleep"}
+        assert native.scalar("histogram_sum(%s)" % sel) == pytest.approx(
+            text.value("http_server_request_duration_seconds_sum", **labels), rel=1e-9)
+        bounds = sorted(float(s.labels["le"]) for s in
+                        text.find("http_server_request_duration_seconds_bucket", **labels))
+        for q in (0.5, 0.9, 0.99):
+            n = native.scalar("histogram_quantile(%g, %s)" % (q, sel))
+            c = classic.scalar("histogram_quantile(%g, sum by (le) (%s))"
+                               % (q, sel.replace("{", "_bucket{")))
+            # the classic bucket the quantile is in; the native answer is in that bucket
+            # widened by one native bucket (2^(1/8)) each way
+            hi = min(b for b in bounds if b >= c)
+            lo = max([b for b in bounds if b < c] or [0.0])
+            print("p%g: native %.5f s, classic %.5f s (bucket %g to %g)" % (q * 100, n, c, lo, hi))
+            assert lo / 2 ** 0.125 <= n <= hi * 2 ** 0.125, (q, n, c, lo, hi)
+    finally:
+        native.stop()
+        classic.stop()

@@ -27,6 +27,7 @@ static struct store *golden_store(void)
 		.body_size = { golden_size, 2, 1.0 },
 		.queue = { golden_queue, 3, 1e-9 },
 		.max_routes = 6,
+		.native_max_buckets = NHIST_DEFAULT_MAX_BUCKETS, /* not in the text */
 		.compat_statsd = true,
 		.summary_max_age_ns = 600000000000ULL,
 		.summary_cap = 500,

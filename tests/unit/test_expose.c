@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Text exposition format 0.0.4: escaping, histogram shape, well-formed output. */
+#include <inttypes.h>
 #include <time.h>
 
 #include "buf.h"
 #include "expose.h"
 #include "golden_store.h"
 #include "http1.h"
+#include "metrics.pb-c.h"
 #include "procfs.h"
 #include "prom.h"
 #include "selfmetrics.h"
@@ -81,7 +83,7 @@ static char *render(struct store *s)
 	struct self_stats self = { .events = 3 };
 	struct buf b = {};
 
-	expose__render(s, &self, &b);
+	CHECK(!expose__render(s, &self, PROM_TEXT, &b));
 	CHECK(!b.oom);
 	return b.data;
 }
@@ -298,11 +300,12 @@ static char *page_of_store(const struct store *s, size_t budget)
 	char *cut;
 
 	if (!budget) {
-		expose__render(s, &self, &b);
+		CHECK(!expose__render(s, &self, PROM_TEXT, &b));
 	} else {
-		expose__begin(&c);
+		CHECK(!expose__begin(&c, PROM_TEXT, s));
 		while (expose__next(&c, s, &self, &b, budget))
 			;
+		expose__end(&c);
 	}
 	buf__append(&b, "", 1);
 	CHECK(!b.oom);
@@ -360,7 +363,7 @@ static void pieces_stay_near_their_budget(void)
 	struct buf b = {};
 	size_t pieces = 0, largest = 0;
 
-	expose__begin(&c);
+	CHECK(!expose__begin(&c, PROM_TEXT, s));
 	for (;;) {
 		b.len = 0;
 		if (!expose__next(&c, s, &self, &b, 2048))
@@ -369,6 +372,7 @@ static void pieces_stay_near_their_budget(void)
 		if (!c.done && b.len > largest)
 			largest = b.len;
 	}
+	expose__end(&c);
 	/* a piece ends with the series that crossed the budget: under 2 KiB more */
 	CHECK(pieces > 20);
 	CHECK(largest < 4096);
@@ -399,6 +403,214 @@ static void body_size_histograms_can_be_turned_off(void)
 	store__free(s);
 }
 
+/* A protobuf page, decoded (with protobuf-c): its MetricFamily messages in order. */
+struct pb_page {
+	Io__Prometheus__Client__MetricFamily *f[512];
+	size_t n;
+};
+
+static void pb_decode(const struct buf *b, struct pb_page *page)
+{
+	size_t pos = 0;
+
+	page->n = 0;
+	while (pos < b->len && page->n < ARRAY_SIZE(page->f)) {
+		uint64_t len = 0;
+		int shift = 0;
+
+		while (pos < b->len && (b->data[pos] & 0x80)) {
+			len |= (uint64_t)(b->data[pos++] & 0x7f) << shift;
+			shift += 7;
+		}
+		len |= (uint64_t)(b->data[pos++] & 0x7f) << shift;
+		CHECK(pos + len <= b->len);
+		if (pos + len > b->len)
+			return;
+		page->f[page->n] = io__prometheus__client__metric_family__unpack(
+			NULL, len, (const uint8_t *)b->data + pos);
+		CHECK(page->f[page->n] != NULL);
+		if (!page->f[page->n])
+			return;
+		page->n++;
+		pos += len;
+	}
+	CHECK_EQ(pos, b->len);
+}
+
+static void pb_free(struct pb_page *page)
+{
+	for (size_t i = 0; i < page->n; i++)
+		io__prometheus__client__metric_family__free_unpacked(page->f[i], NULL);
+}
+
+/* The protobuf page of s, in pieces of budget bytes (0: whole), without redscope's own. */
+static void pb_page_of_store(const struct store *s, size_t budget, struct buf *b)
+{
+	struct self_stats self = {};
+	struct expose_cursor c;
+
+	b->len = 0;
+	CHECK(!expose__begin(&c, PROM_PROTOBUF, s));
+	while (expose__next(&c, s, &self, b, budget ? budget : SIZE_MAX / 2))
+		;
+	expose__end(&c);
+	CHECK(!b->oom);
+}
+
+/* Each metric's labels as the text format writes them, "{a=\"x\",b=\"y\"" */
+static void pb_labels(struct buf *out, const Io__Prometheus__Client__Metric *m)
+{
+	for (size_t i = 0; i < m->n_label; i++) {
+		buf__printf(out, "%s%s=\"", i ? "," : "{", m->label[i]->name);
+		prom__label_value(out, m->label[i]->value);
+		buf__puts(out, "\"");
+	}
+}
+
+/* A histogram's native buckets: every observation in one, indexes ascending. */
+static void native_buckets_hold_every_observation(const Io__Prometheus__Client__Histogram *h)
+{
+	uint64_t total = h->zero_count;
+	int64_t count = 0;
+	int32_t index = 0;
+	size_t d = 0;
+
+	CHECK(h->has_schema && h->schema == NHIST_SCHEMA_START);
+	CHECK(h->zero_threshold > 0);
+	for (size_t i = 0; i < h->n_positive_span; i++) {
+		CHECK(i == 0 || h->positive_span[i]->offset > 0);
+		index += h->positive_span[i]->offset;
+		for (uint32_t k = 0; k < h->positive_span[i]->length; k++, index++) {
+			CHECK(d < h->n_positive_delta);
+			count += h->positive_delta[d++];
+			CHECK(count > 0);
+			total += (uint64_t)count;
+		}
+	}
+	CHECK_EQ(d, h->n_positive_delta);
+	CHECK_EQ(total, h->sample_count);
+}
+
+/*
+ * The protobuf page holds the text page's series with the same values, the histograms
+ * with their native buckets too, and pieces of any size make the same page.
+ */
+static void protobuf_page_has_the_text_pages_series(void)
+{
+	static const size_t budgets[] = { 1, 300, 4096 };
+	struct store *s = golden_store();
+	char *text = page_of_store(s, 0);
+	struct buf whole = {}, pieces = {}, line = {};
+	struct pb_page page;
+	size_t histograms = 0, samples = 0;
+
+	pb_page_of_store(s, 0, &whole);
+	pb_decode(&whole, &page);
+	for (size_t i = 0; i < page.n; i++) {
+		const Io__Prometheus__Client__MetricFamily *f = page.f[i];
+
+		if (!strncmp(f->name, "redscope_", 9) || !strncmp(f->name, "process_", 8))
+			break; /* redscope's own: not in the text page of page_of_store */
+		CHECK(i == 0 || strcmp(f->name, page.f[i - 1]->name)); /* whole: one message */
+		for (size_t j = 0; j < f->n_metric; j++) {
+			const Io__Prometheus__Client__Metric *m = f->metric[j];
+
+			line.len = 0;
+			if (m->histogram) {
+				buf__printf(&line, "%s_count", f->name);
+				pb_labels(&line, m);
+				buf__printf(&line, "} %" PRIu64 "\n", m->histogram->sample_count);
+				CHECK_EQ(m->histogram->n_bucket, strstr(f->name, "body_size") ? 2 : 3);
+				native_buckets_hold_every_observation(m->histogram);
+				histograms++;
+			} else if (m->summary) {
+				buf__printf(&line, "%s_count", f->name);
+				pb_labels(&line, m);
+				buf__printf(&line, "} %" PRIu64 "\n", m->summary->sample_count);
+				CHECK_EQ(m->summary->n_quantile, 3);
+			} else {
+				double v = m->counter ? m->counter->value : m->gauge->value;
+
+				CHECK(f->type == (m->counter ? IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER
+							     : IO__PROMETHEUS__CLIENT__METRIC_TYPE__GAUGE));
+				buf__puts(&line, f->name);
+				pb_labels(&line, m);
+				buf__puts(&line, "} ");
+				buf__append(&line, "", 1);
+				/* the text's value, exact in its own notation (1.500000000 s) */
+				const char *at = strstr(text, line.data);
+
+				CHECK(at && strtod(at + line.len - 1, NULL) == v);
+				samples++;
+				continue;
+			}
+			buf__append(&line, "", 1);
+			if (!strstr(text, line.data))
+				fprintf(stderr, "not in the text page: %s", line.data);
+			CHECK(strstr(text, line.data) != NULL);
+		}
+	}
+	CHECK_EQ(histograms, s->n_series * 3 + s->n_services);
+	CHECK(samples > 0);
+	for (size_t i = 0; i < ARRAY_SIZE(budgets); i++) {
+		struct pb_page split;
+		size_t m = 0, total = 0, whole_total = 0;
+
+		pb_page_of_store(s, budgets[i], &pieces);
+		pb_decode(&pieces, &split);
+		CHECK(split.n > page.n); /* the large families came in several messages */
+		/* the same metrics, in the same order, under the same family names */
+		for (size_t k = 0; k < page.n; k++)
+			whole_total += page.f[k]->n_metric;
+		for (size_t k = 0; k < split.n; k++) {
+			total += split.f[k]->n_metric;
+			while (m < page.n && strcmp(page.f[m]->name, split.f[k]->name))
+				m++;
+			CHECK(m < page.n);
+		}
+		CHECK_EQ(total, whole_total);
+		pb_free(&split);
+	}
+	pb_free(&page);
+	buf__free(&whole);
+	buf__free(&pieces);
+	buf__free(&line);
+	free(text);
+	store__free(s);
+}
+
+/* The protobuf format is served when the scraper ranks it first, or equal to text. */
+static void accept_headers_choose_the_format(void)
+{
+	CHECK_EQ(prom__negotiate(NULL), PROM_TEXT);
+	CHECK_EQ(prom__negotiate(""), PROM_TEXT);
+	CHECK_EQ(prom__negotiate("*/*"), PROM_TEXT);
+	/* Prometheus with native histograms on, and without */
+	CHECK_EQ(prom__negotiate("application/vnd.google.protobuf;proto=io.prometheus.client."
+				 "MetricFamily;encoding=delimited,application/openmetrics-text;"
+				 "version=1.0.0;q=0.8,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+		 PROM_PROTOBUF);
+	CHECK_EQ(prom__negotiate("application/openmetrics-text;version=1.0.0,application/"
+				 "openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;"
+				 "q=0.5,*/*;q=0.1"),
+		 PROM_TEXT);
+	CHECK_EQ(prom__negotiate("Application/Vnd.Google.Protobuf; Proto=io.prometheus.client."
+				 "MetricFamily; Encoding=delimited"),
+		 PROM_PROTOBUF);
+	/* not the delimited MetricFamily stream: text */
+	CHECK_EQ(prom__negotiate("application/vnd.google.protobuf;proto=io.prometheus.client."
+				 "MetricFamily;encoding=text"),
+		 PROM_TEXT);
+	CHECK_EQ(prom__negotiate("application/vnd.google.protobuf"), PROM_TEXT);
+	/* ranked below text, or refused */
+	CHECK_EQ(prom__negotiate("text/plain,application/vnd.google.protobuf;proto=io.prometheus."
+				 "client.MetricFamily;encoding=delimited;q=0.5"),
+		 PROM_TEXT);
+	CHECK_EQ(prom__negotiate("application/vnd.google.protobuf;proto=io.prometheus.client."
+				 "MetricFamily;encoding=delimited;q=0"),
+		 PROM_TEXT);
+}
+
 int main(void)
 {
 	RUN(label_values_escape_quote_backslash_and_newline);
@@ -411,5 +623,7 @@ int main(void)
 	RUN(text_matches_the_golden_page);
 	RUN(pieces_make_the_same_page);
 	RUN(pieces_stay_near_their_budget);
+	RUN(protobuf_page_has_the_text_pages_series);
+	RUN(accept_headers_choose_the_format);
 	return unit_report("expose");
 }
