@@ -115,10 +115,11 @@ class MemoryCgroup:
         wait_for(removed, 10, interval=0.2, what="the test's memory cgroup removed")
 
 
-def test_scrape_at_30k_series_fits_in_128_mib(server, redscope, tmp_path):
+def test_scrape_at_30k_series_fits_in_128_mib(server, redscope, tmp_path, metrics_pb2):
     """The page streams out piece by piece and gzips as it goes: a scrape of 30k series
     (a page of a few hundred MB as text) runs in a memory cgroup of 128 MiB, without the
-    daemon getting killed, and the page holds every series."""
+    daemon getting killed, and the page holds every series; so does the protobuf page,
+    native histograms and all."""
     series = 30000
     port = free_port()
     server("nginx", nginx_conf(tmp_path, port, "root %s;" % tmp_path), port)
@@ -150,6 +151,25 @@ def test_scrape_at_30k_series_fits_in_128_mib(server, redscope, tmp_path):
               (text_bytes / 1e6, gz_bytes / 1e6, cg.peak() / 2**20))
         assert rs.proc.poll() is None and cg.oom_kills() == 0
         assert len(routes) == series
+
+        r = requests.get(rs.url + "/metrics", stream=True, timeout=60,
+                         headers={"Accept-Encoding": "gzip", "Accept": PROTOBUF_ACCEPT})
+        assert r.headers["Content-Type"] == PROTOBUF_TYPE
+        inflate, pending, natives, pb_bytes = zlib.decompressobj(16 + zlib.MAX_WBITS), b"", 0, 0
+        for chunk in r.raw.stream(1 << 16, decode_content=False):
+            pending += inflate.decompress(chunk)
+            # each complete MetricFamily message, as it arrives
+            while (whole := next_message(pending)):
+                mf = metrics_pb2.MetricFamily()
+                mf.ParseFromString(whole[0])
+                pb_bytes += len(pending) - len(whole[1])
+                pending = whole[1]
+                if mf.name == "http_server_request_duration_seconds":
+                    natives += sum(1 for m in mf.metric if m.histogram.positive_span)
+        assert inflate.eof and not pending
+        print("protobuf page: %.1f MB; cgroup peak %.1f MiB" % (pb_bytes / 1e6, cg.peak() / 2**20))
+        assert rs.proc.poll() is None and cg.oom_kills() == 0
+        assert natives == series
     finally:
         cg.remove(rs.proc.pid)
 
@@ -200,22 +220,34 @@ def metrics_pb2(tmp_path_factory):
     return module
 
 
+def next_message(data):
+    """(first message, the rest) of a delimited stream (a varint length, a message, and
+    again), or None while the first message is not all there."""
+    length, shift, pos = 0, 0, 0
+    while True:
+        if pos == len(data):
+            return None
+        byte = data[pos]
+        pos += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    if pos + length > len(data):
+        return None
+    return data[pos:pos + length], data[pos + length:]
+
+
 def decode_families(pb2, body):
-    """The delimited stream: a varint length, a MetricFamily, and again; families that
-    came in several messages (one per piece of the page) joined, in order."""
-    families, pos = {}, 0
-    while pos < len(body):
-        length, shift = 0, 0
-        while True:
-            byte = body[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                break
+    """The MetricFamily messages of a whole page; families that came in several messages
+    (one per piece of the page) joined, in order."""
+    families = {}
+    while body:
+        whole = next_message(body)
+        assert whole, "the page ends inside a message"
         mf = pb2.MetricFamily()
-        mf.ParseFromString(body[pos:pos + length])
-        pos += length
+        mf.ParseFromString(whole[0])
+        body = whole[1]
         if mf.name in families:
             assert list(families)[-1] == mf.name, "family %s is not contiguous" % mf.name
             assert (families[mf.name].type, families[mf.name].help) == (mf.type, mf.help)
