@@ -5,6 +5,7 @@
 #   make test     install missing dependencies, build, run every test (root)
 #   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
+#   make rules    write deploy/prometheus/prometheusrule.yaml from redscope-rules.yaml
 #   make unit     unit tests only, with ASan/UBSan
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make install  install build/redscope and the systemd unit (PREFIX=/usr/local)
@@ -56,7 +57,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration vmtest fuzz fuzz-smoke soak bench demo deps deps-test deps-demo install clean
+.PHONY: FORCE all run test unit integration vmtest fuzz fuzz-smoke soak bench demo rules deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -181,6 +182,10 @@ test: deps-test
 SOAK_SECONDS ?= 600
 soak: all
 	$(Q)REDSCOPE_SOAK_SECONDS=$(SOAK_SECONDS) $(PYTHON) -m pytest -ra -s tests/integration/test_soak.py
+
+# the Prometheus Operator's copy of the rules (a test fails when it is stale)
+rules:
+	$(Q)$(PYTHON) scripts/gen-prometheusrule.py
 
 # every benchmark, side by side with its baseline; writes docs/benchmarks.md (root)
 bench: all

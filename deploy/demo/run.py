@@ -33,7 +33,7 @@ def main():
             sys.exit("port %d for %s is taken: stop what holds it or pass --%s-port"
                      % (port, name, name))
     (workdir / "prometheus.yml").write_text(
-        stack.prometheus_config(args.redscope_port, args.scrape_interval))
+        stack.prometheus_config(args.redscope_port, args.scrape_interval, [stack.RULES]))
 
     procs = []
     stopping = False
@@ -72,11 +72,13 @@ redscope demo is running: gunicorn + Django polls app, %d locust users.
   the app          http://localhost:%d/polls/2xx_success/
   redscope         http://localhost:%d/metrics
   Prometheus       http://localhost:%d/graph?g0.expr=%s&g0.tab=0
+  alerts           http://localhost:%d/alerts (deploy/prometheus/redscope-rules.yaml)
   logs, data       %s
 
 Give Prometheus a minute for the [1m] rates. Ctrl-C stops everything.
 """ % (args.users, args.app_port, args.redscope_port, args.prometheus_port,
-       q.replace(" ", "%20").replace("[", "%5B").replace("]", "%5D"), workdir), flush=True)
+       q.replace(" ", "%20").replace("[", "%5B").replace("]", "%5D"), args.prometheus_port,
+       workdir), flush=True)
 
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stopping and (deadline is None or time.monotonic() < deadline):

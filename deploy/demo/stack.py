@@ -15,6 +15,8 @@ GUNICORN = "/usr/bin/gunicorn"
 PROMETHEUS = "/usr/bin/prometheus"
 LOCUST = "/usr/bin/locust"
 PYTHON = "/usr/bin/python3"
+# redscope's recording rules and alerts, as shipped
+RULES = ROOT / "deploy" / "prometheus" / "redscope-rules.yaml"
 WORKERS = 3
 # the blog's access log format, with the worker pid (%(p)s) and response time (%(D)s, us)
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s %(D)s'
@@ -50,15 +52,16 @@ def wait_port(port, proc, what, timeout=60):
     raise RuntimeError("%s does not listen on port %d after %ds" % (what, port, timeout))
 
 
-def gunicorn_cmd(port, access_log):
-    return [GUNICORN, "--chdir", str(DEMO_DIR), "--workers", str(WORKERS),
+def gunicorn_cmd(port, access_log, workers=WORKERS):
+    return [GUNICORN, "--chdir", str(DEMO_DIR), "--workers", str(workers),
             "--bind", "127.0.0.1:%d" % port, "--access-logfile", str(access_log),
             "--access-logformat", ACCESS_LOG_FORMAT, "demo.wsgi:application"]
 
 
-def prometheus_config(redscope_port, scrape_interval_s):
-    """A Prometheus scraping redscope (and itself) every scrape_interval_s seconds."""
-    return """global:
+def prometheus_config(redscope_port, scrape_interval_s, rule_files=()):
+    """A Prometheus scraping redscope every scrape_interval_s seconds, and evaluating
+    the rules of rule_files as often."""
+    config = """global:
   scrape_interval: {i}s
   evaluation_interval: {i}s
 scrape_configs:
@@ -66,6 +69,9 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:{port}"]
 """.format(i=scrape_interval_s, port=redscope_port)
+    if rule_files:
+        config += "rule_files:\n" + "".join('  - "%s"\n' % f for f in rule_files)
+    return config
 
 
 def prometheus_cmd(workdir, port):

@@ -109,8 +109,9 @@ def one(docs, kind):
 
 @pytest.fixture(scope="module")
 def validator():
-    """validate.mjs beside its node_modules under build/, installed with npm ci from
-    tests/deploy/package-lock.json once per lockfile."""
+    """validate.mjs (and validate-dashboard.mjs, for test_observability.py) beside their
+    node_modules under build/, installed with npm ci from tests/deploy/package-lock.json
+    once per lockfile."""
     for tool in ("node", "npm"):
         if not shutil.which(tool):
             pytest.fail("%s is missing: scripts/install-deps.sh build test installs it" % tool)
@@ -134,7 +135,8 @@ def validator():
                             "(npm ci in %s)" % home, proc)
         TIMINGS["npm ci"] = time.monotonic() - started
         stamp.write_text(key)
-    shutil.copy(VALIDATOR_SRC / "validate.mjs", home / "validate.mjs")
+    for script in VALIDATOR_SRC.glob("*.mjs"):
+        shutil.copy(script, home / script.name)
     return home / "validate.mjs"
 
 
@@ -153,7 +155,8 @@ def validate(validator, docs, tmp_path):
 
 def test_kustomize_renders_every_manifest_in_the_namespace(rendered):
     kinds = sorted(d["kind"] for d in rendered)
-    assert kinds == ["DaemonSet", "Namespace", "PodMonitor", "Service", "ServiceAccount"]
+    assert kinds == ["ConfigMap", "DaemonSet", "Namespace", "PodMonitor", "PrometheusRule",
+                     "Service", "ServiceAccount"]
     assert one(rendered, "Namespace")["metadata"]["name"] == "redscope"
     for d in rendered:
         assert d["metadata"]["labels"]["app.kubernetes.io/name"] == "redscope", d["kind"]
@@ -214,6 +217,23 @@ BROKEN = {
     "podmonitor-bad-duration": (
         "PodMonitor", lambda d: d["spec"]["podMetricsEndpoints"][0].update(interval="30 s"),
         "interval must match pattern"),
+    "rule-for-as-number": (
+        "PrometheusRule", lambda d: d["spec"]["groups"][0]["rules"][0].update({"for": 300}),
+        "for must be string"),
+    "rule-bad-duration": (
+        "PrometheusRule", lambda d: d["spec"]["groups"][-1]["rules"][0].update({"for": "5 min"}),
+        "for must match pattern"),
+    "rule-unknown-field": (
+        "PrometheusRule", lambda d: d["spec"]["groups"][0]["rules"][0].update(expression="up"),
+        "expression"),
+    "rule-group-without-name": (
+        "PrometheusRule", lambda d: d["spec"]["groups"][0].pop("name"), "required property name"),
+    "rule-label-not-a-string": (
+        "PrometheusRule", lambda d: d["spec"]["groups"][-1]["rules"][0]["labels"].update(page=True),
+        "must be string"),
+    "configmap-data-not-a-string": (
+        "ConfigMap", lambda d: d["data"].update({"redscope-dashboard.json": {"panels": []}}),
+        "must be string"),
     "unknown-kind": (
         "Service", lambda d: d.update(apiVersion="v2"), "no schema for apiVersion v2"),
 }
