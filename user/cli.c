@@ -360,8 +360,9 @@ static int value_option(struct config *c, int opt, char *arg)
 		c->store.max_routes = v;
 		return 0;
 	case OPT_NATIVE_BUCKETS:
-		if (!number(arg, 0, 1000, &v)) {
-			p_err("invalid --native-histogram-max-buckets '%s': expected 0 to 1000", arg);
+		if (!number(arg, 0, NHIST_MAX_BUCKETS, &v)) {
+			p_err("invalid --native-histogram-max-buckets '%s': expected 0 to %d", arg,
+			      NHIST_MAX_BUCKETS);
 			return -1;
 		}
 		c->store.native_max_buckets = v;

@@ -115,7 +115,7 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 		if (!is_compat(svc))
 			continue;
 		store_for_each_request(r, svc) {
-			struct route_ctx c = { svc, r->route, r };
+			struct route_ctx c = { svc, r->route_entry->route, r };
 			const struct request_series *twin = store__find_request(
 				svc, r->method, r->route_entry, r->status, !r->tls);
 			uint64_t n = r->duration.count;
@@ -138,8 +138,8 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 		store_for_each_route(re, svc) {
 			struct route_ctx c = { svc, re->route, NULL };
 
-			if (re->latency.count)
-				prom__summary(o, "django_request_latency_seconds", &re->latency,
+			if (re->latency && re->latency->count)
+				prom__summary(o, "django_request_latency_seconds", re->latency,
 					      summary_ranks, ARRAY_SIZE(summary_ranks), django_labels,
 					      &c, now);
 		}

@@ -27,7 +27,7 @@ static void request_labels(struct prom_out *o, const struct identity *id,
 	snprintf(status, sizeof(status), "%u", r->status);
 	series__identity_labels(o, id);
 	prom__label(o, "http_request_method", http_method_name(r->method));
-	prom__label(o, "http_route", r->route);
+	prom__label(o, "http_route", r->route_entry->route);
 	prom__label(o, "http_response_status_code", status);
 	prom__label(o, "url_scheme", r->tls ? "https" : "http");
 }

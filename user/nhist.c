@@ -92,7 +92,8 @@ int nhist__observe(struct nhist *h, double v, uint32_t max_buckets)
 		return 0;
 	}
 	if (h->n == h->cap) {
-		uint32_t cap = h->cap ? h->cap * 2 : 4;
+		/* most histograms have a few buckets: 2 fill the smallest allocation there is */
+		uint16_t cap = h->cap ? h->cap * 2 : 2;
 		struct nhist_bucket *b = realloc(h->b, cap * sizeof(*b));
 
 		if (!b)

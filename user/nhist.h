@@ -20,6 +20,7 @@
 #define NHIST_SCHEMA_MAX 8
 #define NHIST_ZERO_THRESHOLD 0x1p-128
 #define NHIST_DEFAULT_MAX_BUCKETS 160
+#define NHIST_MAX_BUCKETS 1000 /* the most a cap can be */
 
 struct nhist_bucket {
 	int32_t index;
@@ -28,7 +29,7 @@ struct nhist_bucket {
 
 struct nhist {
 	struct nhist_bucket *b; /* the buckets with observations, by ascending index */
-	uint32_t n, cap;
+	uint16_t n, cap;	/* at most NHIST_MAX_BUCKETS */
 	int8_t schema;
 	uint64_t zero_count;
 };

@@ -190,8 +190,9 @@ void store__free(struct store *s)
 		}
 		for (re = svc->routes; re; re = nre) {
 			nre = re->next;
-			quantiles__free(&re->latency.q);
-			free(re->route);
+			if (re->latency)
+				quantiles__free(&re->latency->q);
+			free(re->latency);
 			free(re);
 		}
 		free(svc->route_tab);
@@ -274,16 +275,11 @@ static struct route_entry *route_get(struct store *s, struct service_series *svc
 		svc->route_overflow++;
 		return route_get(s, svc, ROUTE_OVERFLOW);
 	}
-	re = calloc(1, sizeof(*re));
+	re = calloc(1, sizeof(*re) + strlen(route) + 1);
 	if (!re)
 		return NULL;
-	re->route = strdup(route);
-	if (!re->route) {
-		free(re);
-		return NULL;
-	}
+	strcpy(re->route, route);
 	re->hash = h;
-	summary_init(s, &re->latency);
 	GROW_TABLE(struct route_entry, svc->route_tab, svc->route_tab_size, svc->n_routes);
 	re->hnext = svc->route_tab[h & (svc->route_tab_size - 1)];
 	svc->route_tab[h & (svc->route_tab_size - 1)] = re;
@@ -389,7 +385,6 @@ static struct request_series *request_series_get(struct store *s, struct service
 	r->status = obs->status;
 	r->tls = obs->tls;
 	r->route_entry = re;
-	r->route = re->route;
 	if (histogram_init(&r->duration, s->duration_raw.n) ||
 	    (!s->opts.body_size_off && (histogram_init(&r->req_body, s->size_raw.n) ||
 					histogram_init(&r->resp_body, s->size_raw.n)))) {
@@ -429,7 +424,13 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 					 obs->queue_ns);
 	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
 		summary_observe(&svc->duration, obs->end_ns, obs->duration_ns);
-		summary_observe(&re->latency, obs->end_ns, obs->duration_ns);
+		/* only the statsd compat series pay for a summary per route */
+		if (!re->latency && (re->latency = calloc(1, sizeof(*re->latency))))
+			summary_init(s, re->latency);
+		if (re->latency)
+			summary_observe(re->latency, obs->end_ns, obs->duration_ns);
+		else
+			err = -ENOMEM;
 	}
 	/* a native bucket that could not be added: the classic buckets have the request */
 	return err ? -ENOMEM : 0;

@@ -49,8 +49,9 @@ struct route_entry {
 	struct route_entry *next;  /* insertion order */
 	struct route_entry *hnext; /* hash chain */
 	uint64_t hash;
-	char *route;
-	struct summary latency; /* compat: django_request_latency_seconds */
+	/* compat: django_request_latency_seconds, from its first request (else NULL) */
+	struct summary *latency;
+	char route[];
 };
 
 struct request_series {
@@ -60,8 +61,7 @@ struct request_series {
 	enum http_method method;
 	unsigned int status;
 	bool tls;	   /* url_scheme https */
-	const char *route; /* the route entry's */
-	struct route_entry *route_entry;
+	struct route_entry *route_entry; /* its http_route */
 	struct histogram duration;
 	struct histogram req_body;
 	struct histogram resp_body;

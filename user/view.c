@@ -198,7 +198,7 @@ static struct view_route *route_row(struct view_service *vs, const struct reques
 	struct view_route *r;
 
 	for (size_t i = 0; i < vs->n_routes; i++)
-		if (vs->routes[i].method == rs->method && !strcmp(vs->routes[i].route, rs->route))
+		if (vs->routes[i].method == rs->method && !strcmp(vs->routes[i].route, rs->route_entry->route))
 			return &vs->routes[i];
 	r = realloc(vs->routes, (vs->n_routes + 1) * sizeof(*r));
 	if (!r)
@@ -206,7 +206,7 @@ static struct view_route *route_row(struct view_service *vs, const struct reques
 	vs->routes = r;
 	r = &vs->routes[vs->n_routes++];
 	memset(r, 0, sizeof(*r));
-	r->route = rs->route;
+	r->route = rs->route_entry->route;
 	r->method = rs->method;
 	return r;
 }

@@ -226,14 +226,17 @@ def redscope(tmp_path, capture):
 
 
 class Prometheus:
-    """A real Prometheus scraping redscope every scrape_s seconds, in workdir/name."""
+    """A real Prometheus scraping redscope every scrape_s seconds (and evaluating the
+    rules of rule_files as often), in workdir/name."""
 
-    def __init__(self, workdir, redscope_port, scrape_s, name="prometheus", args=()):
+    def __init__(self, workdir, redscope_port, scrape_s, name="prometheus", args=(),
+                 rule_files=()):
         self.port = stack.free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         home = workdir / name
         home.mkdir(exist_ok=True)
-        (home / "prometheus.yml").write_text(stack.prometheus_config(redscope_port, scrape_s))
+        (home / "prometheus.yml").write_text(
+            stack.prometheus_config(redscope_port, scrape_s, rule_files))
         self.log = open(home / "prometheus.log", "w")
         self.proc = subprocess.Popen(pinned(stack.prometheus_cmd(home, self.port) + list(args),
                                             CLIENT_CPUS),
@@ -248,16 +251,19 @@ class Prometheus:
         except requests.RequestException:
             return False
 
+    def api(self, path, **params):
+        """The data of a successful answer of the HTTP API at /api/v1/path."""
+        r = requests.get(self.url + "/api/v1/" + path, params=params, timeout=10)
+        body = r.json()
+        assert r.status_code == 200 and body["status"] == "success", (path, params, body)
+        return body["data"]
+
     def answer(self, promql, at=None):
         """Instant query: the result list of the answer, as the HTTP API gives it."""
         params = {"query": promql}
         if at is not None:
             params["time"] = "%.3f" % at
-        r = requests.get(self.url + "/api/v1/query", params=params, timeout=10)
-        r.raise_for_status()
-        body = r.json()
-        assert body["status"] == "success", body
-        return body["data"]["result"]
+        return self.api("query", **params)["result"]
 
     def query(self, promql, at=None):
         """Instant query: {label-tuple: value} for every series of the answer."""

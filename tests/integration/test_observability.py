@@ -24,14 +24,13 @@ import sys
 import time
 
 import pytest
-import requests
 import yaml
 
-from conftest import CLIENT_CPUS, ROOT, SERVER_CPUS, Redscope, pinned, skip_reason, wait_for
+from conftest import (CLIENT_CPUS, ROOT, SERVER_CPUS, Prometheus, Redscope, pinned, skip_reason,
+                      wait_for)
 from test_deploy import validator  # noqa: F401  (the fixture: the npm-installed validators)
 
-sys.path.insert(0, str(ROOT / "deploy" / "demo"))
-import stack  # noqa: E402  (the demo's own launcher)
+import stack  # the demo's own launcher (conftest puts it on the path)
 
 RULES = ROOT / "deploy" / "prometheus" / "redscope-rules.yaml"
 RULE_TESTS = sorted((ROOT / "deploy" / "prometheus" / "tests").glob("*.yaml"))
@@ -385,36 +384,6 @@ def local_rules(workdir):
     return path
 
 
-class Prometheus:
-    def __init__(self, workdir, redscope_port, rule_file):
-        self.port = stack.free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        (workdir / "prometheus.yml").write_text(
-            stack.prometheus_config(redscope_port, SCRAPE_S, [rule_file]))
-        self.log = open(workdir / "prometheus.log", "w")
-        self.proc = subprocess.Popen(pinned(stack.prometheus_cmd(workdir, self.port), CLIENT_CPUS),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._ready, 60, interval=0.2, what="prometheus to be ready")
-
-    def _ready(self):
-        if self.proc.poll() is not None:
-            raise AssertionError("prometheus exited: %s" % self.proc.returncode)
-        try:
-            return requests.get(self.url + "/-/ready", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def api(self, path, **params):
-        r = requests.get(self.url + "/api/v1/" + path, params=params, timeout=10)
-        body = r.json()
-        assert r.status_code == 200 and body["status"] == "success", (path, params, body)
-        return body["data"]
-
-    def stop(self):
-        stack.stop(self.proc)
-        self.log.close()
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo app twice, watched by one redscope, scraped every second by a Prometheus
@@ -447,7 +416,7 @@ def demo(tmp_path_factory):
             stack.wait_port(port, app, service)
             apps[service] = (port, app)
         rs = Redscope(workdir, ["--pid=%d" % app.pid for _, app in apps.values()])
-        prom = Prometheus(workdir, rs.port, local_rules(workdir))
+        prom = Prometheus(workdir, rs.port, SCRAPE_S, rule_files=[local_rules(workdir)])
         for service, users, scale, wait in ((HEALTHY, 10, 0.2, (6, 12)),
                                             (SATURATED, 8, 1.5, (0, 0.02))):
             url = "http://127.0.0.1:%d" % apps[service][0]

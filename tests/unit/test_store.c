@@ -102,7 +102,7 @@ static void each_label_set_is_its_own_series(void)
 	svc = s->services;
 	CHECK_STR(svc->id.service_name, "a");
 	CHECK_EQ(svc->id.flags, IDENTITY_GUNICORN);
-	CHECK_STR(svc->requests->route, "/x");
+	CHECK_STR(svc->requests->route_entry->route, "/x");
 	CHECK_EQ(svc->requests->status, 200);
 	CHECK_EQ(svc->requests->duration.count, 2);
 	store__free(s);
@@ -170,7 +170,7 @@ static void routes_beyond_the_cap_fold_into_one(void)
 	CHECK_EQ(svc->n_routes, 3);
 	CHECK_EQ(svc->route_overflow, 3); /* /4, /5, /5 */
 	CHECK_EQ(s->n_series, 4);	  /* /1 /2 /3 {overflow} */
-	CHECK_STR(svc->requests->next->next->next->route, ROUTE_OVERFLOW);
+	CHECK_STR(svc->requests->next->next->next->route_entry->route, ROUTE_OVERFLOW);
 	CHECK_EQ(svc->requests->next->next->next->duration.count, 3);
 	CHECK_EQ(svc->requests->duration.count, 2); /* /1 twice: known routes still count */
 	/* the cap is per service */
