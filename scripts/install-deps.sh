@@ -127,13 +127,22 @@ if [ "$(id -u)" -ne 0 ]; then
 		"run as root (sudo make ...)" >&2
 	exit 1
 fi
+export DEBIAN_FRONTEND=noninteractive
 for a in $foreign; do
 	echo "install-deps: dpkg --add-architecture $a (its -dev packages build for it)"
 	dpkg --add-architecture "$a"
 done
+if ! apt-get update -qq; then
+	# a mirror without those architectures (Ubuntu's archive has no arm64: ports.ubuntu.com
+	# has) would break every later apt-get update: leave dpkg as it was
+	for a in $foreign; do
+		dpkg --remove-architecture "$a"
+	done
+	echo "install-deps: apt-get update failed${foreign:+ with the architectures$foreign added}" \
+		"(on Ubuntu, arm64 comes from ports.ubuntu.com: add a source for it)" >&2
+	exit 1
+fi
 echo "install-deps: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 case " $missing " in
 *" bpftool "*)
 	if ! apt-cache show bpftool >/dev/null 2>&1; then
