@@ -2,9 +2,11 @@
 #
 #   make          build build/redscope
 #   make ARCH=arm64   cross-build build/arm64/redscope (ARCH=x86 on an arm64 machine)
+#   make vmlinux ARCH=arm64   regenerate bpf/vmlinux/arm64/vmlinux.h (root)
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
-#   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (root)
+#   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (x86) and
+#                 6.1, 6.12 (arm64) (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
 #   make unit     unit tests only, with ASan/UBSan
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS (default 60) each
@@ -94,8 +96,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration vmtest fuzz fuzz-smoke soak bench demo deps deps-test \
-	deps-demo install clean
+.PHONY: FORCE all run test unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak bench \
+	demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -192,12 +194,23 @@ integration: all
 	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
 
 # the kernel matrix: each EKS kernel line booted in QEMU runs the core integration cases;
-# -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off)
-vmtest: all
+# -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off).
+# Every architecture of the matrix is built: the host's in build/, the others in build/ARCH/.
+vmtest: all matrix-builds
 	$(Q)$(PYTHON) -m pytest -ra -rP tests/vm $(PYTEST_ARGS)
 
+matrix-builds:
+	$(Q)set -e; for a in $(filter-out $(HOST_ARCH),$(MATRIX_ARCHES)); do \
+		$(MAKE) --no-print-directory ARCH=$$a BUILD=build/$$a all; done
+
+# bpf/vmlinux/ARCH/vmlinux.h from the BTF of the newest kernel of the matrix for ARCH
+# (/sys/kernel/btf/vmlinux in its guest, formatted by bpftool), for when the BPF programs
+# need a kernel type the header does not have yet (root)
+vmlinux: all
+	$(Q)$(PYTHON) tests/vm/vmtest.py vmlinux $(ARCH) $(VMLINUX_H)
+
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory all matrix-builds unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory vmtest
 
