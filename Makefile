@@ -96,8 +96,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak bench \
-	demo deps deps-test deps-demo install clean
+.PHONY: FORCE all run test unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak \
+	bench demo deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope

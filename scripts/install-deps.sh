@@ -100,11 +100,24 @@ if [ -n "$list" ]; then
 	exit 0
 fi
 
-# one dpkg-query for every package: fast when everything is there
-missing=$(dpkg-query -W -f='${binary:Package} ${Package}:${Architecture} ${db:Status-Abbrev}\n' \
-	$pkgs 2>/dev/null | awk -v want="$pkgs" -v host="$HOST" '
-	$3 ~ /^ii/ { ok[$1] = 1; ok[$2] = 1; split($2, p, ":"); if (p[2] == host || p[2] == "all") ok[p[1]] = 1 }
-	END { n = split(want, w, /[ \n\t]+/); for (i = 1; i <= n; i++) if (w[i] != "" && !ok[w[i]] && !seen[w[i]]++) printf " %s", w[i] }')
+# one dpkg-query for every package: fast when everything is there. A package is there by
+# its name qualified with its architecture, and by its bare name when that is the host's
+# (or all).
+# shellcheck disable=SC2086
+missing=$(dpkg-query -W -f='${Package}:${Architecture} ${db:Status-Abbrev}\n' $pkgs \
+	2>/dev/null | awk -v want="$pkgs" -v host="$HOST" '
+	$2 ~ /^ii/ {
+		ok[$1] = 1
+		split($1, p, ":")
+		if (p[2] == host || p[2] == "all")
+			ok[p[1]] = 1
+	}
+	END {
+		n = split(want, w, /[ \n\t]+/)
+		for (i = 1; i <= n; i++)
+			if (w[i] != "" && !ok[w[i]] && !seen[w[i]]++)
+				printf " %s", w[i]
+	}')
 # bpftool: its own package on Debian, part of linux-tools on Ubuntu
 if ! command -v bpftool >/dev/null 2>&1; then
 	missing="$missing bpftool"
