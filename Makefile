@@ -1,9 +1,12 @@
 # redscope: HTTP RED metrics for Prometheus, from the kernel.
 #
 #   make          build build/redscope
+#   make ARCH=arm64   cross-build build/arm64/redscope (ARCH=x86 on an arm64 machine)
+#   make vmlinux ARCH=arm64   regenerate bpf/vmlinux/arm64/vmlinux.h (root)
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
-#   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (root)
+#   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (x86) and
+#                 6.1, 6.12 (arm64) (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
 #   make rules    write deploy/prometheus/prometheusrule.yaml from redscope-rules.yaml
 #   make unit     unit tests only, with ASan/UBSan
@@ -13,8 +16,6 @@
 #
 # V=1 shows the commands.
 
-BUILD ?= build
-CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 PYTHON ?= /usr/bin/python3
@@ -26,7 +27,48 @@ DEMO_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+# Architectures by their kernel names (x86, arm64), as __TARGET_ARCH_ and bpf/vmlinux/ spell
+# them; ARCH also takes Debian's and uname's (amd64, x86_64, aarch64). The host's build goes to
+# build/, another's to build/ARCH/ with Debian's cross compiler, one rule set for all.
+kernel_arch = $(patsubst x86_64,x86,$(patsubst amd64,x86,$(patsubst aarch64,arm64,$(1))))
+HOST_ARCH := $(call kernel_arch,$(shell uname -m))
+ARCH ?= $(HOST_ARCH)
+override ARCH := $(or $(call kernel_arch,$(strip $(ARCH))),$(HOST_ARCH))
+MATRIX_ARCHES := x86 arm64
+ifeq ($(filter $(MATRIX_ARCHES),$(ARCH)),)
+$(error ARCH=$(ARCH): redscope builds for x86 (amd64) and arm64)
+endif
+TRIPLET_x86 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+ifeq ($(ARCH),$(HOST_ARCH))
+BUILD ?= build
+else
+BUILD ?= build/$(ARCH)
+CROSS_COMPILE ?= $(TRIPLET_$(ARCH))-
+endif
+ifeq ($(origin CC),default)
+CC := $(CROSS_COMPILE)gcc
+endif
+ifneq ($(CROSS_COMPILE),)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),all)),)
+ifeq ($(shell command -v $(CC) 2>/dev/null),)
+$(error $(CC) is missing: sudo scripts/install-deps.sh --arch=$(ARCH) build installs it and the \
+	$(ARCH) libraries)
+endif
+endif
+endif
+# what runs the build runs on this machine's architecture only; another's is built here
+# and run in QEMU by make vmtest
+RUNS_HERE := run test unit integration vmtest fuzz fuzz-smoke soak bench demo
+ifneq ($(ARCH),$(HOST_ARCH))
+ifneq ($(filter $(RUNS_HERE),$(MAKECMDGOALS)),)
+$(error make ARCH=$(ARCH) $(filter $(RUNS_HERE),$(MAKECMDGOALS)): runs on this machine's \
+	architecture ($(HOST_ARCH)); make vmtest runs the $(ARCH) build in QEMU)
+endif
+endif
+# the kernel types the BPF programs are compiled against, one header per architecture
+# (CO-RE: libbpf relocates every field access to the running kernel's BTF at load)
+VMLINUX_H := bpf/vmlinux/$(ARCH)/vmlinux.h
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 ifeq ($(V),1)
@@ -41,7 +83,8 @@ WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD)
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lprotobuf-c -lpthread -lm
-BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude -I$(BUILD)
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude \
+	-I$(dir $(VMLINUX_H)) -I$(BUILD)
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
@@ -57,7 +100,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration vmtest fuzz fuzz-smoke soak bench demo rules deps deps-test deps-demo install clean
+.PHONY: FORCE all run test unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak \
+	bench demo rules deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
@@ -65,11 +109,7 @@ all: $(BUILD)/redscope
 $(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fuzz:
 	$(Q)mkdir -p $@
 
-$(BUILD)/vmlinux.h: | $(BUILD)
-	$(call msg,GEN,$@)
-	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
-
-$(BUILD)/redscope.bpf.o: bpf/redscope.bpf.c $(BUILD)/vmlinux.h | $(BUILD)
+$(BUILD)/redscope.bpf.o: bpf/redscope.bpf.c $(VMLINUX_H) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -145,7 +185,7 @@ fuzz-smoke: $(FUZZ_TARGETS)
 	$(call run_fuzzers,$(FUZZ_SMOKE_SECONDS))
 
 deps:
-	$(Q)scripts/install-deps.sh build
+	$(Q)scripts/install-deps.sh --arch=$(ARCH) build
 
 deps-test:
 	$(Q)scripts/install-deps.sh build test
@@ -169,12 +209,23 @@ integration: all
 	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
 
 # the kernel matrix: each EKS kernel line booted in QEMU runs the core integration cases;
-# -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off)
-vmtest: all
+# -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off).
+# Every architecture of the matrix is built: the host's in build/, the others in build/ARCH/.
+vmtest: all matrix-builds
 	$(Q)$(PYTHON) -m pytest -ra -rP tests/vm $(PYTEST_ARGS)
 
+matrix-builds:
+	$(Q)set -e; for a in $(filter-out $(HOST_ARCH),$(MATRIX_ARCHES)); do \
+		$(MAKE) --no-print-directory ARCH=$$a BUILD=build/$$a all; done
+
+# bpf/vmlinux/ARCH/vmlinux.h from the BTF of the newest kernel of the matrix for ARCH
+# (/sys/kernel/btf/vmlinux in its guest, formatted by bpftool), for when the BPF programs
+# need a kernel type the header does not have yet (root)
+vmlinux: all
+	$(Q)$(PYTHON) tests/vm/vmtest.py vmlinux $(ARCH) $(VMLINUX_H)
+
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
+	$(Q)$(MAKE) --no-print-directory all matrix-builds unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory vmtest
 

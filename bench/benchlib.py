@@ -315,10 +315,10 @@ class HookFloor:
     def build(cls):
         if cls._exe is None:
             d = tmpdir("hookfloor")
-            vmlinux = ROOT / "build" / "vmlinux.h"
-            if not vmlinux.exists():
-                raise SystemExit("%s is missing: run make first" % vmlinux)
-            subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-I", str(vmlinux.parent),
+            arch = {"x86_64": "x86", "aarch64": "arm64"}[os.uname().machine]
+            vmlinux = ROOT / "bpf" / "vmlinux" / arch / "vmlinux.h"
+            subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_" + arch,
+                            "-I", str(vmlinux.parent),
                             "-c", str(APPS / "hookfloor.bpf.c"), "-o", str(d / "hookfloor.bpf.o")],
                            check=True, timeout=120)
             subprocess.run(["cc", "-O2", "-o", str(d / "hookfloor"), str(APPS / "hookfloor.c"),

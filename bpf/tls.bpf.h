@@ -56,39 +56,50 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
 	return 0;
 }
 
+/*
+ * The probes take their arguments through libbpf's BPF_KPROBE and BPF_KRETPROBE, whose
+ * PT_REGS_PARM and PT_REGS_RC name each architecture's registers (uprobes see the
+ * registers of the function called, as kprobes do). They hand each program its raw
+ * context too, unused here, and the arguments before the last one used.
+ */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-parameter"
+
 /* SSL_read(ssl, buf, num) */
 SEC("uprobe")
-int ssl_read_enter(struct pt_regs *ctx)
+int BPF_KPROBE(ssl_read_enter, __u64 ssl, __u64 buf)
 {
-	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_REQ);
+	return ssl_enter(ssl, buf, 0, RS_DIR_REQ);
 }
 
 /* SSL_read_ex(ssl, buf, num, size_t *readbytes) */
 SEC("uprobe")
-int ssl_read_ex_enter(struct pt_regs *ctx)
+int BPF_KPROBE(ssl_read_ex_enter, __u64 ssl, __u64 buf, __u64 num, __u64 readbytes)
 {
-	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_REQ);
+	return ssl_enter(ssl, buf, readbytes, RS_DIR_REQ);
 }
 
 /* SSL_write(ssl, buf, num) */
 SEC("uprobe")
-int ssl_write_enter(struct pt_regs *ctx)
+int BPF_KPROBE(ssl_write_enter, __u64 ssl, __u64 buf)
 {
-	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, RS_DIR_RESP);
+	return ssl_enter(ssl, buf, 0, RS_DIR_RESP);
 }
 
 /* SSL_write_ex(ssl, buf, num, size_t *written) */
 SEC("uprobe")
-int ssl_write_ex_enter(struct pt_regs *ctx)
+int BPF_KPROBE(ssl_write_ex_enter, __u64 ssl, __u64 buf, __u64 num, __u64 written)
 {
-	return ssl_enter(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx), RS_DIR_RESP);
+	return ssl_enter(ssl, buf, written, RS_DIR_RESP);
 }
 
-/* Return of all four: one program, attached to each by the daemon. */
+/*
+ * Return of all four: one program, attached to each by the daemon. All four return int:
+ * the upper half of the return register is not theirs, and ret leaves it out.
+ */
 SEC("uretprobe")
-int ssl_exit(struct pt_regs *ctx)
+int BPF_KRETPROBE(ssl_exit, int ret)
 {
-	int ret = PT_REGS_RC(ctx); /* all four return int: the upper half of rax is junk */
 	__u64 id = bpf_get_current_pid_tgid();
 	struct rs_ssl_call *callp = bpf_map_lookup_elem(&ssl_calls, &id);
 	struct rs_ssl_call call;
@@ -116,5 +127,7 @@ int ssl_exit(struct pt_regs *ctx)
 	conn_io_of((struct sock *)call.sk, id >> 32, call.dir, RS_IO_BUF, call.buf, 0, n, call.ssl);
 	return 0;
 }
+
+#pragma clang diagnostic pop
 
 #endif /* REDSCOPE_TLS_BPF_H */

@@ -382,7 +382,13 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 	bpf_object__for_each_program(prog, skel->obj)
 		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog))
 			bpf_program__set_autoload(prog, false);
-	/* close_range(2) is Linux 5.9: without it, nothing needs its tracepoint */
+	/*
+	 * A syscall the architecture or the kernel does not have has no tracepoint, and
+	 * nothing needs its program: dup2(2) on arm64 (its libc calls dup3), close_range(2)
+	 * before Linux 5.9.
+	 */
+	if (!tracepoint_exists("syscalls", "sys_enter_dup2"))
+		bpf_program__set_autoload(skel->progs.enter_dup2, false);
 	if (!tracepoint_exists("syscalls", "sys_enter_close_range"))
 		bpf_program__set_autoload(skel->progs.enter_close_range, false);
 	bpf_map__set_max_entries(skel->maps.watched, tgid_chunks());

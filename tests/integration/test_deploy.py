@@ -20,6 +20,7 @@ the seccomp profile the DaemonSet names.
 A cold run (nothing under build/deploy) downloads about 100 MB: debootstrap's base
 system, the runtime packages, containerd and runc, the validator's npm packages.
 """
+import collections
 import copy
 import hashlib
 import json
@@ -309,6 +310,15 @@ def test_daemonset_runs_one_collector_per_node_with_what_it_needs_and_no_more(re
                           "/run/containerd/io.containerd.runtime.v2.task": "Directory"}
 
 
+def test_no_manifest_pins_an_architecture(rendered):
+    """The image is built for amd64 and arm64 (deploy/Dockerfile): the DaemonSet runs on
+    Graviton nodes as on x86-64 ones, so nothing selects nodes by architecture."""
+    pod = one(rendered, "DaemonSet")["spec"]["template"]["spec"]
+    text = json.dumps(rendered)
+    assert "kubernetes.io/arch" not in text
+    assert "nodeSelector" not in pod and "affinity" not in pod, pod
+
+
 def test_scrape_targets_agree_on_port_path_and_labels(rendered):
     ds, svc, pm = (one(rendered, k) for k in ("DaemonSet", "Service", "PodMonitor"))
     template = ds["spec"]["template"]
@@ -383,7 +393,7 @@ def runtime_recipe():
                 packages += [w for w in words[2:] if not w.startswith("-")]
     (entrypoint,) = [json.loads(a) for i, a in instrs if i == "ENTRYPOINT"]
     copies = [a.split() for i, a in instrs if i == "COPY"]
-    assert any(c[-1] == entrypoint[0] and c[-2].endswith("build/redscope") for c in copies), copies
+    assert any(c[-1] == entrypoint[0] and c[-2].endswith("/redscope") for c in copies), copies
     return base, sorted(set(packages)), entrypoint[0], instrs
 
 
@@ -403,28 +413,42 @@ def package_of(lib_path):
     raise AssertionError("no Debian package ships %s" % lib_path)
 
 
-def test_dockerfile_builds_on_debian_and_runs_slim(rendered):
+# The image's architectures by Docker's TARGETARCH: the multiarch triplet, Debian's cross
+# compiler package for it (what a builder of the other architecture uses), and the
+# Makefile's name for it (this machine's build of another architecture is build/ARCH/)
+Target = collections.namedtuple("Target", "triplet cross_package make_arch")
+TARGETS = {
+    "amd64": Target("x86_64-linux-gnu", "gcc-x86-64-linux-gnu", "x86"),
+    "arm64": Target("aarch64-linux-gnu", "gcc-aarch64-linux-gnu", "arm64"),
+}
+HOST_TARGET = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine)
+
+
+def build_of(target):
+    """This machine's build of redscope for a TARGETARCH."""
+    if target == HOST_TARGET:
+        return REDSCOPE
+    return ROOT / "build" / TARGETS[target].make_arch / "redscope"
+
+
+def test_dockerfile_cross_builds_on_the_builders_platform_and_runs_slim(rendered):
     stages = dockerfile_stages()
-    assert [s[0] for s in stages] == ["debian:bookworm AS build", "debian:bookworm-slim"]
-    build_cmds = [shlex.split(cmd) for i, a in stages[0][1] if i == "RUN"
-                  for cmd in re.split(r"&&|;", a)]
-    installed = {w for words in build_cmds if words[:2] == ["apt-get", "install"]
-                 or words[1:3] == ["apt-get", "install"] for w in words}
-    # scripts/install-deps.sh's build group, and bpftool
-    deps = re.search(r'BUILD_PKGS="([^"]*)"',
-                     (ROOT / "scripts" / "install-deps.sh").read_text()).group(1).split()
-    assert set(deps + ["bpftool"]) <= installed, set(deps + ["bpftool"]) - installed
-    assert any(words and words[0] == "make" for words in build_cmds), "no make in the build"
-    # and the -dev package of every library the Makefile links
-    ldlibs = re.search(r"^LDLIBS\s*:?=(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
-    for lib in re.findall(r"-l(\S+)", ldlibs):
-        path = run(["gcc", "-print-file-name=lib%s.so" % lib], timeout=30).stdout.strip()
-        if "/" not in path:
-            path = run(["gcc", "-print-file-name=lib%s.a" % lib], timeout=30).stdout.strip()
-        dev = package_of(os.path.normpath(path)).split(":")[0]
-        assert dev in installed, "-l%s needs %s in the build stage" % (lib, dev)
+    assert [s[0] for s in stages] == ["--platform=$BUILDPLATFORM debian:bookworm AS build",
+                                      "debian:bookworm-slim"]
+    build = stages[0][1]
+    assert ("ARG", "TARGETARCH") in build
+    build_cmds = [shlex.split(cmd) for i, a in build if i == "RUN" for cmd in re.split(r"&&|;", a)]
+    # the packages: scripts/install-deps.sh's build group for the target (see below)
+    assert ["scripts/install-deps.sh", "--arch=$TARGETARCH", "build"] in build_cmds, build_cmds
+    assert ("COPY", "scripts/install-deps.sh scripts/") in build
+    # the build: make for the target, into a directory the runtime stage copies from
+    (make,) = [words for words in build_cmds if words and words[0] == "make"]
+    assert "ARCH=$TARGETARCH" in make, make
+    (out,) = [w.split("=", 1)[1] for w in make if w.startswith("BUILD=")]
 
     base, packages, binary, instrs = runtime_recipe()
+    copies = [a.split() for i, a in instrs if i == "COPY"]
+    assert ["--from=build", "/src/%s/redscope" % out, binary] in copies, copies
     runs = " ".join(a for i, a in instrs if i == "RUN")
     assert "rm -rf /var/lib/apt/lists/*" in runs
     assert binary == "/usr/local/bin/redscope"
@@ -432,14 +456,52 @@ def test_dockerfile_builds_on_debian_and_runs_slim(rendered):
     port = _container(one(rendered, "DaemonSet"))["ports"][0]["containerPort"]
     assert ("EXPOSE", str(port)) in instrs
 
-    # every library the binary is linked against comes from a package on the list
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_build_stage_installs_every_library_the_makefile_links_for_the_target(target):
+    """What `scripts/install-deps.sh --arch=TARGET build` installs in the build stage: the
+    builder's tools, a C compiler for the target, and for the target, the -dev package of
+    every library LDLIBS names (asked of the target's compiler here: make test installs
+    both architectures' packages)."""
+    t = TARGETS[target]
+    listed = run([str(ROOT / "scripts" / "install-deps.sh"), "--list", "--arch=" + target,
+                  "build"], timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    listed = set(listed.stdout.split())
+    assert {"make", "clang", "llvm", "bpftool"} <= listed, listed
+    native = target == HOST_TARGET
+    assert ("gcc" if native else t.cross_package) in listed, listed
+    gcc = "gcc" if native else t.triplet + "-gcc"
+    if not shutil.which(gcc):
+        pytest.fail("%s is missing: scripts/install-deps.sh build test installs it" % gcc)
+    ldlibs = re.search(r"^LDLIBS\s*:?=(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1)
+    for lib in re.findall(r"-l(\S+)", ldlibs):
+        path = run([gcc, "-print-file-name=lib%s.so" % lib], timeout=30).stdout.strip()
+        if "/" not in path:
+            path = run([gcc, "-print-file-name=lib%s.a" % lib], timeout=30).stdout.strip()
+        assert t.triplet in path, "-l%s: %s is not the %s library" % (lib, path, target)
+        dev = "%s:%s" % (package_of(os.path.normpath(path)).split(":")[0], target)
+        assert dev in listed, "-l%s needs %s in the build stage" % (lib, dev)
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_the_runtime_stage_installs_every_library_the_targets_build_needs(target):
+    """Every library a build links comes from a package on the runtime stage's list, for
+    each architecture's build (the names are the same on every architecture)."""
+    triplet = TARGETS[target].triplet
+    binary = build_of(target)
+    if not binary.exists():
+        pytest.skip("%s is missing: make vmtest (or make ARCH=%s) builds it"
+                    % (binary, TARGETS[target].make_arch))
+    _, packages, _, _ = runtime_recipe()
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]",
-                        run(["readelf", "-d", str(REDSCOPE)], timeout=30).stdout)
+                        run(["readelf", "-d", str(binary)], timeout=30).stdout)
     assert "libbpf.so.1" in needed
-    ldd = dict(re.findall(r"^\s*(\S+) => (\S+)", run(["ldd", str(REDSCOPE)], timeout=30).stdout,
-                          re.M))
     for lib in needed:
-        pkg = package_of(ldd[lib]).split(":")[0]
+        found = [p for p in ("/usr/lib/%s/%s" % (triplet, lib), "/lib/%s/%s" % (triplet, lib))
+                 if os.path.exists(p)]
+        assert found, "%s needs %s, which is not installed here" % (binary, lib)
+        pkg = package_of(found[0]).split(":")[0]
         assert pkg in packages, "%s comes from %s, not installed by the runtime stage %s" % (
             lib, pkg, packages)
 

@@ -1,21 +1,28 @@
 #!/usr/bin/python3
 """The kernel matrix: redscope's core tests inside Debian's cloud kernels, under QEMU.
 
-Each kernel line EKS nodes run (5.10, 6.1, 6.12) is booted from Debian's own cloud
-kernel package with an initramfs that carries a whole minimal Debian root: python3,
-gunicorn, curl, wrk, bpftool, the redscope build and its integration tests. The guest
-runs the tests marked `kernel_matrix` as root and reports pytest's JUnit XML on its
-second serial port; the host reads it.
+Each kernel line EKS nodes run is booted from Debian's own cloud kernel package, for
+x86-64 (5.10, 6.1, 6.12, in qemu-system-x86_64) and for arm64, the Graviton node groups
+(6.1, 6.12, in qemu-system-aarch64 -M virt), with an initramfs that carries a whole
+minimal Debian root of that architecture: python3, gunicorn, curl, wrk, bpftool, the
+redscope build of that architecture and its integration tests. The guest runs the
+tests marked `kernel_matrix` as root and reports pytest's JUnit XML on a serial port of
+its own; the host reads it.
 
-Everything fetched is cached under /var/cache/redscope-vmtest (REDSCOPE_VMTEST_CACHE):
-the kernels, fetched with `apt-get download` through a private apt configuration (the
-machine's own sources are never touched), and the guest root, built by debootstrap
-once and kept as a cpio archive. A second run starts in seconds.
+Everything fetched is cached under /var/cache/redscope-vmtest (REDSCOPE_VMTEST_CACHE),
+arm64's in arm64/: the kernels, fetched with `apt-get download` through a private apt
+configuration per architecture (the machine's own sources are never touched), and the
+guest root, kept as a cpio archive. The root of the host's architecture is built by
+debootstrap at once; another architecture's is unpacked by `debootstrap --foreign` and
+finished by debootstrap's second stage inside a guest of its own architecture (nothing
+of the host, binfmt_misc included, is changed), once. A second run starts in seconds.
 
-Usage (root): vmtest.py list | vmtest.py run [LINE...] [--capture=BACKEND]
-              vmtest.py exec LINE COMMAND   (a shell command in the guest, for debugging)
+Usage (root): vmtest.py list | vmtest.py run [LINE...] [--arch=ARCH] [--capture=BACKEND]
+              vmtest.py exec LINE COMMAND [--arch=ARCH]  (a shell command in the guest)
+              vmtest.py vmlinux ARCH HEADER  (vmlinux.h of the newest kernel of ARCH)
 """
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -33,16 +40,87 @@ CACHE = pathlib.Path(os.environ.get("REDSCOPE_VMTEST_CACHE", "/var/cache/redscop
 MIRROR = "http://deb.debian.org/debian"
 SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-ARCH = "amd64"
 
 # Kernel lines: (line, suites whose packages carry it, EKS node line, the capture backend
-# redscope picks there: the socket tracepoints are Linux 6.3, trampolines older)
-LINES = [
+# redscope picks there: the socket tracepoints are Linux 6.3, trampolines older on x86; an
+# arm64 kernel attaches trampolines to kernel functions through ftrace direct calls, which
+# arm64 has since Linux 6.4 (Debian's 6.1 is built without them): the syscalls capture)
+LINES_X86 = [
     ("5.10", ("bullseye", "bullseye-security"), "Amazon Linux 2", "fentry"),
     ("6.1", ("bookworm", "bookworm-security"), "AL2023, Bottlerocket", "fentry"),
     ("6.12", ("bookworm-backports", "bookworm-security"), "AL2023, Bottlerocket", "sockets"),
 ]
+LINES_ARM64 = [
+    ("6.1", ("bookworm", "bookworm-security"), "AL2023, Bottlerocket (Graviton)", "syscalls"),
+    ("6.12", ("bookworm-backports", "bookworm-security"), "AL2023, Bottlerocket (Graviton)",
+     "sockets"),
+]
 LIST_MAX_AGE = 24 * 3600  # package lists older than this are refreshed
+
+
+class Arch:
+    """What differs between the matrix's architectures: names, QEMU's machine, the
+    serial ports, where its build and its cache are."""
+
+    def __init__(self, deb, kernel, label, triplet, lines, qemu, machine, console, results_tty,
+                 results_args, cpu_tcg):
+        self.deb = deb            # Debian's name: amd64, arm64
+        self.kernel = kernel      # the kernel's and the Makefile's: x86, arm64
+        self.label = label        # the README's: x86-64, arm64
+        self.triplet = triplet    # multiarch library directory: /usr/lib/<triplet>
+        self.lines = lines
+        self.qemu, self.machine = qemu, machine
+        self.console = console    # the guest's console (kernel messages, pytest's output)
+        self.results_tty = results_tty  # the guest's result port
+        self.results_args = results_args  # QEMU options of the result port, %s: its file
+        self.cpu_tcg = cpu_tcg
+
+    @property
+    def cache(self):
+        # amd64 where the matrix always kept it, so that every checkout shares one cache
+        return CACHE if self.deb == "amd64" else CACHE / self.deb
+
+    @property
+    def native(self):
+        return self.deb == host_deb_arch()
+
+    def binary(self):
+        """The redscope build of this architecture: the host's in build/, another's in
+        build/ARCH/ (make ARCH=arm64)."""
+        if self.native:
+            return ROOT / "build" / "redscope"
+        return ROOT / "build" / self.kernel / "redscope"
+
+
+ARCHES = {
+    "amd64": Arch(deb="amd64", kernel="x86", label="x86-64", triplet="x86_64-linux-gnu",
+                  lines=LINES_X86, qemu="qemu-system-x86_64", machine=[], console="ttyS0",
+                  results_tty="/dev/ttyS1", results_args=["-serial", "file:%s"], cpu_tcg="max"),
+    # virt has one UART of its own (ttyAMA0, the console); the result port is a 16550 on
+    # PCI (ttyS0), which Debian's arm64 cloud kernels have built in. The CPU is QEMU's
+    # max, every feature Graviton 3 and 4 have (pointer authentication, BTI), with QEMU's
+    # own pointer authentication hash: the architected one boots the kernel three to four
+    # times slower under TCG.
+    "arm64": Arch(deb="arm64", kernel="arm64", label="arm64", triplet="aarch64-linux-gnu",
+                  lines=LINES_ARM64, qemu="qemu-system-aarch64", machine=["-M", "virt"],
+                  console="ttyAMA0", results_tty="/dev/ttyS0",
+                  results_args=["-chardev", "file,id=results,path=%s",
+                                "-device", "pci-serial,chardev=results"],
+                  cpu_tcg="max,pauth-impdef=on"),
+}
+
+
+def arch_of(name):
+    """An Arch by any of its names: amd64, x86, x86_64, arm64, aarch64."""
+    aliases = {"x86": "amd64", "x86_64": "amd64", "aarch64": "arm64"}
+    deb = aliases.get(name, name)
+    if deb not in ARCHES:
+        raise VmtestError("unknown architecture %s (the matrix has %s)" % (name, ", ".join(ARCHES)))
+    return ARCHES[deb]
+
+
+def host_deb_arch():
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
 
 # The guest: what the tests inside need besides the libraries redscope links.
 GUEST_SUITE = "bookworm"
@@ -57,6 +135,7 @@ GUEST_FORMAT = 1  # bump when the way the root is built changes
 GUEST_MEMORY_MB = 3072
 GUEST_CPUS = 2
 GUEST_TIMEOUT = 900  # seconds from boot to the end of the tests, at most
+STAGE2_TIMEOUT = 2400  # seconds for debootstrap's second stage in an emulated guest, at most
 LOAD_SCALE = "0.1"   # the guest runs a tenth of the host's load: TCG is slow
 CPU_SLOWDOWN = {"tcg": "10", "kvm": "1"}  # how much slower the guest's CPU is, at most
 RESULT_MARK = "REDSCOPE-VMTEST"  # sections on the result port: MARK-BEGIN name ... MARK-END name
@@ -86,23 +165,28 @@ def run(cmd, **kw):
 # ------------------------------------------------------------------ kernels
 
 class Apt:
-    """apt-get and apt-cache with a configuration of their own under the cache."""
+    """apt-get and apt-cache of one architecture, with a configuration of their own under
+    its cache."""
 
-    def __init__(self):
-        self.dir = CACHE / "apt"
+    def __init__(self, arch):
+        self.arch = arch
+        self.dir = arch.cache / "apt"
         self.sources = self.dir / "sources.list"
         self.lists = self.dir / "lists"
 
     def opts(self):
         return ["-o", "Dir::Etc::sourcelist=%s" % self.sources, "-o", "Dir::Etc::sourceparts=-",
                 "-o", "Dir::State::Lists=%s" % self.lists, "-o", "Dir::Cache=%s" % (self.dir / "cache"),
+                "-o", "APT::Architecture=%s" % self.arch.deb,
+                "-o", "APT::Architectures=%s" % self.arch.deb,
                 "-o", "APT::Sandbox::User=root", "-o", "Debug::NoLocking=1"]
 
     def update(self):
         """Fetch the package lists of every suite, unless fresh ones are here."""
-        suites = sorted({s for _, ss, _, _ in LINES for s in ss})
+        suites = sorted({s for _, ss, _, _ in self.arch.lines for s in ss})
         text = "".join("deb [arch=%s signed-by=%s] %s %s main\n"
-                       % (ARCH, KEYRING, SECURITY_MIRROR if s.endswith("-security") else MIRROR, s)
+                       % (self.arch.deb, KEYRING,
+                          SECURITY_MIRROR if s.endswith("-security") else MIRROR, s)
                        for s in suites)
         (self.lists / "partial").mkdir(parents=True, exist_ok=True)
         (self.dir / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
@@ -124,13 +208,14 @@ class Apt:
 
     def newest_kernel(self, line):
         """The newest cloud kernel package of a line (5.10, 6.1, 6.12) in the lists."""
-        pattern = r"^linux-image-%s[.][0-9][0-9.+a-z~-]*-cloud-%s$" % (re.escape(line), ARCH)
+        deb = self.arch.deb
+        pattern = r"^linux-image-%s[.][0-9][0-9.+a-z~-]*-cloud-%s$" % (re.escape(line), deb)
         out = run(["apt-cache"] + self.opts() + ["search", "--names-only", pattern]).stdout
         names = [l.split(" - ")[0] for l in out.splitlines() if l.strip()]
         names = [n for n in names if not n.endswith("-unsigned") and "-dbg" not in n]
         if not names:
             raise VmtestError("the Debian archive lists no linux-image-%s.*-cloud-%s package"
-                              % (line, ARCH))
+                              % (line, deb))
         return max(names, key=natural_key)
 
     def download(self, package, into):
@@ -141,16 +226,17 @@ def natural_key(s):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def resolve_kernels():
-    """[(line, package, EKS node line, capture, None)], newest package of each line. A line
-    that cannot be resolved carries the reason instead of a package (the test says it)."""
-    apt = Apt()
+def resolve_kernels(arch):
+    """[(line, package, EKS node line, capture, None)], newest package of each line of an
+    architecture. A line that cannot be resolved carries the reason instead of a package
+    (the test says it)."""
+    apt = Apt(arch)
     try:
         apt.update()
     except VmtestError as e:
-        return [(line, None, eks, capture, str(e)) for line, _, eks, capture in LINES]
+        return [(line, None, eks, capture, str(e)) for line, _, eks, capture in arch.lines]
     out = []
-    for line, _, eks, capture in LINES:
+    for line, _, eks, capture in arch.lines:
         try:
             out.append((line, apt.newest_kernel(line), eks, capture, None))
         except VmtestError as e:
@@ -163,15 +249,17 @@ def kernel_release(package):
     return package[len("linux-image-"):]
 
 
-def fetch_kernel(package):
-    """Path of the kernel image of a package, downloaded and unpacked once."""
-    dest = CACHE / "kernels" / package
+def fetch_kernel(arch, package):
+    """Path of the kernel image of a package, downloaded and unpacked once. Debian's is
+    what QEMU's -kernel boots as it is: a bzImage on x86, and on arm64 an uncompressed
+    Image, which its EFI stub and signature do not stop from booting directly."""
+    dest = arch.cache / "kernels" / package
     vmlinuz = dest / "vmlinuz"
     if vmlinuz.exists():
         return vmlinuz
     dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        Apt().download(package, tmp)
+    with tempfile.TemporaryDirectory(dir=arch.cache) as tmp:
+        Apt(arch).download(package, tmp)
         debs = list(pathlib.Path(tmp).glob("*.deb"))
         if len(debs) != 1:
             raise VmtestError("apt-get download %s gave %d packages" % (package, len(debs)))
@@ -189,12 +277,34 @@ def fetch_kernel(package):
 
 # ------------------------------------------------------------------ the guest root
 
-def runtime_packages(binary):
+def needed_libraries(arch, binary):
+    """Paths of the shared libraries a binary needs, and those they need (what ldd lists
+    but the dynamic loader), read from their ELF headers in the architecture's multiarch
+    directories: a build for another architecture cannot be run here to ask."""
+    dirs = [pathlib.Path(d) / arch.triplet for d in ("/usr/lib", "/lib")]
+    found, todo = {}, [pathlib.Path(binary)]
+    for _ in range(1000):  # far more libraries than any binary here needs
+        if not todo:
+            break
+        elf = todo.pop()
+        out = run(["readelf", "-d", str(elf)]).stdout
+        for soname in re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", out):
+            if soname in found or soname.startswith("ld-linux"):
+                continue
+            path = next((d / soname for d in dirs if (d / soname).exists()), None)
+            if path is None:
+                raise VmtestError("%s needs %s, which is in none of %s: sudo make test installs "
+                                  "the %s libraries" % (elf, soname, " ".join(map(str, dirs)),
+                                                        arch.deb))
+            found[soname] = path
+            todo.append(path)
+    return sorted(found.values())
+
+
+def runtime_packages(arch, binary):
     """The Debian packages of the shared libraries a binary links."""
-    out = run(["ldd", str(binary)]).stdout
-    paths = re.findall(r"=> (/\S+)", out)
     pkgs = set()
-    for p in paths:
+    for p in map(str, needed_libraries(arch, binary)):
         for candidate in (p, os.path.realpath(p), "/usr" + p if not p.startswith("/usr") else p[4:]):
             r = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True)
             if r.returncode == 0:
@@ -205,29 +315,93 @@ def runtime_packages(binary):
     return sorted(pkgs)
 
 
-def guest_root(binary):
-    """Path of the guest root's cpio archive, built by debootstrap when not cached."""
-    packages = sorted(set(GUEST_PACKAGES) | set(runtime_packages(binary)))
+def guest_root(arch, binary, vmlinuz):
+    """Path of the guest root's cpio archive, built by debootstrap when not cached (for
+    another architecture than the host's, finished in a guest booted from vmlinuz)."""
+    packages = sorted(set(GUEST_PACKAGES) | set(runtime_packages(arch, binary)))
+    # the architecture is in the directory: arm64's roots are in arm64/
     key = hashlib.sha256(json.dumps([GUEST_FORMAT, GUEST_SUITE, MIRROR, packages])
                          .encode()).hexdigest()[:16]
-    archive = CACHE / ("root-%s.cpio" % key)
+    archive = arch.cache / ("root-%s.cpio" % key)
     if archive.exists():
         return archive
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for old in CACHE.glob("root-*.cpio"):
+    arch.cache.mkdir(parents=True, exist_ok=True)
+    for old in arch.cache.glob("root-*.cpio"):
         old.unlink()  # one root at a time: each is a few hundred MB
-    log("building the guest root (debootstrap %s, once): %s" % (GUEST_SUITE, " ".join(packages)))
+    log("building the %s guest root (debootstrap %s, once): %s"
+        % (arch.deb, GUEST_SUITE, " ".join(packages)))
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    with tempfile.TemporaryDirectory(dir=arch.cache) as tmp:
         root = pathlib.Path(tmp) / "root"
-        run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages),
-             GUEST_SUITE, str(root), MIRROR])
+        if arch.native:
+            run(["debootstrap", "--variant=minbase", "--include=" + ",".join(packages),
+                 GUEST_SUITE, str(root), MIRROR])
+        else:
+            run(["debootstrap", "--foreign", "--arch=" + arch.deb, "--variant=minbase",
+                 "--include=" + ",".join(packages), GUEST_SUITE, str(root), MIRROR])
+            log("debootstrap's first stage took %.0f s; the second runs in a %s guest"
+                % (time.monotonic() - started, arch.deb))
+            second_stage(arch, vmlinuz, root, pathlib.Path(tmp))
         for d in GUEST_DROP:
             shutil.rmtree(root / d, ignore_errors=True)
         # the init script and the tests come with each run's own archive
         cpio_of(root, archive)
     log("guest root built in %.0f s: %d MB" % (time.monotonic() - started, archive.stat().st_size >> 20))
     return archive
+
+
+STAGE2_INIT = r"""#!/bin/sh
+# /init of the guest that finishes a guest root of its own architecture: debootstrap's
+# second stage, then the root as a tar archive on the NVMe disk the host reads back.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+/debootstrap/debootstrap --second-stage > /dev/CONSOLE 2>&1
+rc=$?
+[ -r /proc/uptime ] || mount -t proc proc /proc  # the second stage unmounts it
+echo "MARK-STAGE2 rc=$rc after $(cut -d' ' -f1 /proc/uptime) s" > /dev/CONSOLE
+rm -f /init
+tar --one-file-system -C / -cf /dev/nvme0n1 . 2> /dev/CONSOLE
+echo "MARK-TAR rc=$?" > /dev/CONSOLE
+sync
+echo o > /proc/sysrq-trigger
+sleep 60
+"""
+
+
+def second_stage(arch, vmlinuz, root, workdir):
+    """Finish a `debootstrap --foreign` root in a guest of its architecture (TCG: a few
+    minutes), and unpack what it wrote back into root."""
+    (root / "init").write_text(STAGE2_INIT.replace("MARK", RESULT_MARK)
+                               .replace("CONSOLE", arch.console))
+    (root / "init").chmod(0o755)
+    stage1 = workdir / "stage1.cpio"
+    cpio_of(root, stage1)
+    disk = workdir / "disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(4 << 30)  # sparse: what the root takes, a few hundred MB, is written
+    console = workdir / "stage2.log"
+    cmd = qemu_base(arch, vmlinuz, stage1, console, "/dev/null", "tcg") + [
+        "-drive", "file=%s,if=none,format=raw,id=out" % disk,
+        "-device", "nvme,drive=out,serial=redscope"]
+    started = time.monotonic()
+    try:
+        subprocess.run(cmd, timeout=STAGE2_TIMEOUT, capture_output=True)
+    except subprocess.TimeoutExpired:
+        pass
+    text = console.read_bytes().decode("utf-8", "replace") if console.exists() else ""
+    tail = "\n".join(text.splitlines()[-40:])
+    if "%s-STAGE2 rc=0 " % RESULT_MARK not in text or "%s-TAR rc=0" % RESULT_MARK not in text:
+        raise VmtestError("debootstrap's second stage in the %s guest failed or took over %d s; "
+                          "its console ends:\n%s" % (arch.deb, STAGE2_TIMEOUT, tail))
+    log("debootstrap's second stage took %.0f s in the %s guest"
+        % (time.monotonic() - started, arch.deb))
+    shutil.rmtree(root)
+    root.mkdir()
+    run(["tar", "-x", "-p", "--numeric-owner", "-f", str(disk), "-C", str(root)])
+    disk.unlink()
+    stage1.unlink()
 
 
 def cpio_of(directory, archive):
@@ -247,7 +421,8 @@ def cpio_of(directory, archive):
 
 GUEST_INIT = r"""#!/bin/sh
 # /init of a kernel-matrix guest: mount what a system has, run the tests, say what
-# redscope found in this kernel, power off. Results go to the second serial port.
+# redscope found in this kernel, power off. Results go to a serial port of their own
+# ($RESULTS), the rest to the console ($CONSOLE); vmtest.env names them.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 mount -t proc proc /proc
 mount -t sysfs sys /sys
@@ -261,20 +436,25 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 ip link set lo up
 hostname vmtest
 . /opt/redscope/vmtest.env
-echo "vmtest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s" > /dev/ttyS0
+echo "vmtest: $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s" > $CONSOLE
 cd /opt/redscope
 if [ -f command ]; then
-	sh command > /dev/ttyS0 2>&1
+	sh command > $CONSOLE 2>&1
+	{
+		echo "MARK-BEGIN command"
+		[ -f /tmp/output ] && base64 /tmp/output
+		echo "MARK-END command"
+	} > $RESULTS
 else
 	python3 -m pytest -p no:cacheprovider --color=no -ra -v --junitxml=/tmp/junit.xml \
-		$(cat cases) > /dev/ttyS0 2>&1
+		$(cat cases) > $CONSOLE 2>&1
 	rc=$?
 	{
 		echo "MARK-BEGIN junit rc=$rc kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
 		cat /tmp/junit.xml
 		echo
 		echo "MARK-END junit"
-	} > /dev/ttyS1
+	} > $RESULTS
 	# what redscope probed and switched off here: its start-up log and self metrics
 	build/redscope --web.listen-address=127.0.0.1:9435 > /tmp/rs.log 2>&1 &
 	for i in $(seq 120); do
@@ -293,7 +473,7 @@ else
 		echo "MARK-BEGIN hooks"
 		cat /tmp/hooks
 		echo "MARK-END hooks"
-	} > /dev/ttyS1
+	} > $RESULTS
 fi
 sync
 echo o > /proc/sysrq-trigger
@@ -313,7 +493,7 @@ def core_cases(capture):
     return cases
 
 
-def run_archive(guest, binary, capture, cases, accel, workdir, command=None):
+def run_archive(arch, guest, binary, capture, cases, accel, workdir, command=None):
     """The initramfs of one run: the guest root, then the init script, the build and the
     tests (the kernel unpacks concatenated archives in order)."""
     overlay = workdir / "overlay"
@@ -325,7 +505,8 @@ def run_archive(guest, binary, capture, cases, accel, workdir, command=None):
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules"))
     (opt / "vmtest.env").write_text(
         "export REDSCOPE_LOAD_SCALE=%s REDSCOPE_CPU_SLOWDOWN=%s REDSCOPE_CAPTURES=%s "
-        "PYTHONDONTWRITEBYTECODE=1\n" % (LOAD_SCALE, CPU_SLOWDOWN[accel], capture))
+        "PYTHONDONTWRITEBYTECODE=1\nCONSOLE=/dev/%s RESULTS=%s\n"
+        % (LOAD_SCALE, CPU_SLOWDOWN[accel], capture, arch.console, arch.results_tty))
     (opt / "cases").write_text("\n".join(cases) + "\n")
     if command:
         (opt / "command").write_text(command + "\n")
@@ -343,24 +524,25 @@ def run_archive(guest, binary, capture, cases, accel, workdir, command=None):
 
 # ------------------------------------------------------------------ booting
 
-def qemu_base(vmlinuz, initrd, console, results, accel):
+def qemu_base(arch, vmlinuz, initrd, console, results, accel):
     cpu = ["-accel", "kvm", "-cpu", "host"] if accel == "kvm" else \
-        ["-accel", "tcg,thread=multi", "-cpu", "max"]
-    return ["qemu-system-x86_64"] + cpu + [
+        ["-accel", "tcg,thread=multi", "-cpu", arch.cpu_tcg]
+    return [arch.qemu] + arch.machine + cpu + [
         "-m", str(GUEST_MEMORY_MB), "-smp", str(GUEST_CPUS), "-no-reboot", "-display", "none",
-        "-nodefaults", "-serial", "file:%s" % console, "-serial", "file:%s" % results,
+        "-nodefaults", "-serial", "file:%s" % console] + \
+        [a.replace("%s", str(results)) for a in arch.results_args] + [
         "-kernel", str(vmlinuz), "-initrd", str(initrd),
-        "-append", "console=ttyS0 panic=-1 rdinit=/init random.trust_cpu=on quiet"]
+        "-append", "console=%s panic=-1 rdinit=/init random.trust_cpu=on quiet" % arch.console]
 
 
-def kvm_works(vmlinuz):
-    """Does a KVM guest boot here? Some hosts hang a nested guest right after the kernel
-    is decompressed: asked once per host boot, with a tiny initramfs and a short
-    deadline, and remembered."""
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+def kvm_works(arch, vmlinuz):
+    """Does a KVM guest boot here? Never for another architecture than the host's. Some
+    hosts hang a nested guest right after the kernel is decompressed: asked once per
+    host boot, with a tiny initramfs and a short deadline, and remembered."""
+    if not arch.native or not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     boot_id = pathlib.Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    memo = CACHE / "kvm-probe"
+    memo = arch.cache / "kvm-probe"
     if memo.exists():
         seen = memo.read_text().split()
         if len(seen) == 2 and seen[0] == boot_id:
@@ -374,8 +556,8 @@ def kvm_works(vmlinuz):
         archive = tmp / "empty.cpio"
         cpio_of(d, archive)
         console = tmp / "console"
-        cmd = qemu_base(vmlinuz, archive, console, "/dev/null", "kvm")
-        cmd[cmd.index("-append") + 1] = "console=ttyS0 panic=-1"
+        cmd = qemu_base(arch, vmlinuz, archive, console, "/dev/null", "kvm")
+        cmd[cmd.index("-append") + 1] = "console=%s panic=-1" % arch.console
         try:
             subprocess.run(cmd, timeout=8, capture_output=True)
         except subprocess.TimeoutExpired:
@@ -404,6 +586,8 @@ class Result:
                 self.cases[case_id(case)] = outcome(case)
         self.redscope_log = sections.get("redscope", "")
         self.self_metrics = sections.get("metrics", "")
+        # what a command left in /tmp/output, None without one
+        self.output = base64.b64decode(sections["command"]) if "command" in sections else None
         try:
             self.hooks = json.loads(sections.get("hooks", ""))
         except ValueError:
@@ -432,21 +616,24 @@ def outcome(case):
     return "passed"
 
 
-def boot(package, capture, cases, binary=ROOT / "build" / "redscope", command=None):
-    """Boot a kernel package with the guest root, run the test cases (node ids) in it
-    under a capture backend, or a shell command instead; return its Result."""
-    if not pathlib.Path(binary).exists():
-        raise VmtestError("%s is missing: run make" % binary)
-    vmlinuz = fetch_kernel(package)
-    guest = guest_root(binary)
-    accel = "kvm" if kvm_works(vmlinuz) else "tcg"
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+def boot(arch, package, capture, cases, binary=None, command=None):
+    """Boot a kernel package of an architecture with the guest root, run the test cases
+    (node ids) in it under a capture backend, or a shell command instead (what it
+    writes to /tmp/output comes back as Result.output); return its Result."""
+    binary = pathlib.Path(binary or arch.binary())
+    if not binary.exists():
+        raise VmtestError("%s is missing: run make%s" % (
+            binary, "" if arch.native else " ARCH=%s (or make vmtest)" % arch.kernel))
+    vmlinuz = fetch_kernel(arch, package)
+    guest = guest_root(arch, binary, vmlinuz)
+    accel = "kvm" if kvm_works(arch, vmlinuz) else "tcg"
+    with tempfile.TemporaryDirectory(dir=arch.cache) as tmp:
         tmp = pathlib.Path(tmp)
-        initrd = run_archive(guest, binary, capture, cases, accel, tmp, command)
+        initrd = run_archive(arch, guest, binary, capture, cases, accel, tmp, command)
         console, results = tmp / "console.log", tmp / "results.log"
         started = time.monotonic()
         try:
-            subprocess.run(qemu_base(vmlinuz, initrd, console, results, accel),
+            subprocess.run(qemu_base(arch, vmlinuz, initrd, console, results, accel),
                            timeout=GUEST_TIMEOUT, capture_output=True)
         except subprocess.TimeoutExpired:
             log("%s: no result after %d s, guest stopped" % (package, GUEST_TIMEOUT))
@@ -455,41 +642,76 @@ def boot(package, capture, cases, binary=ROOT / "build" / "redscope", command=No
         return Result(package, accel, seconds, text(console), text(results))
 
 
+def newest_package(arch):
+    """The package of the newest line of an architecture's matrix."""
+    line, package, _, _, why = resolve_kernels(arch)[-1]
+    if not package:
+        raise VmtestError("the %s kernel of %s cannot be had: %s" % (line, arch.deb, why))
+    return package
+
+
+def write_vmlinux_h(arch, header):
+    """header: the C types of the newest kernel of an architecture's matrix, as bpftool
+    formats its BTF (/sys/kernel/btf/vmlinux of a guest booted from it)."""
+    package = newest_package(arch)
+    r = boot(arch, package, "", [], command="cat /sys/kernel/btf/vmlinux > /tmp/output")
+    if not r.output:
+        raise VmtestError("the %s guest sent no BTF; its console ends:\n%s" % (package, r.tail()))
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = pathlib.Path(tmp) / "vmlinux.btf"
+        raw.write_bytes(r.output)
+        text = run(["bpftool", "btf", "dump", "file", str(raw), "format", "c"]).stdout
+    header = pathlib.Path(header)
+    header.parent.mkdir(parents=True, exist_ok=True)
+    header.write_text("/* Generated by `make vmlinux ARCH=%s` from the BTF of %s. */\n%s"
+                      % (arch.kernel, package, text))
+    log("%s: %d type definitions from %s" % (header, text.count("\n};\n"), package))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("command", choices=["list", "run", "exec"])
+    ap.add_argument("command", choices=["list", "run", "exec", "vmlinux"])
     ap.add_argument("lines", nargs="*", help="kernel lines to run (default: all); for exec, "
-                    "the line and the shell command")
+                    "the line and the shell command; for vmlinux, the architecture and the header")
+    ap.add_argument("--arch", help="the architecture (amd64 or arm64; default: every one, or "
+                    "for exec, the host's)")
     ap.add_argument("--capture", help="the backend the tests run under (default: the line's)")
-    a = ap.parse_args()
-    kernels = resolve_kernels()
+    a = ap.parse_intermixed_args()
+    if a.command == "vmlinux":
+        if len(a.lines) != 2:
+            ap.error("vmlinux takes an architecture and the header to write")
+        write_vmlinux_h(arch_of(a.lines[0]), a.lines[1])
+        return 0
+    arches = [arch_of(a.arch)] if a.arch else list(ARCHES.values())
     if a.command == "exec":
-        package = {line: pkg for line, pkg, _, _, _ in kernels}.get(a.lines[0] if a.lines else None)
+        arch = arch_of(a.arch or host_deb_arch())
+        package = {line: pkg for line, pkg, _, _, _ in resolve_kernels(arch)}.get(
+            a.lines[0] if a.lines else None)
         if not package or len(a.lines) != 2:
             ap.error("exec takes a resolvable kernel line and one shell command")
-        r = boot(package, "", [], command=a.lines[1])
+        r = boot(arch, package, "", [], command=a.lines[1])
         print(r.console)
         return 0
     failed = False
-    for line, package, eks, capture, why in kernels:
-        if a.lines and line not in a.lines:
-            continue
-        if a.command == "list" or not package:
-            print("%-5s %-40s %s" % (line, package or "unresolved: " + why, eks))
-            failed |= not package
-            continue
-        capture = a.capture or capture
-        r = boot(package, capture, core_cases(capture))
-        bad = {k: v for k, v in r.cases.items() if v != "passed"}
-        print("%-5s %s (%s): %s in %.0f s" % (line, package, r.accel,
-                                               "no result" if r.rc is None else
-                                               "%d passed, %d not" % (len(r.cases) - len(bad), len(bad)),
-                                               r.seconds))
-        for k, v in bad.items():
-            print("      %s: %s" % (k, v))
-        if r.rc is None or bad or not r.cases:
-            print(r.tail())
-            failed = True
+    for arch in arches:
+        for line, package, eks, capture, why in resolve_kernels(arch):
+            if a.lines and line not in a.lines:
+                continue
+            if a.command == "list" or not package:
+                print("%-5s %-5s %-40s %s" % (arch.deb, line, package or "unresolved: " + why, eks))
+                failed |= not package
+                continue
+            capture = a.capture or capture
+            r = boot(arch, package, capture, core_cases(capture))
+            bad = {k: v for k, v in r.cases.items() if v != "passed"}
+            print("%-5s %-5s %s (%s): %s in %.0f s" % (
+                arch.deb, line, package, r.accel, "no result" if r.rc is None else
+                "%d passed, %d not" % (len(r.cases) - len(bad), len(bad)), r.seconds))
+            for k, v in bad.items():
+                print("      %s: %s" % (k, v))
+            if r.rc is None or bad or not r.cases:
+                print(r.tail())
+                failed = True
     return 1 if failed else 0
 
 
