@@ -132,11 +132,12 @@ $(BUILD)/user/prompb.o: $(BUILD)/metrics.pb-c.h
 $(BUILD)/user/kernel.o: $(BUILD)/redscope.skel.h
 
 # the version, in a header rewritten only when it changes (a commit, a dirty tree):
-# the objects that print it are rebuilt then, and only they
+# the objects that print it (every user/*.c naming REDSCOPE_VERSION) are rebuilt
+# then, and only they
 $(BUILD)/version.h: FORCE | $(BUILD)
 	$(Q)echo '#define REDSCOPE_VERSION "$(VERSION)"' > $@.tmp; \
 		if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-VERSIONED_OBJS := $(BUILD)/user/main.o $(BUILD)/user/expose.o
+VERSIONED_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(shell grep -l REDSCOPE_VERSION user/*.c))
 $(VERSIONED_OBJS): $(BUILD)/version.h
 $(VERSIONED_OBJS): override CFLAGS += -include $(BUILD)/version.h
 FORCE:

@@ -1,4 +1,5 @@
 """What a user sees when redscope cannot start, and how it stops."""
+import re
 import signal
 import socket
 import subprocess
@@ -65,6 +66,20 @@ def test_help_and_version_exit_zero():
         assert flag in out
     out = subprocess.run([str(REDSCOPE), "--version"], capture_output=True, text=True, check=True).stdout
     assert out.startswith("redscope ")
+
+
+def test_the_version_is_the_builds_everywhere_it_is_shown(redscope):
+    """--version, the start-up log line and redscope_build_info all say the version the
+    build was made at (git describe), not a placeholder."""
+    built = re.search(r'REDSCOPE_VERSION "([^"]+)"',
+                      (REDSCOPE.parent / "version.h").read_text()).group(1)
+    assert built not in ("dev", "unknown", "")
+    out = subprocess.run([str(REDSCOPE), "--version"], capture_output=True, text=True, check=True).stdout
+    assert out == "redscope %s\n" % built
+    rs = redscope()
+    [info] = rs.metrics().find("redscope_build_info")
+    assert info.labels["version"] == built
+    assert "redscope %s serving" % built in rs.logs()
 
 
 @pytest.mark.kernel_matrix
