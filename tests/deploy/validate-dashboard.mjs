@@ -15,10 +15,11 @@
 // checks) fields the schema does not have.
 //
 // It must sit beside the node_modules it uses (the tests copy it there).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { typecheck } from "./typecheck.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PKG = "@grafana/schema";
@@ -83,23 +84,7 @@ async function main() {
 
   const work = mkdtempSync(join(here, "work-"));
   try {
-    writeFileSync(join(work, "dashboard.ts"), lines.join("\n") + "\n");
-    writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
-      compilerOptions: {
-        strict: true, noEmit: true, target: "es2022", module: "nodenext",
-        moduleResolution: "nodenext", skipLibCheck: true, types: [],
-      },
-      files: ["dashboard.ts"],
-    }));
-    let out = "";
-    try {
-      execFileSync(process.execPath,
-        [join(here, "node_modules", "typescript", "bin", "tsc"), "-p", work],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    } catch (e) {
-      out = (e.stdout || "") + (e.stderr || "");
-      if (!out.trim()) throw e;
-    }
+    const out = typecheck(work, "dashboard.ts", lines.join("\n") + "\n");
     // an error's first line names the line; the indented lines after it say more
     let last = null;
     for (const line of out.split("\n")) {

@@ -18,10 +18,11 @@
 //    a misspelt or misplaced field is an error here, as it is for the API server.
 //
 // It must sit beside the node_modules it uses (the test copies it there).
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { typecheck } from "./typecheck.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -87,23 +88,7 @@ async function main() {
         lineOf.set(lines.length + 1, index);
         lines.push(`export const doc${i}: T${i} = ${JSON.stringify(docs[index])};`);
       });
-      writeFileSync(join(work, "manifests.ts"), lines.join("\n") + "\n");
-      writeFileSync(join(work, "tsconfig.json"), JSON.stringify({
-        compilerOptions: {
-          strict: true, noEmit: true, target: "es2022", module: "nodenext",
-          moduleResolution: "nodenext", skipLibCheck: true, types: [],
-        },
-        files: ["manifests.ts"],
-      }));
-      let out = "";
-      try {
-        execFileSync(process.execPath,
-          [join(here, "node_modules", "typescript", "bin", "tsc"), "-p", work],
-          { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-      } catch (e) {
-        out = (e.stdout || "") + (e.stderr || "");
-        if (!out.trim()) throw e;
-      }
+      const out = typecheck(work, "manifests.ts", lines.join("\n") + "\n");
       for (const line of out.split("\n")) {
         const m = /manifests\.ts\((\d+),\d+\): error (TS\d+: .*)$/.exec(line);
         if (m && lineOf.has(Number(m[1])))
