@@ -23,8 +23,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 from bpfids import bpf_ids_held_by  # noqa: E402,F401  (the tests import it from here)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# the demo's launcher (deploy/demo/stack.py): how the tests run Prometheus and the demo
+# app; imported where used, since the kernel matrix's guests carry tests/ alone
 sys.path.insert(0, str(ROOT / "deploy" / "demo"))
-import stack  # noqa: E402  (the demo's launcher: how it runs Prometheus)
 REDSCOPE = ROOT / "build" / "redscope"
 APPS = pathlib.Path(__file__).parent / "apps"
 GUNICORN = "/usr/bin/gunicorn"
@@ -231,6 +232,8 @@ class Prometheus:
 
     def __init__(self, workdir, redscope_port, scrape_s, name="prometheus", args=(),
                  rule_files=()):
+        import stack
+        self.stack = stack
         self.port = stack.free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         home = workdir / name
@@ -279,7 +282,7 @@ class Prometheus:
         return {dict(k)[label]: v for k, v in self.query(promql, at).items()}
 
     def stop(self):
-        stack.stop(self.proc)
+        self.stack.stop(self.proc)
         self.log.close()
 
 
