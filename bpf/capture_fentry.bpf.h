@@ -31,16 +31,20 @@ struct msghdr___510 {
 /*
  * Entry of a receive or send, before bpf_task_pt_regs (Linux 5.15): note where the
  * message's bytes go or come from while the iterator still says so; the exit has it
- * advanced past them.
+ * advanced past them. recv_sk: the socket of a receive, whose reader may be a server
+ * not watched yet (tcp_server_found, here and not at the exit, which would have no
+ * iterator of its first bytes); NULL for a send.
  */
-static __always_inline int iter_enter(struct msghdr *msg)
+static __always_inline int iter_enter(struct msghdr *msg, struct sock *recv_sk)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct msghdr___510 *m = (struct msghdr___510 *)msg;
 	struct rs_iter it = {};
 	unsigned int type;
 
-	if (!tgid_watched(id >> 32))
+	if (!tgid_watched(id >> 32) &&
+	    (!recv_sk || recv_sk->__sk_common.skc_family == RS_AF_UNIX ||
+	     !tcp_server_found(recv_sk, id >> 32, 0)))
 		return 0;
 	type = BPF_CORE_READ(m, msg_iter.type);
 	if (type & RS_ITER_KVEC_510)
@@ -60,7 +64,7 @@ static __always_inline int iter_enter(struct msghdr *msg)
 SEC("fentry/sock_recvmsg")
 int BPF_PROG(fentry_sock_recvmsg, struct socket *sock, struct msghdr *msg, int flags)
 {
-	return iter_enter(msg);
+	return iter_enter(msg, sock->sk);
 }
 
 SEC("fexit/sock_recvmsg")
@@ -72,7 +76,7 @@ int BPF_PROG(fexit_sock_recvmsg, struct socket *sock, struct msghdr *msg, int fl
 SEC("fentry/tcp_sendmsg")
 int BPF_PROG(fentry_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size)
 {
-	return iter_enter(msg);
+	return iter_enter(msg, NULL);
 }
 
 SEC("fexit/tcp_sendmsg")
@@ -84,7 +88,7 @@ int BPF_PROG(fexit_tcp_sendmsg, struct sock *sk, struct msghdr *msg, size_t size
 SEC("fentry/unix_stream_sendmsg")
 int BPF_PROG(fentry_unix_stream_sendmsg, struct socket *sock, struct msghdr *msg, size_t len)
 {
-	return iter_enter(msg);
+	return iter_enter(msg, NULL);
 }
 
 SEC("fexit/unix_stream_sendmsg")

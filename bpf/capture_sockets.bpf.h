@@ -99,6 +99,16 @@ static __always_inline void unix_eof(struct sock *sk)
 		conn_closed(peer);
 }
 
+/* Do the ret bytes the syscall in progress read start a request? */
+static __always_inline bool read_a_request(int ret)
+{
+	__u32 kind, vlen;
+	__u64 buf;
+
+	return targ_task_pt_regs && syscall_bytes(&kind, &buf, &vlen) &&
+	       looks_like_request(first_word(io_first_buf(kind, buf), ret), ret);
+}
+
 /*
  * A process not watched yet receives on an accepted unix socket (one with the bound
  * address of its listener): bytes that start a request make it a server, in auto mode.
@@ -107,17 +117,40 @@ static __always_inline void unix_eof(struct sock *sk)
 static __always_inline bool unix_server_found(struct sock *sk, __u32 tgid, int ret)
 {
 	struct unix_sock *us;
-	__u32 kind, vlen;
-	__u64 buf;
 
-	if (!targ_auto || tgid == targ_self_tgid || !targ_task_pt_regs)
+	if (!targ_auto || tgid == targ_self_tgid)
 		return false;
 	us = bpf_skc_to_unix_sock(sk); /* a plain load of addr, not a probe read */
-	if (!us || !us->addr || !syscall_bytes(&kind, &buf, &vlen) ||
-	    !looks_like_request(first_word(io_first_buf(kind, buf), ret), ret))
+	if (!us || !us->addr || !read_a_request(ret))
 		return false;
-	target_found(tgid);
-	return tgid_watched(tgid);
+	return target_found(tgid);
+}
+
+/*
+ * A process not watched yet reads ret bytes from TCP socket sk, the server end of a
+ * connection: its local port is one connections are accepted on (conn_ports), and it
+ * completed its handshake since redscope started (established) or, opened before, what
+ * is read starts a request. Whoever created or listened on the listening socket, this
+ * process serves the connection: an exec'd worker handed the listening socket (uvicorn
+ * --workers, systemd socket activation), a process handed the connection itself (inetd
+ * style, SCM_RIGHTS). In auto mode it becomes a target if it passes the selectors;
+ * a request it reads when it cannot is counted. Returns true when it became one.
+ */
+static __always_inline bool tcp_server_found(struct sock *sk, __u32 tgid, int ret)
+{
+	bool request;
+
+	if (!conn_port_marked(sk->__sk_common.skc_num) || !targ_auto || tgid == targ_self_tgid ||
+	    !selected_conn(sk) || !selected_process())
+		return false;
+	request = read_a_request(ret);
+	if (!request && !established_at(sk))
+		return false; /* the client end of a connection, or not HTTP */
+	if (target_add_found(tgid))
+		return true;
+	if (request)
+		stat_inc(RS_STAT_REQS_UNWATCHED);
+	return false;
 }
 
 /*
@@ -170,15 +203,18 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 		return 0; /* the common case of every process that is not watched: done */
 	unix = sk->__sk_common.skc_family == RS_AF_UNIX;
 	if (!watched) {
-		if (!unix || dir != RS_DIR_REQ || ret < 0)
+		if (dir != RS_DIR_REQ || ret < 0)
 			return 0;
-		if (ret == 0) {
+		if (!unix) {
+			if (!ret || !tcp_server_found(sk, tgid, ret))
+				return 0;
+		} else if (ret == 0) {
 			/* another process reading the end of a unix stream we may follow */
 			unix_eof(sk);
 			return 0;
-		}
-		if (!unix_server_found(sk, tgid, ret))
+		} else if (!unix_server_found(sk, tgid, ret)) {
 			return 0;
+		}
 	}
 	if (ret <= 0) {
 		if (ret == 0 && dir == RS_DIR_REQ && unix)

@@ -195,6 +195,7 @@ struct rs_port_chunk {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the daemon marks the ports listening at its start */
 	__uint(max_entries, 65536 / RS_PORT_CHUNK);
 	__type(key, __u32);
 	__type(value, struct rs_port_chunk);

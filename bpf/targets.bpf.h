@@ -70,24 +70,36 @@ static __always_inline void proc_event(__u32 type, __u32 tgid, __u32 parent, __u
 	e->parent_tgid = parent;
 	e->pad = 0;
 	e->busy_ns = busy_ns;
-	bpf_ringbuf_submit(e, ringbuf_wakeup_flags());
+	/*
+	 * A new program or a new target: the daemon reads its identity (and its libssl) from
+	 * /proc at once, while it lives: a process exec'd to serve one connection (inetd
+	 * style) may be gone before the next timed drain. A fork inherits its parent's.
+	 */
+	bpf_ringbuf_submit(e, type == RS_EV_FORK || type == RS_EV_EXIT ? ringbuf_wakeup_flags()
+									  : BPF_RB_FORCE_WAKEUP);
 }
 
 /*
- * The current process, not a target yet, serves a connection (listens, accepts): in
- * auto mode it becomes one if it passes the selectors, and follows its children.
+ * The current process, not a target yet, serves a connection (listens, accepts, reads
+ * one) and passes the selectors: it becomes one, and follows its children. False when
+ * it cannot (the targets map is full).
  */
-static __always_inline void target_found(__u32 tgid)
+static __always_inline bool target_add_found(__u32 tgid)
 {
 	struct rs_target nt = { .flags = RS_TARGET_AUTO | RS_TARGET_FOLLOW };
 
 	nt.gen = bpf_ktime_get_ns();
-	if (!selected_process())
-		return;
 	if (!bpf_map_update_elem(&targets, &tgid, &nt, BPF_NOEXIST)) {
 		tgid_watch(tgid, RS_WATCHED);
 		proc_event(RS_EV_TARGET, tgid, 0, 0);
 	}
+	return tgid_watched(tgid);
+}
+
+/* target_add_found for a process the selectors have not been asked about yet. */
+static __always_inline bool target_found(__u32 tgid)
+{
+	return selected_process() && target_add_found(tgid);
 }
 
 /*

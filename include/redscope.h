@@ -208,6 +208,7 @@ enum rs_stat {
 	RS_STAT_INFLIGHT_FULL,	 /* too many threads inside watched syscalls */
 	RS_STAT_CONNS_TLS,	 /* connections that started with a TLS handshake */
 	RS_STAT_TLS_NO_SOCKET,	 /* SSL calls whose socket is unknown (memory BIO): not parsed */
+	RS_STAT_REQS_UNWATCHED,	 /* requests read by a server that could not become a target */
 	RS_STAT_PARSE_ERROR,	 /* + enum rs_reason: framing lost, or not HTTP */
 	RS_STAT_UNFRAMED = RS_STAT_PARSE_ERROR + RS_R__COUNT, /* + enum rs_reason: requests */
 	RS_STAT__COUNT = RS_STAT_UNFRAMED + RS_R__COUNT,

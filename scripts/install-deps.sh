@@ -20,7 +20,7 @@ TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
 python3-prometheus-client python3-protobuf protobuf-compiler python3-gevent util-linux uwsgi
 uwsgi-plugin-python3 nginx nodejs
 libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps cpio
-haproxy tinyproxy busybox"
+haproxy tinyproxy busybox uvicorn python3-fastapi"
 MATRIX_ARCHES="amd64 arm64"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's
 # packages). Machines may have them from other repositories (a kubectl package,

@@ -546,6 +546,7 @@ int kernel__map_fd(enum kernel_map m)
 	case KMAP_PIPELINE: map = skel->maps.pipeline; break;
 	case KMAP_FDS: map = skel->maps.fds; break;
 	case KMAP_SSL_SOCKS: map = skel->maps.ssl_socks; break;
+	case KMAP_CONN_PORTS: map = skel->maps.conn_ports; break;
 	default: return -1;
 	}
 	return bpf_map__fd(map);

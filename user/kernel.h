@@ -41,6 +41,7 @@ enum kernel_map {
 	KMAP_PIPELINE,	/* struct rs_pipe_key -> struct rs_request */
 	KMAP_FDS,	/* struct rs_fd_key -> socket (syscalls capture) */
 	KMAP_SSL_SOCKS, /* struct rs_ssl_key -> socket */
+	KMAP_CONN_PORTS, /* one byte per local TCP port, mmapped */
 	KMAP__COUNT,
 };
 /* The map's file descriptor, or -1 before the programs are loaded. */

@@ -190,6 +190,10 @@ void selfmetrics__render(const struct store *s, struct prom_out *o, const struct
 		      "linked OpenSSL, another TLS library) or OpenSSL on memory BIOs; each is "
 		      "logged once.",
 		      self->tls_unsupported_processes);
+	prom__counter(o, "redscope_requests_unwatched_total",
+		      "Requests read by server processes redscope could not start to watch (too many "
+		      "processes watched): in no HTTP series.",
+		      self->bpf[RS_STAT_REQS_UNWATCHED]);
 	prom__gauge(o, "redscope_tls_libraries", "libssl files whose SSL_read and SSL_write are hooked.",
 		    (double)self->tls_libraries);
 	prom__counter(o, "redscope_requests_unanswered_total",

@@ -85,27 +85,31 @@ static bool is_pid_dir(const char *name)
 	return *name;
 }
 
-/* The watched byte array, mapped: the kernel side's first check of every process. */
-static __u8 *watched;
-static size_t watched_len;
+/*
+ * Byte arrays of the kernel side, mapped: the watched processes (its first check of
+ * every process) and the local ports connections are accepted on.
+ */
+static __u8 *watched, *conn_ports;
+static size_t watched_len, conn_ports_len;
 
-static int watched_map(void)
+static int bytes_map(enum kernel_map m, const char *what, __u8 **bytes, size_t *bytes_len)
 {
-	int fd = kernel__map_fd(KMAP_WATCHED);
+	int fd = kernel__map_fd(m);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
+	void *p;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
-		p_err("cannot size the watched processes array: %s", strerror(errno));
+		p_err("cannot size the %s array: %s", what, strerror(errno));
 		return -errno;
 	}
-	watched_len = (size_t)info.max_entries * RS_TGID_CHUNK;
-	watched = mmap(NULL, watched_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (watched == MAP_FAILED) {
-		watched = NULL;
-		p_err("cannot map the watched processes array: %s", strerror(errno));
+	*bytes_len = (size_t)info.max_entries * info.value_size;
+	p = mmap(NULL, *bytes_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		p_err("cannot map the %s array: %s", what, strerror(errno));
 		return -errno;
 	}
+	*bytes = p;
 	return 0;
 }
 
@@ -131,7 +135,11 @@ static int target_add(pid_t tgid, __u32 flags)
 	return 0;
 }
 
-/* Inodes of listening TCP sockets (on selected ports) in one /proc/PID/net/tcp{,6}. */
+/*
+ * Inodes of listening TCP sockets (on selected ports) in one /proc/PID/net/tcp{,6}.
+ * Their ports are marked for the kernel side: a process that reads a request on a
+ * connection accepted there before redscope started is a server (tcp_server_found).
+ */
 static void listening_tcp(pid_t pid, const char *table, const struct selectors *sel,
 			  struct uset *inodes)
 {
@@ -147,8 +155,11 @@ static void listening_tcp(pid_t pid, const char *table, const struct selectors *
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu", &port, &state,
 			   &inode) == 3 &&
-		    state == TCP_LISTEN && inode && selectors__port(sel, port))
+		    state == TCP_LISTEN && inode && selectors__port(sel, port)) {
 			uset_add(inodes, inode);
+			if (port < conn_ports_len)
+				conn_ports[port] = 1;
+		}
 	}
 	fclose(f);
 }
@@ -327,7 +338,9 @@ int targets__init(const struct selectors *sel)
 {
 	int err;
 
-	err = watched_map();
+	err = bytes_map(KMAP_WATCHED, "watched processes", &watched, &watched_len);
+	if (!err)
+		err = bytes_map(KMAP_CONN_PORTS, "connection ports", &conn_ports, &conn_ports_len);
 	if (err)
 		return err;
 	if (sel->n_pids)
@@ -527,6 +540,8 @@ void targets__cleanup(void)
 {
 	if (watched)
 		munmap(watched, watched_len);
-	watched = NULL;
+	if (conn_ports)
+		munmap(conn_ports, conn_ports_len);
+	watched = conn_ports = NULL;
 	n_dead = 0;
 }
