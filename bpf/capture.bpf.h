@@ -24,6 +24,18 @@ static __always_inline void conn_del(struct sock *sk)
 	bpf_map_delete_elem(&conns, &key);
 }
 
+/*
+ * The current thread read ciphertext of TLS connection sk outside any SSL call, and no
+ * SSL object has sk yet: if its SSL object is on a memory BIO, the thread's next
+ * SSL_read that names no socket decrypts it (membio_socket).
+ */
+static __always_inline void membio_read(struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid(), key = (__u64)sk;
+
+	bpf_map_update_elem(&membio_reads, &id, &key, BPF_ANY);
+}
+
 /* The first user buffer of a call, for a look at its first bytes. */
 static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
 {
@@ -94,8 +106,12 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgi
 
 	if (c) {
 		/* syscall bytes of a TLS connection are ciphertext; a tunnel is not HTTP */
-		if ((!ssl && (c->flags & RS_CONN_TLS)) ||
-		    (dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
+		if (!ssl && (c->flags & RS_CONN_TLS)) {
+			if (dir == RS_DIR_REQ && !c->ssl)
+				membio_read(sk);
+			return 1;
+		}
+		if ((dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
 			return 1;
 	} else if (dir != RS_DIR_REQ || !conn_adoptable(sk, io_first_buf(kind, buf), len)) {
 		return 0;
@@ -136,8 +152,11 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgi
 	 */
 	if ((w->conn.flags & RS_CONN_RESET) || (!c && tcp_closed(sk)))
 		conn_closed(sk);
-	if (!ssl && (w->conn.flags & RS_CONN_TLS))
+	if (!ssl && (w->conn.flags & RS_CONN_TLS)) {
 		tls_seen(tgid);
+		if (dir == RS_DIR_REQ)
+			membio_read(sk);
+	}
 	return 1;
 }
 

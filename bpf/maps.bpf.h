@@ -163,7 +163,23 @@ struct {
 	__type(value, struct rs_ssl_call);
 } ssl_calls SEC(".maps");
 
-/* The socket (struct sock *) of each SSL object, learnt from the I/O nested in its calls. */
+/*
+ * The TLS connection (struct sock *) each thread (pid_tgid) read ciphertext from last
+ * outside any SSL call, while no SSL object has it: an application that moves the
+ * ciphertext into a memory BIO itself (Python asyncio, Node.js) decrypts it with its
+ * next SSL_read, whose socket nothing else names.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, RS_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, __u64);
+} membio_reads SEC(".maps");
+
+/*
+ * The socket (struct sock *) of each SSL object, learnt from the I/O nested in its calls
+ * or, on a memory BIO, from the ciphertext read before (membio_reads).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, RS_MAX_CONNS);

@@ -33,6 +33,30 @@ static __always_inline void ssl_nested(__u64 id, __u64 sk)
 	bpf_map_update_elem(&ssl_socks, &key, &sk, BPF_ANY);
 }
 
+/*
+ * The socket of an SSL object on a memory BIO, whose calls name none, at an SSL_read of
+ * this thread (id) that returned plaintext: the TLS connection the thread read
+ * ciphertext from last outside any SSL call, if no SSL object has it yet and it is
+ * this process's (an event loop reads a socket, then decrypts what it read, before it
+ * reads another). Kept for the SSL object's later calls. 0 when there is none.
+ */
+static __always_inline __u64 membio_socket(__u64 id, __u64 ssl)
+{
+	struct rs_ssl_key key = { .tgid = id >> 32, .ssl = ssl };
+	__u64 *last = bpf_map_lookup_elem(&membio_reads, &id), sk;
+	struct rs_conn *c;
+
+	if (!last)
+		return 0;
+	sk = *last;
+	bpf_map_delete_elem(&membio_reads, &id);
+	c = conn_get((struct sock *)sk);
+	if (!c || c->ssl || c->tgid != key.tgid || !(c->flags & RS_CONN_TLS))
+		return 0;
+	bpf_map_update_elem(&ssl_socks, &key, &sk, BPF_ANY);
+	return sk;
+}
+
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -118,6 +142,8 @@ int BPF_KRETPROBE(ssl_exit, int ret)
 	}
 	if (!n)
 		return 0;
+	if (!call.sk && call.dir == RS_DIR_REQ)
+		call.sk = membio_socket(id, call.ssl);
 	if (!call.sk) {
 		/* a memory BIO: the application moves the ciphertext itself, later */
 		stat_inc(RS_STAT_TLS_NO_SOCKET);

@@ -218,9 +218,9 @@ void tls__drain(void)
 
 void tls__memory_bio(pid_t pid)
 {
-	unreadable(pid, "drives OpenSSL through memory BIOs (as Node.js and Python asyncio "
-			"do): SSL_read and SSL_write there do not say which socket, and the "
-			"HTTPS on them is not seen");
+	unreadable(pid, "drives OpenSSL through memory BIOs and decrypts on another thread "
+			"than the one reading the socket, or before reading it: SSL_read and "
+			"SSL_write there do not say which socket, and the HTTPS on them is not seen");
 }
 
 void tls__stats(struct self_stats *st)

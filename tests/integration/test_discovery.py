@@ -6,16 +6,13 @@ inetd-style server handed the connection itself. Counts are exact against what t
 clients got; nothing is left out of a series, lost or counted as unwatched."""
 import collections
 import concurrent.futures
-import os
-import subprocess
 import sys
-import time
 
 import pytest
 
-from conftest import (APPS, CLIENT_CPUS, GUNICORN, Wrk, curl_requests, exact, free_port,
-                      pinned, unframed, wait_for_total)
+from conftest import APPS, GUNICORN, Wrk, curl_requests, exact, free_port, unframed
 from rawhttp import Conn, request
+from test_tls import make_cert
 from test_kubernetes import MIX, containers  # noqa: F401  (the fixture)
 from test_kubernetes import exact as exact_labelled
 
@@ -60,26 +57,41 @@ def served_by(log):
     return out
 
 
-@pytest.mark.parametrize("workers", [pytest.param(2, marks=pytest.mark.kernel_matrix), 4])
-def test_uvicorn_workers_handed_the_listening_socket_are_counted(workers, server, redscope):
+def uvicorn(server, tmp_path, workers, tls=False):
+    """uvicorn serving asgi_app with this many workers, over TLS if asked; its base URL."""
+    port = free_port()
+    cmd = ["uvicorn", "asgi_app:app", "--port", str(port), "--workers", str(workers),
+           "--no-access-log"]
+    if tls:
+        cert, key = make_cert(tmp_path)
+        cmd += ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
+    server("uvicorn", cmd, port, cwd=str(APPS), env={"OTEL_SERVICE_NAME": "asgi"})
+    return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
+
+
+@pytest.mark.parametrize("tls", [pytest.param(False, marks=pytest.mark.kernel_matrix), True],
+                         ids=["http", "https"])
+@pytest.mark.parametrize("workers", [2, 4])
+def test_uvicorn_workers_handed_the_listening_socket_are_counted(workers, tls, server, redscope,
+                                                                 tmp_path):
     # uvicorn --workers spawns each worker (fork, then exec of a new python) and hands it
     # the socket its master bound: the workers listen on it, the first one alone changes
-    # its state, and none of them descends from a process that listened
+    # its state, and none of them descends from a process that listened. Over TLS, asyncio
+    # drives OpenSSL through memory BIOs: SSL_read names no socket.
     rs = redscope()
-    port = free_port()
-    server("uvicorn", ["uvicorn", "asgi_app:app", "--port", str(port), "--workers",
-                       str(workers), "--no-access-log"], port, cwd=str(APPS),
-           env={"OTEL_SERVICE_NAME": "asgi"})
-    sent = keepalive_clients("http://127.0.0.1:%d" % port, 2 * workers + 1, UV_PATHS)
+    url = uvicorn(server, tmp_path, workers, tls)
+    sent = keepalive_clients(url, 2 * workers + 1, UV_PATHS)
     assert sent[("/boom", 500)] == 2 * workers + 1
-    clean(exact(rs, "asgi", routed(sent)))
+    m = exact(rs, "asgi", routed(sent))
+    clean(m)
+    scheme = "https" if tls else "http"
+    assert sum(m.request_counts("asgi", url_scheme=scheme).values()) == sum(sent.values())
+    assert m.value("redscope_tls_unattributed_calls_total") == 0
+    assert m.value("redscope_tls_unsupported_processes_total") == 0
 
 
-def test_uvicorn_running_before_redscope_is_counted(server, redscope):
-    port = free_port()
-    server("uvicorn", ["uvicorn", "asgi_app:app", "--port", str(port), "--workers", "2",
-                       "--no-access-log"], port, cwd=str(APPS), env={"OTEL_SERVICE_NAME": "asgi"})
-    url = "http://127.0.0.1:%d" % port
+def test_uvicorn_running_before_redscope_is_counted(server, redscope, tmp_path):
+    url = uvicorn(server, tmp_path, 2)
     keepalive_clients(url, 4, UV_PATHS)  # every worker has served before redscope starts
     rs = redscope()
     sent = keepalive_clients(url, 5, UV_PATHS)
