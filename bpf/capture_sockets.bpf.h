@@ -118,7 +118,8 @@ static __always_inline bool unix_server_found(struct sock *sk, __u32 tgid, int r
 {
 	struct unix_sock *us;
 
-	if (!targ_auto || tgid == targ_self_tgid)
+	/* bpf_skc_to_unix_sock came with bpf_task_pt_regs (Linux 5.15): not before */
+	if (!targ_auto || tgid == targ_self_tgid || !targ_task_pt_regs)
 		return false;
 	us = bpf_skc_to_unix_sock(sk); /* a plain load of addr, not a probe read */
 	if (!us || !us->addr || !read_a_request(ret))

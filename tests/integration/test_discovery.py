@@ -133,6 +133,7 @@ def test_gunicorn_started_by_socket_activation(server, redscope, tmp_path):
         clean(exact(rs, "activated-%d" % srv.port, sent))
 
 
+@pytest.mark.kernel_matrix
 def test_a_server_that_executes_itself_again_keeps_being_counted(server, redscope):
     port = free_port()
     rs = redscope()
