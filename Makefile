@@ -5,6 +5,7 @@
 #   make vmlinux ARCH=arm64   regenerate bpf/vmlinux/arm64/vmlinux.h (root)
 #   make run      install missing build dependencies, build, start redscope (root)
 #   make test     install missing dependencies, build, run every test (root)
+#   make check    the quick tier: build, unit, fuzz smoke, the core integration cases (root)
 #   make vmtest   the kernel matrix: core tests in QEMU guests of 5.10, 6.1, 6.12 (x86) and
 #                 6.1, 6.12 (arm64) (root)
 #   make demo     gunicorn + Django under locust, redscope, a real Prometheus (root)
@@ -59,7 +60,7 @@ endif
 endif
 # what runs the build runs on this machine's architecture only; another's is built here
 # and run in QEMU by make vmtest
-RUNS_HERE := run test unit integration vmtest fuzz fuzz-smoke soak bench demo
+RUNS_HERE := run test check unit integration vmtest fuzz fuzz-smoke soak bench demo
 ifneq ($(ARCH),$(HOST_ARCH))
 ifneq ($(filter $(RUNS_HERE),$(MAKECMDGOALS)),)
 $(error make ARCH=$(ARCH) $(filter $(RUNS_HERE),$(MAKECMDGOALS)): runs on this machine's \
@@ -98,15 +99,16 @@ PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.
 	user/selectors.c user/prompb.c user/nhist.c $(PB_SRC)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all run test unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak \
+.PHONY: FORCE all run test check unit integration vmtest matrix-builds vmlinux fuzz fuzz-smoke soak \
 	bench demo rules deps deps-test deps-demo install clean
 .DELETE_ON_ERROR:
 
 all: $(BUILD)/redscope
 
-$(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fuzz:
+$(BUILD) $(BUILD)/user $(BUILD)/unit $(BUILD)/fuzz $(BUILD)/san $(BUILD)/fuzzobj:
 	$(Q)mkdir -p $@
 
 $(BUILD)/redscope.bpf.o: bpf/redscope.bpf.c $(VMLINUX_H) | $(BUILD)
@@ -150,20 +152,44 @@ $(BUILD)/redscope: $(USER_OBJS) $(PB_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-# test_h1_* run the BPF parser (bpf/h1.bpf.h) as C, through tests/unit/bpf_shim.h
-$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
-		$(PURE_SRCS) | $(BUILD)/unit
+# The modules under test, compiled once with the sanitizers for every unit test
+# ($(BUILD)/san/) and once more for the fuzzers ($(BUILD)/fuzzobj/), each test linking them
+TEST_CFLAGS = -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -Iinclude -Iuser -Itests/unit -I$(BUILD)
+pure_objs = $(patsubst user/%.c,$(BUILD)/$(1)/%.o,$(filter user/%,$(PURE_SRCS))) \
+	$(BUILD)/$(1)/metrics.pb-c.o
+SAN_OBJS := $(call pure_objs,san)
+FUZZ_OBJS := $(call pure_objs,fuzzobj)
+TEST_LIBS := -lyaml -lprotobuf-c -lm -lpthread
+.SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS)
+
+$(BUILD)/san/%.o: user/%.c $(BUILD)/metrics.pb-c.h | $(BUILD)/san
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) $(SAN_FLAGS) -Iinclude -Iuser -Itests/unit \
-		-I$(BUILD) -DREDSCOPE_VERSION='"test"' $< $(PURE_SRCS) -lyaml -lprotobuf-c -lm -lpthread -o $@
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -MMD -MP -DREDSCOPE_VERSION='"test"' -c $< -o $@
+
+$(BUILD)/san/metrics.pb-c.o: $(PB_SRC) | $(BUILD)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/fuzzobj/%.o: user/%.c $(BUILD)/metrics.pb-c.h | $(BUILD)/fuzzobj
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_SAN_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
+		-DREDSCOPE_VERSION='"fuzz"' -c $< -o $@
+
+$(BUILD)/fuzzobj/metrics.pb-c.o: $(PB_SRC) | $(BUILD)/fuzzobj
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_SAN_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# test_h1_* run the BPF parser (bpf/h1.bpf.h) as C, through tests/unit/bpf_shim.h
+$(BUILD)/unit/%: tests/unit/%.c $(SAN_OBJS) | $(BUILD)/unit
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $(SAN_FLAGS) -MMD -MP -DREDSCOPE_VERSION='"test"' $< $(SAN_OBJS) \
+		$(TEST_LIBS) -o $@
 
 # libFuzzer targets: everything that reads captured bytes, with ASan and UBSan
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/unit/*.h bpf/*.h include/*.h user/*.h) \
-		$(PURE_SRCS) | $(BUILD)/fuzz
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz
 	$(call msg,FUZZ-CC,$@)
-	$(Q)$(CLANG) -std=gnu11 -D_GNU_SOURCE -O1 -g $(WARNINGS) -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -Iinclude -Iuser -Itests/unit -I$(BUILD) -DREDSCOPE_VERSION='"fuzz"' \
-		$< $(PURE_SRCS) -lyaml -lprotobuf-c -lm -lpthread -o $@
+	$(Q)$(CLANG) $(TEST_CFLAGS) $(FUZZ_SAN_FLAGS) -fsanitize=fuzzer -MMD -MP \
+		-DREDSCOPE_VERSION='"fuzz"' $< $(FUZZ_OBJS) $(TEST_LIBS) -o $@
 
 # corpus: the seeds in the repo, grown under build/ from run to run; a crash fails
 # the target and its input is left in build/fuzz/ (crash-*)
@@ -225,10 +251,31 @@ matrix-builds:
 vmlinux: all
 	$(Q)$(PYTHON) tests/vm/vmtest.py vmlinux $(ARCH) $(VMLINUX_H)
 
-test: deps-test
-	$(Q)$(MAKE) --no-print-directory all matrix-builds unit fuzz-smoke
-	$(Q)$(MAKE) --no-print-directory integration
-	$(Q)$(MAKE) --no-print-directory vmtest
+# each stage timed, the times printed at the end (and where it failed)
+STAGE_TIMES = $(BUILD)/stage-times
+stage = scripts/stage.sh $(STAGE_TIMES) $(1) $(MAKE) --no-print-directory
+test:
+	$(Q)mkdir -p $(BUILD) && rm -f $(STAGE_TIMES)
+	$(Q)scripts/stage.sh $(STAGE_TIMES) install scripts/install-deps.sh build test
+	$(Q)$(call stage,build) -j2 all matrix-builds $(UNIT_TESTS) $(FUZZ_TARGETS)
+	$(Q)$(call stage,unit) unit
+	$(Q)$(call stage,fuzz-smoke) fuzz-smoke
+	$(Q)$(call stage,integration) integration
+	$(Q)$(call stage,kernel-matrix) vmtest
+	$(Q)scripts/stage.sh --report $(STAGE_TIMES)
+
+# the quick tier for the inner loop (root): build, unit tests, every fuzzer for
+# CHECK_FUZZ_SECONDS, and the integration cases of the core path (those the kernel
+# matrix runs) on this kernel, under each capture backend it has
+CHECK_FUZZ_SECONDS ?= 3
+check: deps-test
+	$(Q)mkdir -p $(BUILD) && rm -f $(STAGE_TIMES)
+	$(Q)$(call stage,build) -j2 all $(UNIT_TESTS) $(FUZZ_TARGETS)
+	$(Q)$(call stage,unit) unit
+	$(Q)$(call stage,fuzz-smoke) fuzz-smoke FUZZ_SMOKE_SECONDS=$(CHECK_FUZZ_SECONDS)
+	$(Q)scripts/stage.sh $(STAGE_TIMES) core-integration $(PYTHON) -m pytest -ra -m kernel_matrix \
+		tests/integration $(PYTEST_ARGS)
+	$(Q)scripts/stage.sh --report $(STAGE_TIMES)
 
 # the soak test for longer than CI runs it (SOAK_SECONDS, default 10 minutes)
 SOAK_SECONDS ?= 600
@@ -254,4 +301,5 @@ clean:
 	$(call msg,CLEAN,$(BUILD))
 	$(Q)rm -rf $(BUILD)
 
--include $(USER_OBJS:.o=.d) $(PB_OBJ:.o=.d) $(BUILD)/redscope.bpf.d
+-include $(USER_OBJS:.o=.d) $(PB_OBJ:.o=.d) $(BUILD)/redscope.bpf.d $(SAN_OBJS:.o=.d) \
+	$(FUZZ_OBJS:.o=.d) $(UNIT_TESTS:=.d) $(FUZZ_TARGETS:=.d)

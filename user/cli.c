@@ -113,11 +113,13 @@ static void usage(FILE *out)
 		"                             tracepoints, paid by every process) or auto, the cheapest\n"
 		"                             the kernel has (default)\n"
 		"  --max-connections=N        connections followed at once (default %u)\n"
+		"  --max-processes=N          processes watched at once (default %u); requests of\n"
+		"                             servers beyond are counted as unwatched\n"
 		"  --log.level=LEVEL          error, warn, info or debug (default info)\n"
 		"  -v, --verbose              same as --log.level=debug\n"
 		"  -h, --help                 show this help and exit\n"
 		"      --version              show the version and exit\n",
-		DEFAULT_MAX_ROUTES, NHIST_DEFAULT_MAX_BUCKETS, RS_MAX_CONNS);
+		DEFAULT_MAX_ROUTES, NHIST_DEFAULT_MAX_BUCKETS, RS_MAX_CONNS, RS_MAX_TARGETS);
 }
 
 /* Ascending bucket bounds, positive (or from zero, allow_zero), at most CLI_MAX_BUCKETS. */
@@ -209,6 +211,7 @@ enum {
 	OPT_BUCKETS,
 	OPT_SIZE_BUCKETS,
 	OPT_MAX_CONNS,
+	OPT_MAX_PROCS,
 	OPT_CAPTURE,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
@@ -237,6 +240,7 @@ static const struct option long_opts[] = {
 	{ "duration-buckets", required_argument, NULL, OPT_BUCKETS },
 	{ "body-size-buckets", required_argument, NULL, OPT_SIZE_BUCKETS },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 	{ "capture", required_argument, NULL, OPT_CAPTURE },
 	{ "compat", required_argument, NULL, OPT_COMPAT },
 	{ "comm", required_argument, NULL, OPT_COMM },
@@ -426,6 +430,13 @@ static int value_option(struct config *c, int opt, char *arg)
 			return -1;
 		}
 		c->kernel.max_connections = v;
+		return 0;
+	case OPT_MAX_PROCS:
+		if (!number(arg, 1, 1 << 22, &v)) {
+			p_err("invalid --max-processes '%s': expected 1 to %d", arg, 1 << 22);
+			return -1;
+		}
+		c->kernel.max_processes = v;
 		return 0;
 	case OPT_LOG_LEVEL:
 		if (log_level_parse(arg, &log_level)) {

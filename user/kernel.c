@@ -392,6 +392,10 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 	if (!tracepoint_exists("syscalls", "sys_enter_close_range"))
 		bpf_program__set_autoload(skel->progs.enter_close_range, false);
 	bpf_map__set_max_entries(skel->maps.watched, tgid_chunks());
+	if (opts->max_processes) {
+		bpf_map__set_max_entries(skel->maps.targets, opts->max_processes);
+		bpf_map__set_max_entries(skel->maps.busy_open, opts->max_processes);
+	}
 	if (opts->max_connections) {
 		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
 		bpf_map__set_max_entries(skel->maps.ssl_socks, opts->max_connections);

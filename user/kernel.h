@@ -19,6 +19,7 @@
 struct kernel_opts {
 	const struct selectors *sel;
 	uint32_t max_connections; /* 0: the object's default */
+	uint32_t max_processes;	  /* 0: the object's default */
 	enum capture capture;
 };
 

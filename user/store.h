@@ -173,7 +173,8 @@ struct process_gauges {
 	const struct identity *id;
 	int64_t active;	  /* requests in flight */
 	uint64_t busy_ns; /* time spent in requests so far, a running one included */
-	bool worker;	  /* its parent is watched and in the same service */
+	bool worker;	  /* its parent, or a sibling, is watched and in the same service */
+	pid_t unwatched_parent; /* its parent when that is not watched, else 0 */
 };
 /*
  * Set every service's gauges (in flight, processes, workers, busy time) from its live

@@ -499,9 +499,34 @@ static bool process_gauges(int fd, __u32 tgid, uint64_t now, struct process_gaug
 	    now > since)
 		g->busy_ns += now - since; /* a request is still going */
 	ppid = procs__known_parent(tgid);
-	g->worker = ppid > 0 && !bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) &&
+	g->unwatched_parent = ppid > 0 && bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) ? ppid : 0;
+	g->worker = ppid > 0 && !g->unwatched_parent &&
 		    (parent_id = procs__known_identity(ppid)) && identity__equal(parent_id, g->id);
 	return true;
+}
+
+static int cmp_unwatched_parent(const void *a, const void *b)
+{
+	pid_t x = ((const struct process_gauges *)a)->unwatched_parent;
+	pid_t y = ((const struct process_gauges *)b)->unwatched_parent;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Targets of one service whose parent is not watched, forked by the same parent, are
+ * its workers too: a master that never served (uvicorn's binds and hands the socket
+ * over) is not a target.
+ */
+static void mark_sibling_workers(struct process_gauges *g, size_t n)
+{
+	qsort(g, n, sizeof(*g), cmp_unwatched_parent);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = i + 1; j < n && g[j].unwatched_parent == g[i].unwatched_parent; j++) {
+			if (g[i].unwatched_parent && identity__equal(g[i].id, g[j].id))
+				g[i].worker = g[j].worker = true;
+		}
+	}
 }
 
 /*
@@ -527,6 +552,8 @@ void targets__refresh(struct store *st)
 		if (process_gauges(fd, key, now, &g))
 			buf__append(&gauges, &g, sizeof(g));
 	}
+	if (!gauges.oom)
+		mark_sibling_workers((struct process_gauges *)gauges.data, gauges.len / sizeof(g));
 	store__lock(st);
 	if (!gauges.oom)
 		store__set_gauges(st, (const struct process_gauges *)gauges.data,

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from conftest import APPS, GUNICORN, Wrk, curl_requests, exact, free_port, unframed
+from conftest import (APPS, GUNICORN, Redscope, Wrk, curl_requests, exact, free_port, unframed,
+                      wait_for)
 from rawhttp import Conn, request
 from test_tls import make_cert
 from test_kubernetes import MIX, containers  # noqa: F401  (the fixture)
@@ -69,8 +70,7 @@ def uvicorn(server, tmp_path, workers, tls=False):
     return "%s://127.0.0.1:%d" % ("https" if tls else "http", port)
 
 
-@pytest.mark.parametrize("tls", [pytest.param(False, marks=pytest.mark.kernel_matrix), True],
-                         ids=["http", "https"])
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize("workers", [2, 4])
 def test_uvicorn_workers_handed_the_listening_socket_are_counted(workers, tls, server, redscope,
                                                                  tmp_path):
@@ -90,6 +90,22 @@ def test_uvicorn_workers_handed_the_listening_socket_are_counted(workers, tls, s
     assert m.value("redscope_tls_unsupported_processes_total") == 0
 
 
+@pytest.mark.kernel_matrix
+def test_workers_spawned_with_a_socket_their_master_never_listened_on(server, redscope):
+    # uvicorn's shape in the standard library alone (the kernel matrix's guests run it):
+    # the master binds, each worker is a new program that listens on the socket it was
+    # handed; only the first listen changes the socket's state
+    rs = redscope()
+    port = free_port()
+    srv = server("spawned", [sys.executable, str(APPS / "handed.py"), "spawn", "2", str(port)],
+                 port, env={"OTEL_SERVICE_NAME": "spawned"})
+    sent = keepalive_clients(srv.url, 6, MIX * 3)
+    m = exact(rs, "spawned", sent)
+    clean(m)
+    assert sent == served_by(srv.log_path)
+    assert m.value("http_server_workers", service_name="spawned") == 2
+
+
 def test_uvicorn_running_before_redscope_is_counted(server, redscope, tmp_path):
     url = uvicorn(server, tmp_path, 2)
     keepalive_clients(url, 4, UV_PATHS)  # every worker has served before redscope starts
@@ -98,7 +114,6 @@ def test_uvicorn_running_before_redscope_is_counted(server, redscope, tmp_path):
     clean(exact(rs, "asgi", routed(sent)))
 
 
-@pytest.mark.kernel_matrix
 def test_systemd_socket_activation_hands_a_server_its_listening_socket(server, redscope,
                                                                        tmp_path):
     rs = redscope()
@@ -133,7 +148,6 @@ def test_gunicorn_started_by_socket_activation(server, redscope, tmp_path):
         clean(exact(rs, "activated-%d" % srv.port, sent))
 
 
-@pytest.mark.kernel_matrix
 def test_a_server_that_executes_itself_again_keeps_being_counted(server, redscope):
     port = free_port()
     rs = redscope()
@@ -162,7 +176,6 @@ def test_a_server_started_before_redscope_then_executing_itself_again(server, re
     clean(exact(rs, "reexec", sent))
 
 
-@pytest.mark.kernel_matrix
 def test_an_inetd_style_server_handed_the_connection_is_counted(server, redscope):
     rs = redscope()
     port = free_port()
@@ -201,3 +214,31 @@ def test_pods_running_before_start_are_counted_across_restarts(containers, gunic
             assert rs.stop() == 0
             # requests while redscope is down are not counted by the next one
             curl_requests(app.url, MIX)
+
+
+def test_requests_of_servers_beyond_max_processes_are_counted_as_unwatched(server, tmp_path):
+    # the table of watched processes is full: a server found afterwards cannot be
+    # watched, and each request it reads is counted as such (the sockets and fentry
+    # captures, the default on every kernel of the matrix; not parametrized by capture)
+    holder = free_port()  # a listener that holds a place in the table from the start
+    server("holder", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(holder)],
+           holder)
+    probe = Redscope(tmp_path, [])
+    try:
+        seeded = int(probe.metrics().value("redscope_tracked_processes"))
+    finally:
+        assert probe.stop() == 0
+    assert seeded >= 1
+    rs = Redscope(tmp_path, ["--max-processes=%d" % seeded])
+    try:
+        url = uvicorn(server, tmp_path, 2)
+        sent = keepalive_clients(url, 5, UV_PATHS)
+        assert sum(sent.values()) == 75
+        wait_for(lambda: rs.metrics().value("redscope_requests_unwatched_total") >= 75, 10,
+                 what="the unwatched requests counted")
+        m = rs.metrics()
+        assert m.value("redscope_requests_unwatched_total") == 75
+        assert m.request_counts("asgi") == {}
+        assert m.value("redscope_tracked_processes") == seeded
+    finally:
+        assert rs.stop() == 0

@@ -128,6 +128,9 @@ static void values_are_checked(void)
 	CHECK_EQ(PARSE("--max-connections=64"), CLI_RUN);
 	CHECK_EQ(cfg.kernel.max_connections, 64);
 	CHECK_EQ(PARSE("--max-connections=63"), CLI_USAGE);
+	CHECK_EQ(PARSE("--max-processes=1"), CLI_RUN);
+	CHECK_EQ(cfg.kernel.max_processes, 1);
+	CHECK_EQ(PARSE("--max-processes=0"), CLI_USAGE);
 	CHECK_EQ(PARSE("--max-routes=0"), CLI_USAGE);
 	CHECK_EQ(PARSE("--web.telemetry-path=metrics"), CLI_USAGE);
 	CHECK_EQ(PARSE("--kubernetes"), CLI_RUN);

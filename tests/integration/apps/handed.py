@@ -5,6 +5,9 @@ Usage:
   handed.py listen-fds      the listening socket from systemd socket activation
                             (LISTEN_FDS=1, LISTEN_PID=own pid: fd 3)
   handed.py inetd           one accepted connection on fds 0 and 1 (inetd style)
+  handed.py spawn N PORT    binds PORT and never listens: starts N workers as new
+                            programs (fork, then exec) handed the socket, each of which
+                            listens on it and serves (uvicorn --workers' shape)
   handed.py reexec N PORT   binds and listens on PORT, serves N requests, then executes
                             itself again keeping the listening socket (a binary
                             upgrade), and the new image serves on; "GET /generation"
@@ -12,8 +15,10 @@ Usage:
 """
 import http.server
 import os
+import signal
 import socket
 import socketserver
+import subprocess
 import sys
 
 GENERATION = int(os.environ.get("HANDED_GENERATION", "0"))
@@ -85,6 +90,30 @@ def serve_reexec(limit, port):
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
+def serve_spawned(workers, port):
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    procs = [subprocess.Popen([sys.executable, __file__, "worker", str(sock.fileno())],
+                              pass_fds=[sock.fileno()]) for _ in range(workers)]
+
+    def stop(*_):
+        # the workers' exits end the waits below (a handler may not wait itself: the
+        # wait it interrupted holds the lock)
+        for p in procs:
+            p.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    for p in procs:
+        p.wait()
+
+
+def serve_worker(fd):
+    sock = socket.socket(fileno=fd)
+    sock.listen(64)  # the socket's state changes at the first worker's listen only
+    Server(sock).serve_forever()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "listen-fds":
@@ -92,6 +121,10 @@ if __name__ == "__main__":
         Server(socket.socket(fileno=3)).serve_forever()
     elif mode == "inetd":
         serve_inetd()
+    elif mode == "spawn":
+        serve_spawned(int(sys.argv[2]), int(sys.argv[3]))
+    elif mode == "worker":
+        serve_worker(int(sys.argv[2]))
     elif mode == "reexec":
         serve_reexec(int(sys.argv[2]), int(sys.argv[3]))
     else:
