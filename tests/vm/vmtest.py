@@ -128,7 +128,6 @@ GUEST_PACKAGES = [
     "python3", "gunicorn", "python3-flask", "python3-pytest", "python3-requests",
     "python3-prometheus-client",
     "curl", "wrk", "openssl", "bpftool", "procps", "util-linux", "iproute2",
-    "uvicorn", "python3-fastapi", "systemd",  # servers handed their sockets (test_discovery)
 ]
 GUEST_DROP = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
               "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf"]
