@@ -166,10 +166,12 @@ class WrkResult:
         self.rps, self.p99_ms, self.total, self.errors, self.seconds = rps, p99_ms, total, errors, seconds
 
 
-def wrk(url, seconds, connections, threads=1, script=None, script_args=(), cpus=None):
-    """Run wrk pinned to the client CPUs; requests/s, p99 ms, requests completed."""
+def wrk(url, seconds, connections, threads=1, script=None, script_args=(), cpus=None,
+        close=False):
+    """Run wrk pinned to the client CPUs; requests/s, p99 ms, requests completed. close:
+    a connection per request (Connection: close)."""
     cmd = ["taskset", "-c", cpus or CLIENT_CPUS, "wrk", "-t%d" % threads, "-c%d" % connections,
-           "-d%ds" % seconds, "--latency"]
+           "-d%ds" % seconds, "--latency"] + (["-H", "Connection: close"] if close else [])
     if script:
         cmd += ["-s", wrk_script(script)]
     cmd.append(url)
@@ -189,6 +191,24 @@ def wrk(url, seconds, connections, threads=1, script=None, script_args=(), cpus=
     non2xx = int(m.group(1)) if m else 0
     r = WrkResult(rps, float(p99.group(1)) * scale, total, errors, seconds)
     r.non2xx = non2xx
+    return r
+
+
+def hey(url, seconds, connections, keepalive=True, cpus=None):
+    """Run hey (a Go client) pinned to the client CPUs, as wrk() does; requests/s, p99 ms,
+    requests completed (responses of any status)."""
+    cmd = ["taskset", "-c", cpus or CLIENT_CPUS, "hey", "-z", "%ds" % seconds,
+           "-c", str(connections), "-cpus", "1"] + ([] if keepalive else ["-disable-keepalive"])
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    statuses = [(int(c), int(n)) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)]
+    total = sum(n for _, n in statuses)
+    p99 = re.search(r"99%% in ([\d.]+) secs", out)
+    m = re.search(r"Error distribution:(.*)", out, re.S)
+    errors = sum(int(n) for n in re.findall(r"\[(\d+)\]", m.group(1))) if m else 0
+    r = WrkResult(rps, float(p99.group(1)) * 1e3 if p99 else 0.0, total, errors, seconds)
+    r.non2xx = sum(n for c, n in statuses if c >= 400)
     return r
 
 

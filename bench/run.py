@@ -32,15 +32,14 @@ from benchlib import (APPS, CLIENT_CPUS, GUNICORN, ROOT, SERVER_CPUS, STATIC_BYT
                       Gunicorn, HookFloor, Nginx, Redscope, UdpSink, bpf_stats_get, bpf_stats_set, cpu_seconds,
                       http_get, log, median, pct, prog_delta,
                       prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
+from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
 
 SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale"]
 
 
 def host_backends():
     """The capture backends this kernel has, cheapest first: each is measured."""
-    tracefs = [pathlib.Path(p) for p in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")]
-    socket_tps = any((t / "events/sock/sock_recv_length").exists() for t in tracefs)
-    return (["sockets"] if socket_tps else []) + ["syscalls"]
+    return (["sockets"] if socket_tracepoints() else []) + ["syscalls"]
 
 
 BACKENDS = host_backends()

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what redscope needs on Debian or Ubuntu, only what is missing.
-# Usage: scripts/install-deps.sh [--arch=ARCH] [--list] build [test] [demo]
+# Usage: scripts/install-deps.sh [--arch=ARCH] [--list] build [test] [demo] [bench]
 #
 # build: what `make` needs to build for ARCH (amd64 or arm64, also spelt x86 and aarch64;
 # default: this machine's): the host's tools, the C compiler for ARCH (Debian's cross
@@ -8,6 +8,8 @@
 # daemon links, for ARCH (multiarch: dpkg --add-architecture ARCH first).
 # test: every test's tools, and what the kernel matrix builds and boots for each of its
 # architectures (amd64 and arm64): their build packages and qemu-system-x86/-arm.
+# bench: what `make bench` runs: the servers and load generators of the benchmarks (wrk
+# and hey, a Go client), perf for bench/profile.py.
 # --list prints the packages the groups need, one a line, and installs nothing.
 set -eu
 
@@ -21,6 +23,7 @@ python3-prometheus-client python3-protobuf protobuf-compiler python3-gevent util
 uwsgi-plugin-python3 nginx nodejs
 libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps cpio
 haproxy tinyproxy busybox uvicorn python3-fastapi"
+BENCH_PKGS="gunicorn python3 python3-prometheus-client wrk hey nginx nodejs linux-perf"
 MATRIX_ARCHES="amd64 arm64"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's
 # packages). Machines may have them from other repositories (a kubectl package,
@@ -73,10 +76,11 @@ for group in "$@"; do
 	build) want="$want build" ;;
 	test) want="$want test"; WANT_TEST_TOOLS=1 ;;
 	demo) want="$want demo" ;;
-	*) echo "install-deps: unknown group '$group' (expected build, test or demo)" >&2; exit 2 ;;
+	bench) want="$want bench" ;;
+	*) echo "install-deps: unknown group '$group' (expected build, test, demo or bench)" >&2; exit 2 ;;
 	esac
 done
-[ -n "$want" ] || { echo "usage: $0 [--arch=ARCH] build [test] [demo]" >&2; exit 2; }
+[ -n "$want" ] || { echo "usage: $0 [--arch=ARCH] build [test] [demo] [bench]" >&2; exit 2; }
 
 pkgs=""
 for group in $want; do
@@ -94,6 +98,7 @@ for group in $want; do
 		done
 		;;
 	demo) pkgs="$pkgs $DEMO_PKGS" ;;
+	bench) pkgs="$pkgs $BENCH_PKGS" ;;
 	esac
 done
 if [ -n "$list" ]; then

@@ -3,13 +3,26 @@
 # next slowdown is seen when it happens.
 #   scripts/stage.sh FILE NAME CMD...   run CMD as stage NAME, its time appended to FILE;
 #                                       when it fails, the times so far, then its status
-#   scripts/stage.sh --report FILE      the times in FILE, and their total
+#   scripts/stage.sh --report FILE      the times in FILE, and the wall time from the
+#                                       first stage's start to the last one's end (stages
+#                                       may run alongside each other)
 set -u
 
 report() {
 	awk -F'\t' '
-		{ printf "  %-28s %4d min %02d s  %s\n", $1, $2 / 60, $2 % 60, $3; total += $2 }
-		END { printf "  %-28s %4d min %02d s\n", "total", total / 60, total % 60 }' "$1"
+		{
+			printf "  %-28s %4d min %02d s  %s\n", $1, $2 / 60, $2 % 60, $3
+			if (NR == 1 || $4 < first) first = $4
+			if ($5 > last) last = $5
+			sum += $2
+		}
+		END {
+			wall = last - first
+			printf "  %-28s %4d min %02d s", "total (wall clock)", wall / 60, wall % 60
+			if (sum > wall + 1)
+				printf "  (%d min %02d s of it ran alongside)", (sum - wall) / 60, (sum - wall) % 60
+			printf "\n"
+		}' "$1"
 }
 
 if [ "${1:-}" = "--report" ]; then
@@ -24,9 +37,9 @@ start=$(date +%s)
 status=$?
 end=$(date +%s)
 if [ $status -eq 0 ]; then
-	printf '%s\t%d\tok\n' "$name" $((end - start)) >> "$file"
+	printf '%s\t%d\tok\t%d\t%d\n' "$name" $((end - start)) $start $end >> "$file"
 else
-	printf '%s\t%d\tfailed (exit %d)\n' "$name" $((end - start)) $status >> "$file"
+	printf '%s\t%d\tfailed (exit %d)\t%d\t%d\n' "$name" $((end - start)) $status $start $end >> "$file"
 	echo "stages:"
 	report "$file"
 fi

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 from bpfids import bpf_ids_held_by  # noqa: E402,F401  (the tests import it from here)
+from hooks import socket_tracepoints  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # the demo's launcher (deploy/demo/stack.py): how the tests run Prometheus and the demo
@@ -56,9 +57,8 @@ def host_captures():
     matrix guest names its own (REDSCOPE_CAPTURES)."""
     if os.environ.get("REDSCOPE_CAPTURES"):
         return os.environ["REDSCOPE_CAPTURES"].split(",")
-    tracefs = [pathlib.Path(p) for p in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")]
-    socket_tps = any((t / "events/sock/sock_recv_length").exists() for t in tracefs)
-    return (["sockets"] if socket_tps else []) + ["syscalls"]
+    return (["sockets"] if socket_tracepoints() else []) + ["syscalls"]
+
 
 
 CAPTURES = host_captures()

@@ -16,6 +16,17 @@ TRACEFS = [pathlib.Path("/sys/kernel/tracing/events"), pathlib.Path("/sys/kernel
 TRACING_FAMILIES = {"trace_fentry": "fentry", "trace_fexit": "fexit"}
 
 
+def socket_tracepoints():
+    """Does this kernel have the sock_recv_length tracepoint (Linux 6.3), what the sockets
+    capture needs? Its BPF tracepoint's type is in the kernel's BTF whether tracefs is
+    mounted or not (on a fresh machine nobody has mounted it before the first redscope
+    does); tracefs says where there is no BTF."""
+    try:
+        return b"\0btf_trace_sock_recv_length\0" in pathlib.Path("/sys/kernel/btf/vmlinux").read_bytes()
+    except OSError:
+        return any((events / "sock" / "sock_recv_length").exists() for events in TRACEFS)
+
+
 def tracepoint_category(name):
     for events in TRACEFS:
         found = list(events.glob("*/%s" % name))

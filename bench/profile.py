@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Where redscope's BPF time per request goes, for one server and one load generator.
+
+    bench/profile.py [--server gunicorn|nginx|nginx-close|node] [--client wrk|hey]
+                     [--seconds S] [--rounds N] [--perf]
+
+Each round runs the load with the hooks alone (bench/apps/hookfloor.bpf.c) and with
+redscope (the capture auto picks), with kernel.bpf_stats_enabled=1, and prints each
+program's runs and BPF time per request; the medians of the rounds at the end. --perf
+also samples the whole machine (perf record -a) during one more redscope run and lists
+the symbols BPF time is spent in: the programs themselves (bpf_prog_*) and the kernel
+helpers they call (map operations, probe reads, the ring buffer). Needs root.
+"""
+import argparse
+import collections
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True
+from benchlib import (APPS, CLIENT_CPUS, SERVER_CPUS, Gunicorn, HookFloor, Nginx,  # noqa: E402
+                      Redscope, bpf_stats_set, cpu_seconds, log, median, prog_delta, prog_stats,
+                      spawn, stop, stop_all, tmpdir, wait_port, free_port, hey, wrk)
+
+
+class NodeHttp:
+    """node's http server, one process, on the server CPUs (bench/apps/node_http.js)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.service = "bench-node-%d" % self.port
+        env = dict(os.environ, OTEL_SERVICE_NAME=self.service)
+        self.proc = spawn(["taskset", "-c", SERVER_CPUS, "node", str(APPS / "node_http.js"),
+                           str(self.port)], env=env)
+        wait_port(self.port, proc=self.proc)
+        self.url = "http://127.0.0.1:%d/" % self.port
+
+    def stop(self):
+        stop(self.proc)
+
+
+# (server, connections, keep-alive): gunicorn's sync workers close each connection
+SERVERS = {
+    "gunicorn": (Gunicorn, 6, True),
+    "nginx": (Nginx, 50, True),
+    "nginx-close": (Nginx, 50, False),
+    "node": (NodeHttp, 6, False),
+}
+
+
+def load(client, url, seconds, conns, keepalive):
+    if client == "hey":
+        return hey(url, seconds, conns, keepalive=keepalive)
+    return wrk(url, seconds, conns, close=not keepalive)
+
+
+def one(server, client, seconds, conns, keepalive, mode, perf=None):
+    """{program: (runs, ns)}, requests, daemon CPU s, for one load run."""
+    app = server()
+    load(client, app.url, 1, conns, keepalive)
+    holder = HookFloor() if mode == "floor" else Redscope()
+    time.sleep(0.5)
+    bpf_stats_set(1)
+    try:
+        before = prog_stats(holder.pid)
+        c0 = cpu_seconds(holder.pid)
+        rec = None
+        if perf:
+            rec = subprocess.Popen(["perf", "record", "-a", "-q", "-o", str(perf), "--",
+                                    "sleep", str(seconds)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        r = load(client, app.url, seconds, conns, keepalive)
+        if rec:
+            rec.wait(timeout=seconds + 60)
+        time.sleep(0.3)
+        after = prog_stats(holder.pid)
+        c1 = cpu_seconds(holder.pid)
+    finally:
+        bpf_stats_set(0)
+    counted = r.total
+    if mode != "floor":
+        counted = holder.scrape(app.service)["requests"]
+    holder.stop()
+    app.stop()
+    return prog_delta(before, after), counted, r, c1 - c0
+
+
+def perf_symbols(data, top=25):
+    """The symbols with the most samples, from perf report (kernel and BPF only)."""
+    out = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "sym",
+                          "--no-children", "-q"], capture_output=True, text=True,
+                         timeout=300).stdout
+    rows = []
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0].endswith("%") and parts[1] == "[k]":
+            rows.append((float(parts[0][:-1]), parts[2].strip()))
+    return rows[:top]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", choices=sorted(SERVERS), default="gunicorn")
+    ap.add_argument("--client", choices=["wrk", "hey"], default="wrk")
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--perf", action="store_true")
+    a = ap.parse_args()
+    server, conns, keepalive = SERVERS[a.server]
+    per_mode = collections.defaultdict(list)
+    try:
+        for rnd in range(a.rounds):
+            for mode in ("floor", "redscope"):
+                progs, counted, r, cpu = one(server, a.client, a.seconds, conns, keepalive, mode)
+                total = sum(ns for _, ns in progs.values())
+                per_mode[mode].append((total / counted, r.rps, progs, counted, cpu))
+                log("round %d %-8s %7.0f req/s, %6.0f ns BPF per request, %.2f runs per request"
+                    % (rnd + 1, mode, r.rps, total / counted,
+                       sum(n for n, _ in progs.values()) / counted))
+        print("%s under %s (%d connections%s), %d s per run, %d rounds:"
+              % (a.server, a.client, conns, "" if keepalive else ", one request each",
+                 a.seconds, a.rounds))
+        for mode in ("floor", "redscope"):
+            runs = per_mode[mode]
+            mid = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+            print("\n%s: median %.0f ns per request (runs: %s), %.0f req/s median%s"
+                  % ("hooks alone" if mode == "floor" else "redscope", mid[0],
+                     ", ".join("%.0f" % x[0] for x in runs), median([x[1] for x in runs]),
+                     "" if mode == "floor" else ", daemon %.2f CPU s per million requests"
+                     % (1e6 * median([x[4] / x[3] for x in runs]))))
+            print("  %-22s %10s %10s %12s" % ("program", "runs/req", "ns/run", "ns/req"))
+            for name, (n, ns) in sorted(mid[2].items(), key=lambda kv: -kv[1][1]):
+                if n:
+                    print("  %-22s %10.2f %10.0f %12.0f" % (name, n / mid[3], ns / n, ns / mid[3]))
+        fl = median([x[0] for x in per_mode["floor"]])
+        rs = median([x[0] for x in per_mode["redscope"]])
+        print("\nredscope / hooks alone: %.1fx (%.0f / %.0f ns per request)" % (rs / fl, rs, fl))
+        if a.perf:
+            data = tmpdir("perf") / "perf.data"
+            one(server, a.client, a.seconds, conns, keepalive, "redscope", perf=data)
+            print("\nperf record -a during a redscope run: kernel symbols by share of samples")
+            for share, sym in perf_symbols(data):
+                print("  %6.2f%%  %s" % (share, sym))
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    main()
