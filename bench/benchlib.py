@@ -21,7 +21,8 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-REDSCOPE = ROOT / "build" / "redscope"
+# the build measured: build/redscope, or another (REDSCOPE_BIN) to compare two builds
+REDSCOPE = pathlib.Path(os.environ.get("REDSCOPE_BIN", ROOT / "build" / "redscope"))
 BENCH = pathlib.Path(__file__).resolve().parent
 APPS = BENCH / "apps"
 PYTHON = "/usr/bin/python3"

@@ -140,23 +140,37 @@ __noinline int rs_emit(__u32 reason)
 }
 
 /*
+ * The oldest unanswered request goes into no series: off the queue, no longer in
+ * flight. Returns 0 when none was left. Global: the verifier checks it once, not once
+ * per iteration of drop_pending's loop.
+ */
+__noinline int rs_drop_oldest(void)
+{
+	struct rs_work *w = work_get();
+	struct rs_pipe_key pk = {};
+	struct rs_request *r;
+
+	if (!w || !pending(w))
+		return 0;
+	r = oldest(w, &pk);
+	pop_oldest(w, &pk, r ? r->tgid : w->conn.tgid, w->now);
+	return 1;
+}
+
+/*
  * Every unanswered request of the connection goes into no series: their responses
  * cannot be framed. Counted as unframed, for reason.
  */
 static __always_inline void drop_pending(struct rs_work *w, __u32 reason)
 {
-	struct rs_pipe_key pk = {};
-	struct rs_request *r;
-	__u32 n, i;
+	__u32 n = pending(w);
 
-	n = pending(w);
 	if (!n)
 		return;
 	stat_add(RS_STAT_UNFRAMED + (reason < RS_R__COUNT ? reason : RS_R_RESYNC), n);
-	for (i = 0; i < RS_PIPELINE_MAX + 1 && pending(w); i++) {
-		r = oldest(w, &pk);
-		pop_oldest(w, &pk, r ? r->tgid : w->conn.tgid, w->now);
-	}
+	for (__u32 i = 0; i < RS_PIPELINE_MAX + 1; i++)
+		if (!rs_drop_oldest())
+			break;
 }
 
 /*

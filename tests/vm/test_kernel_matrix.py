@@ -70,6 +70,8 @@ def test_core_cases_pass_inside_the_kernel(kernel):
     for w in r.warnings():
         print("redscope switched off or warned: " + w)
     print("hooks: %s" % r.hooks)
+    for case, seconds in sorted(r.case_seconds.items(), key=lambda kv: -kv[1]):
+        print("%6.1f s  %s" % (seconds, case))
     assert r.rc is not None, "the guest reported nothing in %.0f s; its console ends:\n%s" % (
         r.seconds, r.tail())
     assert r.kernel == vmtest.kernel_release(package)
