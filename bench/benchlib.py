@@ -21,8 +21,7 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# the build measured: build/redscope, or another (REDSCOPE_BIN) to compare two builds
-REDSCOPE = pathlib.Path(os.environ.get("REDSCOPE_BIN", ROOT / "build" / "redscope"))
+REDSCOPE = ROOT / "build" / "redscope"
 BENCH = pathlib.Path(__file__).resolve().parent
 APPS = BENCH / "apps"
 PYTHON = "/usr/bin/python3"
@@ -258,14 +257,15 @@ redscope_messages = []   # what the redscope instances logged (warn and above)
 class Redscope:
     """build/redscope serving on a free port; ready when /healthz says ok."""
 
-    def __init__(self, args=(), cpus=None):
-        if not REDSCOPE.exists():
-            raise SystemExit("%s is missing: run make first" % REDSCOPE)
+    def __init__(self, args=(), cpus=None, binary=None):
+        binary = pathlib.Path(binary or REDSCOPE)
+        if not binary.exists():
+            raise SystemExit("%s is missing: run make first" % binary)
         self.port = free_port()
         pin = ["taskset", "-c", cpus] if cpus else []
         self.logfile = tmpdir("redscope") / "log"
         with open(self.logfile, "w") as logf:
-            self.proc = spawn(pin + [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port,
+            self.proc = spawn(pin + [str(binary), "--web.listen-address=127.0.0.1:%d" % self.port,
                                      "--log.level=warn"] + list(args), stdout=logf, stderr=logf)
         self.pid = self.proc.pid
         deadline = time.monotonic() + 30

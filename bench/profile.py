@@ -2,11 +2,13 @@
 """Where redscope's BPF time per request goes, for one server and one load generator.
 
     bench/profile.py [--server gunicorn|nginx|nginx-close|node] [--client wrk|hey]
-                     [--seconds S] [--rounds N] [--perf]
+                     [--seconds S] [--rounds N] [--build NAME=PATH]... [--perf]
 
 Each round runs the load with the hooks alone (bench/apps/hookfloor.bpf.c) and with
 redscope (the capture auto picks), with kernel.bpf_stats_enabled=1, and prints each
-program's runs and BPF time per request; the medians of the rounds at the end. --perf
+program's runs and BPF time per request; the medians of the rounds at the end. Each
+--build adds another redscope binary to the rounds (a change beside the build it
+changes: --build before=/tmp/old/redscope). --perf
 also samples the whole machine (perf record -a) during one more redscope run and lists
 the symbols BPF time is spent in: the programs themselves (bpf_prog_*) and the kernel
 helpers they call (map operations, probe reads, the ring buffer). Needs root.
@@ -21,7 +23,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import (APPS, CLIENT_CPUS, SERVER_CPUS, Gunicorn, HookFloor, Nginx,  # noqa: E402
+from benchlib import (APPS, SERVER_CPUS, Gunicorn, HookFloor, Nginx,  # noqa: E402
                       Redscope, bpf_stats_set, cpu_seconds, log, median, prog_delta, prog_stats,
                       spawn, stop, stop_all, tmpdir, wait_port, free_port, hey, wrk)
 
@@ -57,11 +59,11 @@ def load(client, url, seconds, conns, keepalive):
     return wrk(url, seconds, conns, close=not keepalive)
 
 
-def one(server, client, seconds, conns, keepalive, mode, perf=None):
+def one(server, client, seconds, conns, keepalive, mode, perf=None, binary=None):
     """{program: (runs, ns)}, requests, daemon CPU s, for one load run."""
     app = server()
     load(client, app.url, 1, conns, keepalive)
-    holder = HookFloor() if mode == "floor" else Redscope()
+    holder = HookFloor() if mode == "floor" else Redscope(binary=binary)
     time.sleep(0.5)
     bpf_stats_set(1)
     try:
@@ -107,14 +109,19 @@ def main():
     ap.add_argument("--client", choices=["wrk", "hey"], default="wrk")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--build", action="append", default=[], metavar="NAME=PATH",
+                    help="another redscope binary to measure beside build/redscope")
     ap.add_argument("--perf", action="store_true")
     a = ap.parse_args()
+    builds = [("redscope", None)] + [tuple(b.split("=", 1)) for b in a.build]
+    modes = ["floor"] + [name for name, _ in builds]
     server, conns, keepalive = SERVERS[a.server]
     per_mode = collections.defaultdict(list)
     try:
         for rnd in range(a.rounds):
-            for mode in ("floor", "redscope"):
-                progs, counted, r, cpu = one(server, a.client, a.seconds, conns, keepalive, mode)
+            for mode in modes:
+                progs, counted, r, cpu = one(server, a.client, a.seconds, conns, keepalive, mode,
+                                             binary=dict(builds).get(mode))
                 total = sum(ns for _, ns in progs.values())
                 per_mode[mode].append((total / counted, r.rps, progs, counted, cpu))
                 log("round %d %-8s %7.0f req/s, %6.0f ns BPF per request, %.2f runs per request"
@@ -123,11 +130,11 @@ def main():
         print("%s under %s (%d connections%s), %d s per run, %d rounds:"
               % (a.server, a.client, conns, "" if keepalive else ", one request each",
                  a.seconds, a.rounds))
-        for mode in ("floor", "redscope"):
+        for mode in modes:
             runs = per_mode[mode]
             mid = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
             print("\n%s: median %.0f ns per request (runs: %s), %.0f req/s median%s"
-                  % ("hooks alone" if mode == "floor" else "redscope", mid[0],
+                  % ("hooks alone" if mode == "floor" else mode, mid[0],
                      ", ".join("%.0f" % x[0] for x in runs), median([x[1] for x in runs]),
                      "" if mode == "floor" else ", daemon %.2f CPU s per million requests"
                      % (1e6 * median([x[4] / x[3] for x in runs]))))
@@ -136,8 +143,9 @@ def main():
                 if n:
                     print("  %-22s %10.2f %10.0f %12.0f" % (name, n / mid[3], ns / n, ns / mid[3]))
         fl = median([x[0] for x in per_mode["floor"]])
-        rs = median([x[0] for x in per_mode["redscope"]])
-        print("\nredscope / hooks alone: %.1fx (%.0f / %.0f ns per request)" % (rs / fl, rs, fl))
+        for mode in modes[1:]:
+            rs = median([x[0] for x in per_mode[mode]])
+            print("\n%s / hooks alone: %.1fx (%.0f / %.0f ns per request)" % (mode, rs / fl, rs, fl))
         if a.perf:
             data = tmpdir("perf") / "perf.data"
             one(server, a.client, a.seconds, conns, keepalive, "redscope", perf=data)

@@ -65,14 +65,11 @@ static __always_inline bool conn_adoptable(struct sock *sk, __u64 buf, __u64 len
 	return looks_like_request(first_word(buf, len), len) && selected_conn(sk);
 }
 
-/* Socket sk is closed: what it had open ends, and it is forgotten. */
-static __always_inline void conn_closed(struct sock *sk)
+/* Socket sk, connection c (conn_get(sk)), is closed: what it had open ends, and it is forgotten. */
+static __always_inline void conn_end(struct sock *sk, struct rs_conn *c)
 {
-	struct rs_conn *c = conn_get(sk);
 	struct rs_work *w;
 
-	if (!c)
-		return;
 	if ((c->flags & (RS_CONN_TLS | RS_CONN_PLAINTEXT)) == RS_CONN_TLS)
 		stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
 	if (c->ssl) {
@@ -92,14 +89,51 @@ static __always_inline void conn_closed(struct sock *sk)
 	conn_del(sk);
 }
 
+/* Socket sk is closed: conn_end, for a caller that has not looked the connection up. */
+static __always_inline void conn_closed(struct sock *sk)
+{
+	struct rs_conn *c = conn_get(sk);
+
+	if (c)
+		conn_end(sk, c);
+}
+
+/*
+ * A connection is new to redscope: what it starts with, in the work area.
+ * est: established_at(sk) of a TCP connection accepted since redscope started, whose
+ * first bytes start a request whatever they are; NULL for one picked up mid-stream.
+ * copied: its socket's copied_seq after this read (TCP), else 0.
+ */
+static __always_inline void conn_new(struct rs_work *w, struct sock *sk, __u64 *est, __u32 copied)
+{
+	__u64 key = (__u64)sk;
+
+	__builtin_memset(&w->conn, 0, sizeof(w->conn));
+	if (est) {
+		w->conn.accept_ns = bpf_ktime_get_ns();
+		w->conn.flags = RS_CONN_ACCEPTED;
+		w->conn.established_ns = *est;
+		bpf_map_delete_elem(&established, &key);
+	}
+	w->conn.copied_seq = copied;
+	if (sock_is_unix(sk))
+		w->conn.flags |= RS_CONN_UNIX;
+	else
+		conn_port_mark(tcp_local_port(sk));
+	stat_inc(RS_STAT_CONNS_OPENED);
+}
+
 /*
  * len bytes read (RS_DIR_REQ) or written (RS_DIR_RESP) by process tgid on socket sk,
  * where kind and buf say (vlen iovecs). ssl: the SSL object when the bytes are TLS
  * plaintext from SSL_read/SSL_write, else 0. c: conn_get(sk), which the caller has
- * looked up already. Returns 1 when sk is a connection.
+ * looked up already; without one, est and copied say what conn_new needs. The
+ * connection is worked on in the work area and stored back once. Returns 1 when sk
+ * is a connection.
  */
-static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgid, __u32 dir,
-				   __u32 kind, __u64 buf, __u32 vlen, __u64 len, __u64 ssl)
+static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *est, __u32 copied,
+				   __u32 tgid, __u32 dir, __u32 kind, __u64 buf, __u32 vlen,
+				   __u64 len, __u64 ssl)
 {
 	__u64 key = (__u64)sk;
 	struct rs_work *w;
@@ -113,22 +147,16 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgi
 		}
 		if ((dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
 			return 1;
-	} else if (dir != RS_DIR_REQ || !conn_adoptable(sk, io_first_buf(kind, buf), len)) {
+	} else if (!est && (dir != RS_DIR_REQ || !conn_adoptable(sk, io_first_buf(kind, buf), len))) {
 		return 0;
 	}
 	w = work_get();
 	if (!w)
 		return 1;
-	if (c) {
+	if (c)
 		w->conn = *c;
-	} else {
-		__builtin_memset(&w->conn, 0, sizeof(w->conn));
-		if (sock_is_unix(sk))
-			w->conn.flags = RS_CONN_UNIX;
-		else
-			conn_port_mark(tcp_local_port(sk));
-		stat_inc(RS_STAT_CONNS_OPENED);
-	}
+	else
+		conn_new(w, sk, est, copied);
 	if (ssl) {
 		if (!(w->conn.flags & RS_CONN_TLS))
 			stat_inc(RS_STAT_CONNS_TLS); /* its handshake was inside SSL_read */
@@ -164,7 +192,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u32 tgi
 static __always_inline int conn_io_of(struct sock *sk, __u32 tgid, __u32 dir, __u32 kind,
 				      __u64 buf, __u32 vlen, __u64 len, __u64 ssl)
 {
-	return conn_io(sk, conn_get(sk), tgid, dir, kind, buf, vlen, len, ssl);
+	return conn_io(sk, conn_get(sk), NULL, 0, tgid, dir, kind, buf, vlen, len, ssl);
 }
 
 /* When the handshake of socket sk completed, in the established map, or NULL. */
@@ -239,7 +267,7 @@ static __always_inline int sock_state(struct sock *sk, __u16 port, int from, int
 		 * (sock_destroyed), whichever comes first.
 		 */
 		if (sock_write_shut(sk))
-			conn_closed(sk);
+			conn_end(sk, c);
 		else
 			c->flags |= RS_CONN_RESET;
 	} else if (to == RS_TCP_LISTEN && BPF_CORE_READ(sk, sk_protocol) == RS_IPPROTO_TCP) {
@@ -258,8 +286,7 @@ static __always_inline int sock_destroyed(struct sock *sk, __u16 port)
 
 	if (!conn_port_marked(port))
 		return 0;
-	if (bpf_map_lookup_elem(&established, &key))
-		bpf_map_delete_elem(&established, &key);
+	bpf_map_delete_elem(&established, &key); /* costs what a lookup would when absent */
 	conn_closed(sk);
 	return 0;
 }

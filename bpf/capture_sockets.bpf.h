@@ -221,7 +221,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 		if (ret == 0 && dir == RS_DIR_REQ && unix)
 			unix_eof(sk);
 		else if (ret < 0 && (c = conn_get(sk)) && (c->flags & RS_CONN_RESET))
-			conn_closed(sk); /* a call the reset interrupted returned */
+			conn_end(sk, c); /* a call the reset interrupted returned */
 		return 0;
 	}
 	if ((flags & RS_MSG_PEEK) || sk->sk_type != RS_SOCK_STREAM)
@@ -236,18 +236,24 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 		return 0;
 	c = conn_get(sk);
 	if (dir == RS_DIR_REQ && !unix) {
-		/* accepted since redscope started: its first bytes start a request */
-		if (!c && (est = established_at(sk)))
-			c = conn_accepted(sk, tgid, est);
+		/*
+		 * Accepted since redscope started (and not reset while it waited): its first
+		 * bytes start a request. Taken up in the work area, stored once.
+		 */
+		if (!c && (est = established_at(sk)) && !tcp_closed(sk)) {
+			conn_io(sk, NULL, est, BPF_CORE_READ((struct tcp_sock *)sk, copied_seq), tgid,
+				dir, kind, buf, vlen, ret, 0);
+			return 0;
+		}
 		if (c) {
 			__u64 gap = tcp_unseen_reads(sk, c, ret);
 
 			/* (which can end the connection: it is looked up again) */
-			if (gap && conn_io(sk, c, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0))
+			if (gap && conn_io(sk, c, NULL, 0, tgid, dir, RS_IO_BLIND, 0, 0, gap, 0))
 				c = conn_get(sk);
 		}
 	}
-	conn_io(sk, c, tgid, dir, kind, buf, vlen, ret, 0);
+	conn_io(sk, c, NULL, 0, tgid, dir, kind, buf, vlen, ret, 0);
 	return 0;
 }
 

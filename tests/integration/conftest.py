@@ -174,7 +174,9 @@ class Redscope:
         cmd = [str(REDSCOPE), "--web.listen-address=127.0.0.1:%d" % self.port] + list(args) + EXTRA_ARGS
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(pinned(cmd, cpus), stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._healthy, 30, what="redscope /healthz")
+        # most of a start is the kernel verifying the programs: an emulated CPU's slowness
+        # applies (the 5.10 guest under TCG beside the host's tests took over 30 s)
+        wait_for(self._healthy, 30 * CPU_SLOWDOWN, what="redscope /healthz")
 
     def _healthy(self):
         if self.proc.poll() is not None:

@@ -371,6 +371,10 @@ def unpack_foreign(root):
     for link, target in (("usr/bin/awk", "mawk"), ("etc/localtime", "/usr/share/zoneinfo/UTC")):
         if not os.path.lexists(root / link):
             os.symlink(target, root / link)
+    # inside a container debootstrap makes /proc a link to the host's: the guest mounts its own
+    if (root / "proc").is_symlink():
+        (root / "proc").unlink()
+        (root / "proc").mkdir()
     shutil.rmtree(root / "debootstrap")
 
 
