@@ -303,7 +303,7 @@ class Gunicorn:
         # wrap: a command prefix that ends by executing its arguments (into a cgroup, say)
         self.proc = subprocess.Popen(pinned(list(wrap) + cmd, cpus), env=full_env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._ready, 30, what="gunicorn on port %d" % self.port)
+        wait_for(self._ready, 30 * CPU_SLOWDOWN, what="gunicorn on port %d" % self.port)
 
     def _ready(self):
         if self.proc.poll() is not None:
@@ -358,7 +358,7 @@ class Server:
         self.proc = subprocess.Popen(pinned(cmd, cpus), env=dict(os.environ, **(env or {})),
                                      stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
                                      cwd=cwd)
-        wait_for(self._ready, 30, what="%s on port %d" % (name, port))
+        wait_for(self._ready, 30 * CPU_SLOWDOWN, what="%s on port %d" % (name, port))
 
     def _ready(self):
         if self.proc.poll() is not None:

@@ -371,6 +371,13 @@ def unpack_foreign(root):
     for link, target in (("usr/bin/awk", "mawk"), ("etc/localtime", "/usr/share/zoneinfo/UTC")):
         if not os.path.lexists(root / link):
             os.symlink(target, root / link)
+    # what python3's maintainer scripts would have done: the modules compiled once here
+    # (the byte code is the same on every architecture), or each guest compiles every
+    # module it imports, under TCG, every time (PYTHONDONTWRITEBYTECODE)
+    for d in ("usr/lib/python3", "usr/lib/python3.11"):
+        if (root / d).is_dir():
+            run([sys.executable, "-m", "compileall", "-q", "-j0", "-s", str(root), "-p", "/",
+                 str(root / d)], check=False)
     # inside a container debootstrap makes /proc a link to the host's: the guest mounts its own
     if (root / "proc").is_symlink():
         (root / "proc").unlink()
