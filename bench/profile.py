@@ -86,7 +86,10 @@ def one(server, client, seconds, conns, keepalive, mode, perf=None, binary=None)
     if mode != "floor":
         # a build that counts nothing (one with a part cut out, to see what that part
         # costs) is divided by the load generator's count
-        counted = holder.scrape(app.service)["requests"] or r.total
+        counted = holder.scrape(app.service)["requests"]
+        if not counted:
+            log("%s counted no request: per request is per the load generator's %d" % (mode, r.total))
+            counted = r.total
     holder.stop()
     app.stop()
     return prog_delta(before, after), counted, r, c1 - c0

@@ -60,7 +60,6 @@ def host_captures():
     return (["sockets"] if socket_tracepoints() else []) + ["syscalls"]
 
 
-
 CAPTURES = host_captures()
 
 

@@ -376,8 +376,11 @@ def unpack_foreign(root):
     # module it imports, under TCG, every time (PYTHONDONTWRITEBYTECODE)
     for d in ("usr/lib/python3", "usr/lib/python3.11"):
         if (root / d).is_dir():
-            run([sys.executable, "-m", "compileall", "-q", "-j0", "-s", str(root), "-p", "/",
-                 str(root / d)], check=False)
+            out = run([sys.executable, "-m", "compileall", "-q", "-j0", "-s", str(root), "-p", "/",
+                       str(root / d)], check=False)
+            if out.returncode:
+                log("some modules of %s did not compile (the guests compile them as they "
+                    "import them): %s" % (d, (out.stdout + out.stderr).strip()[-400:]))
     # inside a container debootstrap makes /proc a link to the host's: the guest mounts its own
     if (root / "proc").is_symlink():
         (root / "proc").unlink()
