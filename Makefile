@@ -237,7 +237,7 @@ unit: $(UNIT_TESTS)
 	$(Q)set -e; for t in $(UNIT_TESTS); do echo "  UNIT     $$t"; $$t; done
 
 integration: all
-	$(Q)$(PYTHON) -m pytest -ra tests/integration $(PYTEST_ARGS)
+	$(Q)$(PYTHON) -m pytest -ra tests/integration $(INTEGRATION_ARGS) $(PYTEST_ARGS)
 
 # the kernel matrix: each EKS kernel line booted in QEMU runs the core integration cases;
 # -rP prints what each kernel reported (boot-to-result time, hooks, what was switched off).
@@ -259,11 +259,11 @@ vmlinux: all
 # each stage timed, the times printed at the end (and where it failed)
 STAGE_TIMES = $(BUILD)/stage-times
 stage = scripts/stage.sh $(STAGE_TIMES) $(1) $(MAKE) --no-print-directory
-# The kernel matrix's guests run after the integration tests, not beside them: tests that
-# time a server's work against its own clock must have its CPU to themselves. Each
-# architecture's guests run in a process of their own, two guests at a time (one per core;
-# a guest's emulated CPUs keep about one busy). Their output goes to $(MATRIX_LOG)-ARCH,
-# printed when both are done; then the matrix's check of this machine's README row.
+# The kernel matrix's guests run beside the integration tests, one process per
+# architecture (two guests at a time); their output goes to $(MATRIX_LOG)-ARCH, printed
+# when they are done. The tests marked solo time a server's work against its own clock
+# or a load's rate, so they need the CPUs to themselves: they run after the guests.
+# Last, the matrix's check of this machine's README row.
 MATRIX_LOG = $(BUILD)/kernel-matrix.log
 MATRIX_DEB_ARCHES = amd64 arm64
 MATRIX_GUESTS = tests/vm/test_kernel_matrix.py::test_core_cases_pass_inside_the_kernel
@@ -273,15 +273,16 @@ test:
 	$(Q)$(call stage,build) -j2 all matrix-builds $(UNIT_TESTS) $(FUZZ_TARGETS)
 	$(Q)$(call stage,unit) unit
 	$(Q)$(call stage,fuzz-smoke) fuzz-smoke
-	$(Q)$(call stage,integration) integration
 	$(Q)pids=; for a in $(MATRIX_DEB_ARCHES); do \
 		REDSCOPE_VMTEST_ARCHES=$$a scripts/stage.sh $(STAGE_TIMES) kernel-matrix-$$a \
 			$(VMTEST_PYTEST) $(MATRIX_GUESTS) > $(MATRIX_LOG)-$$a 2>&1 & \
 		pids="$$pids $$!"; \
 	done; \
-	echo "  the kernel matrix: $(MATRIX_DEB_ARCHES) guests side by side, output in $(MATRIX_LOG)-ARCH"; \
+	echo "  the kernel matrix: $(MATRIX_DEB_ARCHES) guests beside the integration tests, output in $(MATRIX_LOG)-ARCH"; \
+	$(call stage,integration) integration INTEGRATION_ARGS='-m "not solo"'; host=$$?; \
 	guests=0; for p in $$pids; do wait $$p || guests=1; done; cat $(MATRIX_LOG)-*; \
-	[ $$guests -eq 0 ] || { scripts/stage.sh --report $(STAGE_TIMES); exit 1; }
+	[ $$host -eq 0 ] && [ $$guests -eq 0 ] || { scripts/stage.sh --report $(STAGE_TIMES); exit 1; }
+	$(Q)$(call stage,integration-solo) integration INTEGRATION_ARGS='-m solo'
 	$(Q)$(call stage,kernel-matrix-host) vmtest VMTEST_ARGS='--deselect $(MATRIX_GUESTS)'
 	$(Q)scripts/stage.sh --report $(STAGE_TIMES)
 

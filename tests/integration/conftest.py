@@ -68,6 +68,9 @@ def pytest_configure(config):
                             "runs inside every guest kernel")
     config.addinivalue_line("markers", "capture: its outcome depends on how bytes are captured: "
                             "runs once under each capture backend of CAPTURES")
+    config.addinivalue_line("markers", "solo: it checks times or rates against a server's or a "
+                            "load's own clock, so it needs the CPUs to itself: `make test` runs "
+                            "it after the kernel matrix's guests, not beside them")
 
 
 def pytest_generate_tests(metafunc):

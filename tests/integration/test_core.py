@@ -29,6 +29,7 @@ def assert_clean(m):
 
 
 @pytest.mark.kernel_matrix
+@pytest.mark.solo
 def test_sync_workers_count_exactly_and_sum_matches_gunicorn_access_log(gunicorn, redscope, tmp_path):
     app = gunicorn("redapp:app", "--workers", "3", "--worker-class", "sync",
                    env={"REDAPP_WORK_MS": "5"})
@@ -78,6 +79,7 @@ def test_gthread_workers_on_keepalive_connections_count_exactly(gunicorn, redsco
     assert m.value("redscope_connections_total") <= 16
 
 
+@pytest.mark.solo
 def test_request_on_idle_keepalive_connection_shows_within_one_second(gunicorn, redscope):
     app = gunicorn("redapp:app", "--workers", "1", "--worker-class", "gthread", "--threads", "2",
                    "--keep-alive", "30", env={"REDAPP_WORK_MS": "1"})

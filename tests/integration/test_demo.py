@@ -16,6 +16,8 @@ from conftest import CLIENT_CPUS, SERVER_CPUS, Prometheus, pinned, wait_for
 
 import stack  # the demo's own launcher (conftest puts it on the path)
 
+pytestmark = pytest.mark.solo  # locust's times against redscope's
+
 SCALE = 0.2           # 2xx sleeps 0.16 s on average
 WAIT = (6, 12)        # times SCALE between a user's requests: workers about 14% busy
 RUN_S = 85            # locust run; the [1m] windows are evaluated inside it

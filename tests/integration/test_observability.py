@@ -434,6 +434,7 @@ def demo(tmp_path_factory):
             log.close()
 
 
+@pytest.mark.solo
 def test_the_rules_load_and_every_recording_rule_records_series(demo):
     prom = demo["prometheus"]
     groups = prom.api("rules")["groups"]
@@ -521,6 +522,7 @@ def check_panel(prom, panel, values):
             assert columns - K8S_LABELS <= labels <= columns, (panel["title"], labels)
 
 
+@pytest.mark.solo
 def test_every_dashboard_panel_answers_with_its_shape(demo):
     prom = demo["prometheus"]
     d = load_dashboard()
@@ -572,6 +574,7 @@ SATURATION_ALERTS = ("HttpServer5xxRatioHigh", "HttpServerLatencyP99High",
                      "HttpServerWorkersSaturated", "HttpServerRequestsQueueing")
 
 
+@pytest.mark.solo
 def test_a_saturated_pool_and_5xx_answers_make_their_alerts_pending(demo):
     prom = demo["prometheus"]
     want = {(name, SATURATED) for name in SATURATION_ALERTS}
@@ -592,6 +595,7 @@ def test_a_saturated_pool_and_5xx_answers_make_their_alerts_pending(demo):
     assert not [k for k in active if k[0].startswith("Redscope")], active
 
 
+@pytest.mark.solo
 def test_stopping_redscope_makes_redscope_down_pending(demo):
     prom, rs = demo["prometheus"], demo["redscope"]
     instance = "127.0.0.1:%d" % rs.port

@@ -43,7 +43,10 @@ def tgids_in_map(map_id, offset=0):
 
 @pytest.mark.kernel_matrix
 def test_recycled_workers_lose_no_request_and_leave_nothing_behind(gunicorn, redscope, tmp_path):
-    app = gunicorn("redapp:app", "--workers", "3", "--max-requests", "20",
+    # --preload: a recycled worker is a fork of a master that has the app already (the
+    # soak test recycles workers that import it themselves, gunicorn's default). Each
+    # import costs half a second of CPU here, and ten times that in an emulated guest.
+    app = gunicorn("redapp:app", "--preload", "--workers", "3", "--max-requests", "20",
                    "--max-requests-jitter", "5", env={"REDAPP_WORK_MS": "1"})
     rs = redscope()
     sent = wrk_requests(app.url, list(ROUTES), threads=3, quota=scaled(1000), workdir=tmp_path)
@@ -117,6 +120,7 @@ def closed_loop_queue(gunicorn, redscope, workers):
     return waited / conns, (b[2] - a[2]) / (t1 - t0), (b[3] - a[3]) / (b[2] - a[2])
 
 
+@pytest.mark.solo
 def test_queue_time_of_one_worker_and_ten_clients_is_what_theory_says(gunicorn, redscope):
     mean_wait, throughput, service = closed_loop_queue(gunicorn, redscope, workers=1)
     # A closed system: 10 clients, no think time, one worker always busy. Each new
@@ -132,6 +136,7 @@ def test_queue_time_of_one_worker_and_ten_clients_is_what_theory_says(gunicorn, 
 
 
 @pytest.mark.kernel_matrix
+@pytest.mark.solo
 def test_queue_time_shows_the_wait_for_a_saturated_pool(gunicorn, redscope):
     # one sync worker, four connections opened at once, 200 ms of work each: the worker
     # accepts them one by one, so the k-th waits in the listen queue while the k-1 before
@@ -157,6 +162,7 @@ def test_queue_time_shows_the_wait_for_a_saturated_pool(gunicorn, redscope):
     assert waited <= (clients - 1) * served + 0.5 * clients
 
 
+@pytest.mark.solo
 def test_queue_time_is_near_zero_with_a_worker_per_client(gunicorn, redscope):
     mean_wait, throughput, service = closed_loop_queue(gunicorn, redscope, workers=10)
     print("mean queue wait %.6f s with 10 workers, throughput %.2f/s" % (mean_wait, throughput))
@@ -164,6 +170,7 @@ def test_queue_time_is_near_zero_with_a_worker_per_client(gunicorn, redscope):
     assert mean_wait < 0.005
 
 
+@pytest.mark.solo
 def test_busy_ratio_matches_the_offered_load(gunicorn, redscope):
     app = gunicorn("redapp:app", "--workers", "3", env={"REDAPP_WORK_MS": "100"})
     rs = redscope()

@@ -30,6 +30,7 @@ def true_quantile(values, q):
     return sorted(values)[max(0, math.ceil(q * len(values)) - 1)]
 
 
+@pytest.mark.solo
 def test_report_json_counts_exactly_and_percentiles_within_a_bucket(gunicorn, tmp_path):
     app = gunicorn("redapp:app", "--workers", "4", env={"REDAPP_WORK_MS": "3"})
     report = subprocess.Popen(pinned([str(REDSCOPE), "report", "--duration=120s", "--format=json"],
@@ -76,6 +77,7 @@ def test_report_json_counts_exactly_and_percentiles_within_a_bucket(gunicorn, tm
     assert abs(routes[("GET", "/sleep")]["duration_seconds"]["mean"] - mean) < 0.02 * mean + 0.001
 
 
+@pytest.mark.solo
 def test_report_table_after_its_duration(gunicorn):
     app = gunicorn("redapp:app", "--workers", "2", env={"REDAPP_WORK_MS": "1"})
     report = subprocess.Popen(pinned([str(REDSCOPE), "report", "--duration=4s"], CLIENT_CPUS),
@@ -160,6 +162,7 @@ def tmux():
         t.close()
 
 
+@pytest.mark.solo
 def test_top_in_a_terminal(gunicorn, tmux):
     app = gunicorn("redapp:app", "--workers", "3", env={"REDAPP_WORK_MS": "15"})
     other = gunicorn("otherapp:app", "--workers", "1")
