@@ -318,9 +318,16 @@ static __always_inline __u32 lf_index(__u64 w)
 	return (((t & -t) >> 7) * 0x0001020304050607ULL) >> 56;
 }
 
-/* Index of the first line feed in w->buf[i, n), or n. */
-static __always_inline __u32 find_lf(struct rs_work *w, __u32 i, __u32 n)
+/*
+ * Index of the first line feed in w->buf[i, n), or n. Global: the verifier checks its
+ * loop once, not in every state rs_slow reaches it in.
+ */
+__noinline int rs_find_lf(__u32 i, __u32 n)
 {
+	struct rs_work *w = work_get();
+
+	if (!w)
+		return n;
 	for (int k = 0; k < RS_SCAN_WINDOW / 8 + 1 && i < n; k++) {
 		__u32 at = lf_index(RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))));
 
@@ -420,7 +427,7 @@ static __always_inline bool status_line(struct rs_h1 *h, const __u8 *p)
 static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __u32 i, __u32 n)
 {
 	const __u8 *p = w->buf + (i & (RS_SCAN_WINDOW - 1));
-	__u32 lf = find_lf(w, i, n), len;
+	__u32 lf = rs_find_lf(i, n), len;
 
 	if (lf >= n)
 		return i;
@@ -455,6 +462,13 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 	if (!w || i >= n || i >= RS_SCAN_WINDOW)
 		return n;
 	h = h1_of(w, dir);
+	if (h->mode == RS_LINE_SKIP && h->line_open &&
+	    (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER)) {
+		/* the rest of a line nobody cares about: to its line feed */
+		i = rs_find_lf(i, n);
+		if (i >= n)
+			return n;
+	}
 	c = w->buf[i & (RS_SCAN_WINDOW - 1)];
 	switch (h->state) {
 	case RS_H1_IDLE:
@@ -564,31 +578,19 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
  * Scan w->buf[from, n) in a byte-level state. Returns the index where it stopped:
  * n, or the first byte the state machine does not consume itself (body, message
  * end, lost framing). Sets w->done when a message completed. The common case, the
- * rest of a header line nobody cares about, is skipped here eight bytes at a time.
+ * rest of a header line nobody cares about, is skipped eight bytes at a time
+ * (rs_slow). The loop's body is a call and a test: the verifier walks it once per
+ * iteration, so nothing else is in it.
  */
 __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 {
 	struct rs_work *w = work_get();
-	struct rs_h1 *h;
 	__u32 i = from;
 
 	if (!w || n > RS_SCAN_WINDOW)
 		return -1;
-	h = h1_of(w, dir);
 	w->stop = 0;
 	for (int k = 0; k < RS_SCAN_WINDOW && i < n; k++) {
-		if (h->mode == RS_LINE_SKIP && h->line_open &&
-		    (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER)) {
-			__u32 at = lf_index(RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))));
-
-			if (at == 8) {
-				i += 8;
-				continue;
-			}
-			i += at;
-			if (i >= n)
-				break;
-		}
 		i = rs_slow(dir, i, n);
 		if (w->stop)
 			return i;

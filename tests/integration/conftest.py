@@ -291,7 +291,13 @@ class Prometheus:
 
 
 class Gunicorn:
-    def __init__(self, workdir, app, args=(), env=None, cpus=SERVER_CPUS, wrap=()):
+    """gunicorn serving app from tests/integration/apps. preload: the master imports the
+    app and its workers are forks that have it (--preload, common in production); without,
+    gunicorn's default, each worker imports it itself: half a second of CPU per worker
+    here, ten times that in an emulated guest, and nothing redscope sees (files, not
+    sockets). Tests of worker churn keep the default (test_soak)."""
+
+    def __init__(self, workdir, app, args=(), env=None, cpus=SERVER_CPUS, wrap=(), preload=True):
         self.port = free_port()
         scheme = "https" if "--certfile" in args else "http"
         self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
@@ -300,7 +306,7 @@ class Gunicorn:
         cmd = [GUNICORN, "--chdir", str(APPS), "--bind", "127.0.0.1:%d" % self.port,
                "--access-logfile", str(self.access_log),
                "--access-logformat", "%(m)s %(U)s %(s)s %(D)s %(p)s",
-               "--error-logfile", str(self.error_log)] + list(args) + [app]
+               "--error-logfile", str(self.error_log)] + ["--preload"] * preload + list(args) + [app]
         full_env = dict(os.environ, **(env or {}))
         # wrap: a command prefix that ends by executing its arguments (into a cgroup, say)
         self.proc = subprocess.Popen(pinned(list(wrap) + cmd, cpus), env=full_env,
@@ -340,8 +346,8 @@ class Gunicorn:
 def gunicorn(tmp_path):
     started = []
 
-    def start(app, *args, env=None, wrap=()):
-        g = Gunicorn(tmp_path, app, args, env, wrap=wrap)
+    def start(app, *args, env=None, wrap=(), preload=True):
+        g = Gunicorn(tmp_path, app, args, env, wrap=wrap, preload=preload)
         started.append(g)
         return g
 

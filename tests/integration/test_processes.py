@@ -43,10 +43,9 @@ def tgids_in_map(map_id, offset=0):
 
 @pytest.mark.kernel_matrix
 def test_recycled_workers_lose_no_request_and_leave_nothing_behind(gunicorn, redscope, tmp_path):
-    # --preload: a recycled worker is a fork of a master that has the app already (the
-    # soak test recycles workers that import it themselves, gunicorn's default). Each
-    # import costs half a second of CPU here, and ten times that in an emulated guest.
-    app = gunicorn("redapp:app", "--preload", "--workers", "3", "--max-requests", "20",
+    # a recycled worker is a fork of a master that preloaded the app (the soak test
+    # recycles workers that import it themselves)
+    app = gunicorn("redapp:app", "--workers", "3", "--max-requests", "20",
                    "--max-requests-jitter", "5", env={"REDAPP_WORK_MS": "1"})
     rs = redscope()
     sent = wrk_requests(app.url, list(ROUTES), threads=3, quota=scaled(1000), workdir=tmp_path)

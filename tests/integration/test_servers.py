@@ -15,7 +15,8 @@ MIX = ["/ok", "/missing", "/boom"]
 
 def test_gunicorn_gevent_workers(gunicorn, redscope, tmp_path):
     app = gunicorn("redapp:app", "--workers", "2", "--worker-class", "gevent",
-                   "--worker-connections", "100", env={"REDAPP_WORK_MS": "2"})
+                   "--worker-connections", "100", env={"REDAPP_WORK_MS": "2"},
+                   preload=False)  # gevent patches the standard library in each worker first
     rs = redscope()
     sent = wrk_requests(app.url, MIX, threads=4, quota=400, workdir=tmp_path)
     exact(rs, "redapp", sent)

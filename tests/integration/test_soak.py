@@ -27,8 +27,9 @@ def rss_kib(pid):
 
 
 def test_soak_worker_and_connection_churn(gunicorn, redscope):
+    # gunicorn's default: each new worker imports the app itself
     app = gunicorn("redapp:app", "--workers", "3", "--max-requests", "20",
-                   "--max-requests-jitter", "5", env={"REDAPP_WORK_MS": "1"})
+                   "--max-requests-jitter", "5", env={"REDAPP_WORK_MS": "1"}, preload=False)
     rs = redscope("--comm=gunicorn")
     stop = threading.Event()
     samples = []

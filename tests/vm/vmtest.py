@@ -136,7 +136,9 @@ GUEST_MEMORY_MB = 3072
 GUEST_CPUS = 2
 GUEST_TIMEOUT = 900  # seconds from boot to the end of the tests, at most
 LOAD_SCALE = "0.1"   # the guest runs a tenth of the host's load: TCG is slow
-CPU_SLOWDOWN = {"tcg": "10", "kvm": "1"}  # how much slower the guest's CPU is, at most
+# How much slower the guest's CPU is, at most: TCG emulates about ten times slower, and
+# `make test` runs two guests beside the host's tests on two cores, which halves that again
+CPU_SLOWDOWN = {"tcg": "20", "kvm": "1"}
 RESULT_MARK = "REDSCOPE-VMTEST"  # sections on the result port: MARK-BEGIN name ... MARK-END name
 
 
