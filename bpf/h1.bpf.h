@@ -462,13 +462,6 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 	if (!w || i >= n || i >= RS_SCAN_WINDOW)
 		return n;
 	h = h1_of(w, dir);
-	if (h->mode == RS_LINE_SKIP && h->line_open &&
-	    (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER)) {
-		/* the rest of a line nobody cares about: to its line feed */
-		i = rs_find_lf(i, n);
-		if (i >= n)
-			return n;
-	}
 	c = w->buf[i & (RS_SCAN_WINDOW - 1)];
 	switch (h->state) {
 	case RS_H1_IDLE:
@@ -578,22 +571,40 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
  * Scan w->buf[from, n) in a byte-level state. Returns the index where it stopped:
  * n, or the first byte the state machine does not consume itself (body, message
  * end, lost framing). Sets w->done when a message completed. The common case, the
- * rest of a header line nobody cares about, is skipped eight bytes at a time
- * (rs_slow). The loop's body is a call and a test: the verifier walks it once per
- * iteration, so nothing else is in it.
+ * rest of a header line nobody cares about, is skipped here eight bytes at a time.
  */
 __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 {
 	struct rs_work *w = work_get();
+	struct rs_h1 *h;
 	__u32 i = from;
 
 	if (!w || n > RS_SCAN_WINDOW)
 		return -1;
+	h = h1_of(w, dir);
 	w->stop = 0;
-	for (int k = 0; k < RS_SCAN_WINDOW && i < n; k++) {
-		i = rs_slow(dir, i, n);
-		if (w->stop)
-			return i;
+	for (int k = 0; k < RS_SCAN_STEPS && i < n; k++) {
+		bool slow = true;
+
+		if (h->mode == RS_LINE_SKIP && h->line_open &&
+		    (h->state == RS_H1_HEAD || h->state == RS_H1_TRAILER)) {
+			__u32 at = lf_index(RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))));
+
+			i += at;
+			slow = at < 8 && i < n; /* at its line feed */
+		}
+		if (slow) {
+			i = rs_slow(dir, i, n);
+			if (w->stop)
+				return i;
+		}
+		/*
+		 * i < n + 8 <= 2 * RS_SCAN_WINDOW: the mask changes nothing but what the
+		 * verifier knows of i, which then is the same after either branch, so it
+		 * walks each iteration of this loop once, not once per way to reach it.
+		 */
+		barrier_var(i);
+		i &= 2 * RS_SCAN_WINDOW - 1;
 	}
 	return i < n ? i : n;
 }

@@ -20,6 +20,7 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 #define __noinline __attribute__((noinline))
+#define barrier_var(var) asm volatile("" : "+r"(var))
 
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
