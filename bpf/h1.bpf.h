@@ -659,6 +659,8 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 		j = rs_scan(dir, i, n); /* skips empty lines */
 		if (j < 0 || (__u32)j >= n)
 			return n;
+		if (!w->stop)
+			return j; /* its steps ran out among empty lines: on from there */
 		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
 		if (dir == RS_DIR_REQ && (__u32)j + 8 <= n &&
 		    RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {

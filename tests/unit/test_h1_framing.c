@@ -287,6 +287,22 @@ static void leading_empty_lines_before_a_request_are_ignored(void)
 	io_str(RS_DIR_RESP, RESP_OK);
 	CHECK_EQ(sim_n_events, 1);
 	check_head(event(0), "GET /ok HTTP/1.1");
+
+	/* more of them than one call of the scanner takes steps (RS_SCAN_STEPS) */
+	char buf[4 * RS_SCAN_STEPS + sizeof(GET_OK)];
+	size_t n = 0;
+
+	sim_reset();
+	for (int i = 0; i < 2 * RS_SCAN_STEPS; i++) {
+		buf[n++] = '\r';
+		buf[n++] = '\n';
+	}
+	memcpy(buf + n, GET_OK, sizeof(GET_OK));
+	io_str(RS_DIR_REQ, buf);
+	io_str(RS_DIR_RESP, RESP_OK);
+	CHECK_EQ(sim_n_events, 1);
+	check_head(event(0), "GET /ok HTTP/1.1");
+	CHECK(!sim_out_of_step());
 }
 
 static void what_is_not_http_is_counted_with_a_reason_and_framing_resumes(void)
