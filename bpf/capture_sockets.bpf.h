@@ -14,6 +14,7 @@
 #include "tls.bpf.h"
 
 #define RS_MSG_PEEK 2
+#define RS_EAGAIN 11 /* a non-blocking socket with nothing to read (or no room): all is as it was */
 
 /* Set by the daemon before load: bpf_task_pt_regs exists (Linux 5.15). */
 const volatile bool targ_task_pt_regs = true;
@@ -220,7 +221,8 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 	if (ret <= 0) {
 		if (ret == 0 && dir == RS_DIR_REQ && unix)
 			unix_eof(sk);
-		else if (ret < 0 && (c = conn_get(sk)) && (c->flags & RS_CONN_RESET))
+		else if (ret < 0 && ret != -RS_EAGAIN && (c = conn_get(sk)) &&
+			 (c->flags & RS_CONN_RESET))
 			conn_end(sk, c); /* a call the reset interrupted returned */
 		return 0;
 	}

@@ -16,9 +16,17 @@
 
 /*
  * Requests in flight in a process go up or down by delta at time now. The process is
- * busy while any is. A request that begins opens the busy interval unless one is open
- * (insert with BPF_NOEXIST); one that leaves none in flight closes it: whoever deletes
- * the entry adds the interval to busy_ns, so two threads finishing at once add it once.
+ * busy while any is.
+ *
+ * With fetching atomics (Linux 5.12): the add that takes the count from 0 to 1 opens
+ * the busy interval and the one that takes it from 1 to 0 closes it, and busy_ns
+ * holds the closes' times minus the opens' (wrapping): the busy time so far is
+ * busy_ns while none is in flight, busy_ns + now while some are (busy_time). Opens
+ * and closes alternate whatever the order of the adds, so no map entry is needed.
+ *
+ * Without: a request that begins opens the busy interval unless one is open (insert
+ * with BPF_NOEXIST); one that leaves none in flight closes it: whoever deletes the
+ * entry adds the interval to busy_ns, so two threads finishing at once add it once.
  * A request that began while the interval was being closed found it still open: the
  * closer opens a new one for it. Plain atomic adds only, which every kernel has.
  */
@@ -26,9 +34,18 @@ static __always_inline void target_active_add(__u32 tgid, __s32 delta, __u64 now
 {
 	struct rs_target *t = bpf_map_lookup_elem(&targets, &tgid);
 	__u64 *open, since;
+	__s32 was;
 
 	if (!t)
 		return;
+	if (targ_atomic_fetch) {
+		was = __sync_fetch_and_add(&t->active, delta);
+		if (delta > 0 && was == 0)
+			__sync_fetch_and_add(&t->busy_ns, -now);
+		else if (delta < 0 && was == 1)
+			__sync_fetch_and_add(&t->busy_ns, now);
+		return;
+	}
 	__sync_fetch_and_add(&t->active, delta);
 	if (delta > 0) {
 		bpf_map_update_elem(&busy_open, &tgid, &now, BPF_NOEXIST);

@@ -101,10 +101,22 @@ struct {
 	__type(value, struct rs_tgid_chunk);
 } watched SEC(".maps");
 
+/* Set by the daemon before load; the unit tests' simulation sets them at will. */
+#ifndef RS_RODATA
+#define RS_RODATA const volatile
+#endif
+
 /*
- * When each target's current busy interval (requests in flight) began; no entry while
- * none is in flight. Inserting with BPF_NOEXIST and deleting are atomic, so the thread
- * that opens an interval and the one that closes it need no fetch atomics (Linux 5.12).
+ * BPF atomics return the old value (Linux 5.12): busy time is kept in the targets
+ * map alone, and busy_open is not used (target_active_add).
+ */
+RS_RODATA bool targ_atomic_fetch = false;
+
+/*
+ * Without fetching atomics: when each target's current busy interval (requests in
+ * flight) began; no entry while none is in flight. Inserting with BPF_NOEXIST and
+ * deleting are atomic, so the thread that opens an interval and the one that closes
+ * it need no fetch atomics.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

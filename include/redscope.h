@@ -172,8 +172,10 @@ struct rs_fd {
 struct rs_target {
 	__u32 flags;   /* RS_TARGET_* */
 	__s32 active;  /* requests in flight in this process */
-	__u64 busy_ns; /* time with requests in flight, intervals that ended; the open one
-			  started at its entry in the busy_open map */
+	__u64 busy_ns; /* time with requests in flight: with fetching atomics, the busy
+			  intervals' ends minus their starts (add the time now while active > 0);
+			  without, the intervals that ended (the open one started at its entry in
+			  the busy_open map) */
 	__u32 gen;     /* executions since it became a target: fds entries of older ones are stale */
 	__u32 pad;
 };

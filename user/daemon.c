@@ -150,7 +150,8 @@ static void on_exit_event(struct daemon *d, pid_t tgid, uint64_t busy_ns)
 {
 	const struct identity *id = procs__known_identity(tgid);
 
-	if (id) {
+	/* (an entry the exit read mid-update: the counter keeps what it had) */
+	if (id && kernel__busy_plausible(busy_ns)) {
 		store__lock(d->store);
 		store__retire_busy(d->store, id, busy_ns);
 		store__unlock(d->store);

@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -51,6 +52,17 @@ static const char *const io_exits[] = {
 };
 static struct bpf_link *io_exit_links[ARRAY_SIZE(io_exits)];
 static struct redscope_bpf *skel;
+static bool busy_atomics;    /* targ_atomic_fetch: busy time in the targets map alone */
+static uint64_t loaded_ns;   /* CLOCK_MONOTONIC before the programs were loaded */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 
 static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
 {
@@ -190,6 +202,32 @@ static bool kernel_btf_has(const char *name, __u32 kind)
 	found = btf__find_by_name_kind(btf, name, kind) >= 0;
 	btf__free(btf);
 	return found;
+}
+
+/*
+ * Does the verifier take BPF atomics that return the old value (Linux 5.12)? Asked of
+ * the kernel itself, by loading the smallest program that uses one, so a backport
+ * counts and a kernel without them never sees one (the programs' branch that uses
+ * them is dead code there, removed before the instructions are checked).
+ */
+static bool kernel_has_atomic_fetch(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 0 },
+		{ .code = BPF_STX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1, .off = -8 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1, .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_10, .src_reg = BPF_REG_1,
+		  .off = -8, .imm = BPF_ADD | BPF_FETCH },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, NULL, "GPL", insns,
+			       sizeof(insns) / sizeof(insns[0]), NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 /* Does the kernel's BTF enum `type` have a value named `name` (a helper, a flag)? */
@@ -379,6 +417,9 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
 	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
 	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
+	skel->rodata->targ_atomic_fetch = kernel_has_atomic_fetch();
+	loaded_ns = mono_ns();
+	busy_atomics = skel->rodata->targ_atomic_fetch;
 	bpf_object__for_each_program(prog, skel->obj)
 		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog))
 			bpf_program__set_autoload(prog, false);
@@ -396,6 +437,8 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 		bpf_map__set_max_entries(skel->maps.targets, opts->max_processes);
 		bpf_map__set_max_entries(skel->maps.busy_open, opts->max_processes);
 	}
+	if (busy_atomics)
+		bpf_map__set_max_entries(skel->maps.busy_open, 1); /* not used */
 	if (opts->max_connections) {
 		bpf_map__set_max_entries(skel->maps.conns, opts->max_connections);
 		bpf_map__set_max_entries(skel->maps.ssl_socks, opts->max_connections);
@@ -534,6 +577,36 @@ void kernel__destroy(void)
 	}
 	redscope_bpf__destroy(skel);
 	skel = NULL;
+}
+
+bool kernel__busy_plausible(uint64_t busy_ns)
+{
+	return busy_ns <= mono_ns() - loaded_ns;
+}
+
+uint64_t kernel__busy_ns(__u32 tgid, struct rs_target *t)
+{
+	int fd = kernel__map_fd(KMAP_TARGETS);
+	uint64_t now, busy;
+	__u64 since;
+
+	for (int tries = 0; tries < 4; tries++) {
+		now = mono_ns(); /* after the entry was read: no interval opened later */
+		if (!busy_atomics) {
+			busy = t->busy_ns;
+			if (t->active > 0 &&
+			    !bpf_map_lookup_elem(kernel__map_fd(KMAP_BUSY_OPEN), &tgid, &since) &&
+			    now > since)
+				busy += now - since; /* a request is still going */
+			return busy;
+		}
+		busy = t->busy_ns + (t->active > 0 ? now : 0);
+		if (busy <= now - loaded_ns)
+			return busy;
+		if (bpf_map_lookup_elem(fd, &tgid, t))
+			break;
+	}
+	return 0;
 }
 
 int kernel__map_fd(enum kernel_map m)

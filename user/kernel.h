@@ -47,6 +47,17 @@ enum kernel_map {
 };
 /* The map's file descriptor, or -1 before the programs are loaded. */
 int kernel__map_fd(enum kernel_map m);
+/*
+ * The busy time so far of target tgid, whose entry t was just read from the targets
+ * map, its running interval included. With fetching atomics the entry holds the
+ * intervals' ends minus their starts, and the time now is added while one is open;
+ * an entry read between the two adds of an open or a close is off by a clock reading,
+ * so it is read again, a few times, else 0 for this once (a service's busy counter
+ * never goes down). t may be read again.
+ */
+uint64_t kernel__busy_ns(__u32 tgid, struct rs_target *t);
+/* Can busy_ns be a process's busy time: no more than redscope has been loaded? */
+bool kernel__busy_plausible(uint64_t busy_ns);
 /* The kernel's counters (enum rs_stat), summed over CPUs; zeros when unreadable. */
 void kernel__stats(uint64_t out[RS_STAT__COUNT]);
 /* The ring buffer of records (struct rs_event_*), calling fn for each. */

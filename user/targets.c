@@ -477,12 +477,11 @@ void targets__stats(struct self_stats *st)
 }
 
 /* A live target's figures for the gauges of its service. procs locked. */
-static bool process_gauges(int fd, __u32 tgid, uint64_t now, struct process_gauges *g)
+static bool process_gauges(int fd, __u32 tgid, struct process_gauges *g)
 {
 	struct rs_target t, pt;
 	const struct identity *parent_id;
 	pid_t ppid;
-	__u64 since;
 
 	if (bpf_map_lookup_elem(fd, &tgid, &t) || (t.flags & RS_TARGET_IGNORED))
 		return false;
@@ -494,10 +493,7 @@ static bool process_gauges(int fd, __u32 tgid, uint64_t now, struct process_gaug
 	if (!g->id)
 		return false;
 	g->active = t.active > 0 ? t.active : 0;
-	g->busy_ns = t.busy_ns;
-	if (t.active > 0 && !bpf_map_lookup_elem(kernel__map_fd(KMAP_BUSY_OPEN), &tgid, &since) &&
-	    now > since)
-		g->busy_ns += now - since; /* a request is still going */
+	g->busy_ns = kernel__busy_ns(tgid, &t);
 	ppid = procs__known_parent(tgid);
 	g->unwatched_parent = ppid > 0 && bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) ? ppid : 0;
 	g->worker = ppid > 0 && !g->unwatched_parent &&
@@ -540,16 +536,12 @@ void targets__refresh(struct store *st)
 	__u32 key, next, *prev = NULL;
 	struct buf gauges = {};
 	struct process_gauges g;
-	struct timespec ts;
-	uint64_t now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 	procs__lock();
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (process_gauges(fd, key, now, &g))
+		if (process_gauges(fd, key, &g))
 			buf__append(&gauges, &g, sizeof(g));
 	}
 	if (!gauges.oom)

@@ -21,6 +21,7 @@
 #endif
 #define __noinline __attribute__((noinline))
 #define barrier_var(var) asm volatile("" : "+r"(var))
+#define RS_RODATA static /* the simulation runs both ways of a load-time choice */
 
 #define BPF_ANY 0
 #define BPF_NOEXIST 1

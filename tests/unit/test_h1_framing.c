@@ -256,6 +256,72 @@ static void pipelined_requests_are_answered_in_order(void)
 	CHECK(!sim_out_of_step());
 }
 
+/* The process's busy time so far at now, the way the daemon reads it (kernel__busy_ns). */
+static __u64 busy_at(__u64 now)
+{
+	if (targ_atomic_fetch)
+		return sim_target.busy_ns + (sim_target.active > 0 ? now : 0);
+	return sim_target.busy_ns + (sim_busy_open && now > sim_busy_since ? now - sim_busy_since : 0);
+}
+
+/*
+ * Busy time is the time with a request in flight, overlapping requests once, kept
+ * with fetching atomics (the targets map alone) and without (the busy_open map).
+ */
+static void busy_time_is_the_time_requests_were_in_flight(void)
+{
+	for (int atomics = 0; atomics < 2; atomics++) {
+		targ_atomic_fetch = atomics;
+		sim_reset();
+		io_str(RS_DIR_REQ, GET_OK);  /* t 1001 */
+		CHECK_EQ(busy_at(1001), 0);
+		io_str(RS_DIR_RESP, RESP_OK); /* t 1002 */
+		CHECK_EQ(busy_at(1002), 1);
+		CHECK_EQ(busy_at(5000), 1); /* idle time is not busy */
+		/* two in flight from 1003 to 1006: three more, not five */
+		io_str(RS_DIR_REQ, "GET /a HTTP/1.1\r\n\r\n");
+		io_str(RS_DIR_REQ, "GET /b HTTP/1.1\r\n\r\n");
+		CHECK_EQ(sim_target.active, 2);
+		CHECK_EQ(busy_at(1004), 2); /* an open interval counts up to now */
+		io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		CHECK_EQ(busy_at(1005), 3);
+		io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+		CHECK_EQ(sim_target.active, 0);
+		CHECK_EQ(busy_at(1006), 4);
+		CHECK_EQ(busy_at(9000), 4);
+		/* unanswered at close: busy until the close */
+		io_str(RS_DIR_REQ, GET_OK); /* t 1007 */
+		sim_close();		    /* t 1008 */
+		CHECK_EQ(sim_target.active, 0);
+		CHECK_EQ(busy_at(9000), 5);
+		CHECK(!atomics || !sim_busy_open); /* the map is not used with atomics */
+	}
+	targ_atomic_fetch = false;
+}
+
+/*
+ * Field lines are told apart by their whole name whatever comes before them, in any
+ * case: Content-Type is not Content-Length, X-Transfer-Encoding is not Transfer-Encoding.
+ */
+static void framing_fields_are_found_among_any_others(void)
+{
+	sim_reset();
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Transfer-Encoding: chunked\r\n"
+			    "Contentious: 12\r\nCONTENT-LENGTH: 4\r\nTransfer-Encodings: chunked\r\n"
+			    "Date: Tue, 24 Nov 2026 16:30:00 GMT\r\n\r\nbody");
+	CHECK_EQ(sim_n_events, 1);
+	CHECK_EQ(event(0)->resp_body_bytes, 4);
+	CHECK_EQ(sim_work.conn.resp.state, RS_H1_IDLE);
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nServer: a\r\nContent-Type: text/plain\r\n"
+			    "transfer-encoding: chunked\r\nVary: *\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+	CHECK_EQ(sim_n_events, 2);
+	CHECK_EQ(event(1)->resp_body_bytes, 2);
+	CHECK(sim_accounted());
+	CHECK(!sim_out_of_step());
+}
+
 static void blind_bytes_are_fine_in_bodies_only(void)
 {
 	sim_reset();
@@ -756,6 +822,8 @@ int main(void)
 	RUN(a_2xx_to_connect_opens_a_tunnel_and_a_refusal_does_not);
 	RUN(closes_end_what_is_open);
 	RUN(pipelined_requests_are_answered_in_order);
+	RUN(busy_time_is_the_time_requests_were_in_flight);
+	RUN(framing_fields_are_found_among_any_others);
 	RUN(blind_bytes_are_fine_in_bodies_only);
 	RUN(leading_empty_lines_before_a_request_are_ignored);
 	RUN(what_is_not_http_is_counted_with_a_reason_and_framing_resumes);
