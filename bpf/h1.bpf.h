@@ -568,6 +568,20 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 }
 
 /*
+ * Do the bytes at p start a field line whose name is neither Content-Length nor
+ * Transfer-Encoding (TE_NAME_LEN bytes readable)? Only the first word is compared:
+ * Content-Type goes the long way, to field_line_start, which tells it apart.
+ */
+static __always_inline bool ordinary_field_line(const __u8 *p)
+{
+	__u64 w0 = RS_LOAD64(p);
+	__u8 c = w0;
+
+	w0 |= SWAR_LOWER;
+	return c != '\r' && c != '\n' && w0 != CL_NAME_0 && w0 != TE_NAME_0;
+}
+
+/*
  * Scan w->buf[from, n) in a byte-level state. Returns the index where it stopped:
  * n, or the first byte the state machine does not consume itself (body, message
  * end, lost framing). Sets w->done when a message completed. The common case, the
@@ -592,6 +606,17 @@ __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 
 			i += at;
 			slow = at < 8 && i < n; /* at its line feed */
+			/*
+			 * A field line of a head follows it that is neither Content-Length
+			 * nor Transfer-Encoding (most do): skipped here too, from its second
+			 * byte, in the state rs_slow would leave it in.
+			 */
+			if (slow && h->state == RS_H1_HEAD && i + 1 + TE_NAME_LEN <= n &&
+			    ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1)))) {
+				h->pos = 0;
+				i += 2;
+				slow = false;
+			}
 		}
 		if (slow) {
 			i = rs_slow(dir, i, n);
