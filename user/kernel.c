@@ -4,6 +4,7 @@
  * programs, and give the rest of the daemon the maps, ring buffer, counters and
  * uprobes it needs. The only file that includes the skeleton.
  */
+#include <elf.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -230,6 +231,80 @@ static bool kernel_has_atomic_fetch(void)
 	return true;
 }
 
+/*
+ * The object's ELF with every fetching atomic add (BPF_ADD | BPF_FETCH) made a plain
+ * atomic add, for kernels before 5.12: they refuse an instruction they do not know
+ * even where the rodata makes it dead code, and target_active_add's branch that uses
+ * them never runs there (targ_atomic_fetch is false). Only instructions of executable
+ * sections are looked at. NULL when it cannot be copied.
+ */
+static void *elf_without_fetch_atomics(const void *elf, size_t size, int *patched)
+{
+	const Elf64_Ehdr *eh = elf;
+	unsigned char *copy;
+
+	*patched = 0;
+	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh->e_shoff > size || (size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum)
+		return NULL;
+	copy = malloc(size);
+	if (!copy)
+		return NULL;
+	memcpy(copy, elf, size);
+	for (unsigned i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = (const Elf64_Shdr *)(copy + eh->e_shoff) + i;
+		struct bpf_insn *insn;
+
+		if (sh->sh_type != SHT_PROGBITS || !(sh->sh_flags & SHF_EXECINSTR) ||
+		    sh->sh_offset > size || sh->sh_size > size - sh->sh_offset)
+			continue;
+		insn = (struct bpf_insn *)(copy + sh->sh_offset);
+		for (size_t k = 0; k < sh->sh_size / sizeof(*insn); k++) {
+			if (BPF_CLASS(insn[k].code) == BPF_STX && BPF_MODE(insn[k].code) == BPF_ATOMIC &&
+			    insn[k].imm == (BPF_ADD | BPF_FETCH)) {
+				insn[k].imm = BPF_ADD;
+				(*patched)++;
+			}
+		}
+	}
+	return copy;
+}
+
+/*
+ * The skeleton, opened from the object as built, or, where the kernel has no fetching
+ * atomics, from a copy without them (kept for the life of the process: libbpf reads
+ * the ELF until load).
+ */
+static struct redscope_bpf *open_skeleton(bool atomics)
+{
+	static void *patched_elf;
+	struct redscope_bpf *obj = calloc(1, sizeof(*obj));
+	int err, n = 0;
+
+	if (!obj)
+		return NULL;
+	err = redscope_bpf__create_skeleton(obj);
+	if (!err && !atomics) {
+		if (!patched_elf)
+			patched_elf = elf_without_fetch_atomics(obj->skeleton->data,
+								 obj->skeleton->data_sz, &n);
+		if (!patched_elf)
+			err = -ENOMEM;
+		else
+			obj->skeleton->data = patched_elf;
+		p_debug("no fetching BPF atomics: %d made plain atomic adds", n);
+	}
+	if (!err)
+		err = bpf_object__open_skeleton(obj->skeleton, NULL);
+	if (err) {
+		redscope_bpf__destroy(obj);
+		errno = -err;
+		return NULL;
+	}
+	return obj;
+}
+
 /* Does the kernel's BTF enum `type` have a value named `name` (a helper, a flag)? */
 static bool kernel_btf_enum_has(const char *type, const char *name)
 {
@@ -405,7 +480,8 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 		return err;
 	/* kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK */
 	setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
-	skel = redscope_bpf__open();
+	busy_atomics = kernel_has_atomic_fetch();
+	skel = open_skeleton(busy_atomics);
 	if (!skel) {
 		p_err("failed to open the BPF object: %s", strerror(errno));
 		return -errno;
@@ -417,9 +493,8 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 	skel->rodata->targ_sel_cgroups = opts->sel->n_cgroups;
 	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
 	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
-	skel->rodata->targ_atomic_fetch = kernel_has_atomic_fetch();
+	skel->rodata->targ_atomic_fetch = busy_atomics;
 	loaded_ns = mono_ns();
-	busy_atomics = skel->rodata->targ_atomic_fetch;
 	bpf_object__for_each_program(prog, skel->obj)
 		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog))
 			bpf_program__set_autoload(prog, false);
