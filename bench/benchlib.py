@@ -481,6 +481,78 @@ class Nginx:
         stop(self.proc, signal.SIGQUIT)
 
 
+class NodeHttp:
+    """node's http server, one process, on the server CPUs (bench/apps/node_http.js)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.service = "bench-node-%d" % self.port
+        env = dict(os.environ, OTEL_SERVICE_NAME=self.service)
+        self.proc = spawn(["taskset", "-c", SERVER_CPUS, "node", str(APPS / "node_http.js"),
+                           str(self.port)], env=env)
+        wait_port(self.port, proc=self.proc)
+        self.url = "http://127.0.0.1:%d/" % self.port
+
+    def stop(self):
+        stop(self.proc)
+
+
+# (server, connections, keep-alive) by name: gunicorn's sync workers close each connection
+REQUEST_SERVERS = {
+    "gunicorn": (Gunicorn, 6, True),
+    "nginx": (Nginx, 50, True),
+    "nginx-close": (Nginx, 50, False),
+    "node": (NodeHttp, 6, False),
+}
+
+
+def load(client, url, seconds, conns, keepalive):
+    """A load run by wrk or hey: keep-alive, or a connection per request."""
+    if client == "hey":
+        return hey(url, seconds, conns, keepalive=keepalive)
+    return wrk(url, seconds, conns, close=not keepalive)
+
+
+def bpf_run(server, client, seconds, conns, keepalive, mode, perf=None, binary=None):
+    """One load run of server (a class of REQUEST_SERVERS) by client (wrk or hey) with
+    the hooks alone (mode "floor") or redscope (binary, else build/redscope), with
+    kernel.bpf_stats_enabled=1: {program: (runs, ns)}, requests (redscope's count; the
+    load generator's for the floor), the load's result, daemon CPU s. perf: a path to
+    record the whole machine into (perf record -a) during the load."""
+    app = server()
+    load(client, app.url, 1, conns, keepalive)
+    holder = HookFloor() if mode == "floor" else Redscope(binary=binary)
+    time.sleep(0.5)
+    bpf_stats_set(1)
+    try:
+        before = prog_stats(holder.pid)
+        c0 = cpu_seconds(holder.pid)
+        rec = None
+        if perf:
+            rec = subprocess.Popen(["perf", "record", "-a", "-q", "-o", str(perf), "--",
+                                    "sleep", str(seconds)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        r = load(client, app.url, seconds, conns, keepalive)
+        if rec:
+            rec.wait(timeout=seconds + 60)
+        time.sleep(0.3)
+        after = prog_stats(holder.pid)
+        c1 = cpu_seconds(holder.pid)
+    finally:
+        bpf_stats_set(0)
+    counted = r.total
+    if mode != "floor":
+        # a build that counts nothing (one with a part cut out, to see what that part
+        # costs) is divided by the load generator's count
+        counted = holder.scrape(app.service)["requests"]
+        if not counted:
+            log("%s counted no request: per request is per the load generator's %d" % (mode, r.total))
+            counted = r.total
+    holder.stop()
+    app.stop()
+    return prog_delta(before, after), counted, r, c1 - c0
+
+
 class UdpSink:
     """A statsd stand-in: a UDP socket that reads, counts and discards datagrams."""
 

@@ -15,84 +15,14 @@ helpers they call (map operations, probe reads, the ring buffer). Needs root.
 """
 import argparse
 import collections
-import os
 import pathlib
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True
-from benchlib import (APPS, SERVER_CPUS, Gunicorn, HookFloor, Nginx,  # noqa: E402
-                      Redscope, bpf_stats_set, cpu_seconds, log, median, prog_delta, prog_stats,
-                      spawn, stop, stop_all, tmpdir, wait_port, free_port, hey, wrk)
-
-
-class NodeHttp:
-    """node's http server, one process, on the server CPUs (bench/apps/node_http.js)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.service = "bench-node-%d" % self.port
-        env = dict(os.environ, OTEL_SERVICE_NAME=self.service)
-        self.proc = spawn(["taskset", "-c", SERVER_CPUS, "node", str(APPS / "node_http.js"),
-                           str(self.port)], env=env)
-        wait_port(self.port, proc=self.proc)
-        self.url = "http://127.0.0.1:%d/" % self.port
-
-    def stop(self):
-        stop(self.proc)
-
-
-# (server, connections, keep-alive): gunicorn's sync workers close each connection
-SERVERS = {
-    "gunicorn": (Gunicorn, 6, True),
-    "nginx": (Nginx, 50, True),
-    "nginx-close": (Nginx, 50, False),
-    "node": (NodeHttp, 6, False),
-}
-
-
-def load(client, url, seconds, conns, keepalive):
-    if client == "hey":
-        return hey(url, seconds, conns, keepalive=keepalive)
-    return wrk(url, seconds, conns, close=not keepalive)
-
-
-def one(server, client, seconds, conns, keepalive, mode, perf=None, binary=None):
-    """{program: (runs, ns)}, requests, daemon CPU s, for one load run."""
-    app = server()
-    load(client, app.url, 1, conns, keepalive)
-    holder = HookFloor() if mode == "floor" else Redscope(binary=binary)
-    time.sleep(0.5)
-    bpf_stats_set(1)
-    try:
-        before = prog_stats(holder.pid)
-        c0 = cpu_seconds(holder.pid)
-        rec = None
-        if perf:
-            rec = subprocess.Popen(["perf", "record", "-a", "-q", "-o", str(perf), "--",
-                                    "sleep", str(seconds)], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        r = load(client, app.url, seconds, conns, keepalive)
-        if rec:
-            rec.wait(timeout=seconds + 60)
-        time.sleep(0.3)
-        after = prog_stats(holder.pid)
-        c1 = cpu_seconds(holder.pid)
-    finally:
-        bpf_stats_set(0)
-    counted = r.total
-    if mode != "floor":
-        # a build that counts nothing (one with a part cut out, to see what that part
-        # costs) is divided by the load generator's count
-        counted = holder.scrape(app.service)["requests"]
-        if not counted:
-            log("%s counted no request: per request is per the load generator's %d" % (mode, r.total))
-            counted = r.total
-    holder.stop()
-    app.stop()
-    return prog_delta(before, after), counted, r, c1 - c0
+from benchlib import (REQUEST_SERVERS as SERVERS, bpf_run, log, median,  # noqa: E402
+                      stop_all, tmpdir)
 
 
 def perf_symbols(data, top=25):
@@ -125,7 +55,7 @@ def main():
     try:
         for rnd in range(a.rounds):
             for mode in modes:
-                progs, counted, r, cpu = one(server, a.client, a.seconds, conns, keepalive, mode,
+                progs, counted, r, cpu = bpf_run(server, a.client, a.seconds, conns, keepalive, mode,
                                              binary=dict(builds).get(mode))
                 total = sum(ns for _, ns in progs.values())
                 per_mode[mode].append((total / counted, r.rps, progs, counted, cpu))
@@ -153,7 +83,7 @@ def main():
             print("\n%s / hooks alone: %.1fx (%.0f / %.0f ns per request)" % (mode, rs / fl, rs, fl))
         if a.perf:
             data = tmpdir("perf") / "perf.data"
-            one(server, a.client, a.seconds, conns, keepalive, "redscope", perf=data)
+            bpf_run(server, a.client, a.seconds, conns, keepalive, "redscope", perf=data)
             print("\nperf record -a during a redscope run: kernel symbols by share of samples")
             for share, sym in perf_symbols(data):
                 print("  %6.2f%%  %s" % (share, sym))

@@ -10,6 +10,9 @@ Sections (--sections, comma-separated, default all):
   capacity   request rates with and without lost events; a stalled daemon
   footprint  daemon RSS idle, under load, with 10k series; /metrics at 10k series
   scale      /metrics at 30k and 100k series: peak RSS growth during a scrape, time, size
+  requests   per server and load generator (gunicorn, nginx, nginx with a connection per
+             request, node; wrk and hey): throughput bare, with the hooks alone and with
+             redscope, and BPF time per request beside the hooks alone's, per hook
 
 Baselines are measured in the same run, modes alternate run by run (A B C D, A B C D,
 ...) and medians are reported. Needs root. `--quick` is a smoke run (about 1.5 minutes);
@@ -28,13 +31,13 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
-from benchlib import (APPS, CLIENT_CPUS, GUNICORN, ROOT, SERVER_CPUS, STATIC_BYTES,  # noqa: E402
-                      Gunicorn, HookFloor, Nginx, Redscope, UdpSink, bpf_stats_get, bpf_stats_set, cpu_seconds,
-                      http_get, log, median, pct, prog_delta,
-                      prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
+from benchlib import (APPS, CLIENT_CPUS, GUNICORN, REQUEST_SERVERS, ROOT, SERVER_CPUS,  # noqa: E402
+                      STATIC_BYTES, Gunicorn, HookFloor, Nginx, Redscope, UdpSink, bpf_run,
+                      bpf_stats_get, bpf_stats_set, cpu_seconds, http_get, load, log, median, pct,
+                      prog_delta, prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
 
-SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale"]
+SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale", "requests"]
 
 
 def host_backends():
@@ -118,14 +121,15 @@ def run_modes(modes, rounds, log_prefix):
     return res
 
 
-def redscope_load(url, service, seconds, conns, args=()):
-    """One load run with a freshly started redscope; checks its count against wrk's."""
+def redscope_load(url, service, seconds, conns, args=(), run=None):
+    """One load run (run(), else wrk) with a freshly started redscope; checks its count
+    against the load generator's."""
     rs = Redscope(args)
     time.sleep(0.3)  # let the start-up scan settle
     idle_kib = rs.rss_kib()
     s0 = rs.scrape(service)
     c0 = rs.cpu_seconds()
-    w = wrk(url, seconds, conns)
+    w = run() if run else wrk(url, seconds, conns)
     time.sleep(0.3)
     cpu = rs.cpu_seconds() - c0
     s1 = rs.scrape(service)
@@ -141,10 +145,10 @@ def redscope_load(url, service, seconds, conns, args=()):
             "note": "counted %d, wrk %d, lost %d" % (counted, w.total, lost)}
 
 
-def floor_load(url, seconds, conns):
-    """One load run with only the empty programs of HookFloor loaded."""
+def floor_load(url, seconds, conns, run=None):
+    """One load run (run(), else wrk) with only the empty programs of HookFloor loaded."""
     fl = HookFloor()
-    w = wrk(url, seconds, conns)
+    w = run() if run else wrk(url, seconds, conns)
     fl.stop()
     return {"rps": w.rps, "p99": w.p99_ms}
 
@@ -533,6 +537,137 @@ reads, counted in its time: short runs are overstated.
                best <= 1000, "%.1fx the target" % (best / 1000))
 
 
+# ------------------------------------------------------------------ requests
+
+# (server of REQUEST_SERVERS, load generator): two clients on the servers of the targets,
+# and the servers whose connections carry one request each
+REQUEST_CASES = [("gunicorn", "wrk"), ("gunicorn", "hey"), ("nginx", "wrk"), ("nginx", "hey"),
+                 ("nginx-close", "wrk"), ("node", "wrk")]
+HOOK_PROGRAMS = [("socket reads", "sock_recv", "floor_recv"),
+                 ("socket writes", "sock_send", "floor_send"),
+                 ("TCP state changes", "sock_state_btf", "floor_state"),
+                 ("sockets freed", "sock_destroy_btf", "floor_destroy")]
+
+
+def request_case(p, name, client):
+    """Throughput (stats off: bare, hooks alone, redscope) and BPF time per request
+    (stats on: hooks alone, redscope) of one server under one load generator."""
+    server, conns, keepalive = REQUEST_SERVERS[name]
+    app = server()
+    service = getattr(app, "service", None)
+
+    def run():
+        return load(client, app.url, p.seconds, conns, keepalive)
+
+    def bare():
+        r = run()
+        return {"rps": r.rps, "p99": r.p99_ms}
+
+    load(client, app.url, 1, conns, keepalive)
+    modes = [("bare", bare)]
+    if FLOOR:
+        modes.append((FLOOR, lambda: floor_load(app.url, p.seconds, conns, run=run)))
+    modes.append(("redscope", lambda: redscope_load(app.url, service, p.seconds, conns,
+                                                    run=run)))
+    res = run_modes(modes, p.rounds, "%s/%s" % (name, client))
+    app.stop()
+    per = {"floor": [], "redscope": []}
+    for rnd in range(p.rounds):
+        for mode in ([("floor")] if FLOOR else []) + ["redscope"]:
+            progs, counted, r, cpu = bpf_run(server, client, p.seconds, conns, keepalive, mode)
+            total = sum(ns for _, ns in progs.values())
+            per[mode].append({"ns": total / counted, "progs": progs, "counted": counted,
+                              "runs": sum(n for n, _ in progs.values()) / counted,
+                              "cpu_per_m": 1e6 * cpu / counted})
+            log("%s/%s bpf round %d/%d %-8s %6.0f ns per request" % (name, client, rnd + 1,
+                                                                    p.rounds, mode,
+                                                                    total / counted))
+    return res, per
+
+
+def mid_run(runs):
+    """The run of the median BPF time per request."""
+    return sorted(runs, key=lambda x: x["ns"])[len(runs) // 2]
+
+
+def section_requests(p, rep):
+    rep.add("""## h. Per request, by server and load generator
+
+Each server on CPU %s, the load generator on CPU %s, %d s per run, %d round(s) of the
+modes in turn. Throughput with `kernel.bpf_stats_enabled=0`: bare, the hooks alone
+(`bench/apps/hookfloor.bpf.c`) and redscope (auto: the %s capture); then BPF time per
+request with the stats on, hooks alone and redscope in turn (`run_time_ns` of the
+programs each holds, divided by the requests redscope counted; for the hooks alone, by
+the load generator's). Servers: gunicorn as in (a) (`-c%d`, a connection per request:
+its sync workers close each), nginx as in (b) (`-c%d`, keep-alive), nginx with a
+connection per request (`-c%d`, `Connection: close`), node's `http` server
+(`bench/apps/node_http.js`, `-c%d`, a connection per request). Load generators: wrk
+and hey (a Go client, `-cpus 1`). The spread: the runs' median and, in brackets, their
+lowest and highest.
+""" % (SERVER_CPUS, CLIENT_CPUS, p.seconds, p.rounds, BEST, REQUEST_SERVERS["gunicorn"][1],
+       REQUEST_SERVERS["nginx"][1], REQUEST_SERVERS["nginx-close"][1],
+       REQUEST_SERVERS["node"][1]))
+    rows, hook_rows, figures = [], {h[0]: [] for h in HOOK_PROGRAMS}, {}
+    for name, client in REQUEST_CASES:
+        res, per = request_case(p, name, client)
+        bare = median(r["rps"] for r in res["bare"])
+        loss = {m: -pct(median(r["rps"] for r in runs), bare) for m, runs in res.items()}
+        ns = {m: median(x["ns"] for x in runs) for m, runs in per.items() if runs}
+
+        def spread(xs, fmt="%.0f"):
+            xs = sorted(xs)
+            return (fmt + " (" + fmt + "-" + fmt + ")") % (median(xs), xs[0], xs[-1])
+
+        ratio = ns["redscope"] / ns["floor"] if ns.get("floor") else None
+        figures[(name, client)] = {"loss": loss, "ns": ns, "ratio": ratio}
+        rows.append(["%s, %s" % (name, client), spread([r["rps"] for r in res["bare"]]),
+                     "%.1f%%" % loss[FLOOR] if FLOOR else "-",
+                     "%.1f%%" % loss["redscope"], check_counts(res["redscope"]),
+                     spread([x["ns"] for x in per["floor"]]) if FLOOR else "-",
+                     spread([x["ns"] for x in per["redscope"]]),
+                     "%.1fx" % ratio if ratio else "-",
+                     "%.1f" % mid_run(per["redscope"])["runs"],
+                     "%.2f" % median(x["cpu_per_m"] for x in per["redscope"])])
+        fl, rs = (mid_run(per["floor"]) if FLOOR else None), mid_run(per["redscope"])
+        for what, prog, floor_prog in HOOK_PROGRAMS:
+            r = rs["progs"].get(prog, (0, 0))[1] / rs["counted"]
+            f = fl["progs"].get(floor_prog, (0, 0))[1] / fl["counted"] if fl else None
+            hook_rows[what].append("%.0f (%s)" % (r, "%.0f" % f if f is not None else "-"))
+        for m in res["redscope"]:
+            if not m["count_ok"]:
+                rep.problems.append("%s/%s: redscope counted %d, the load generator %d, lost %d"
+                                    % (name, client, m["counted"], m["sent"], m["lost"]))
+    rep.add(table(["server, load", "bare req/s", "%s: lost" % (FLOOR or "hooks alone"),
+                   "redscope: lost", "counted vs load", "BPF ns/request, hooks alone",
+                   "BPF ns/request, redscope", "redscope ÷ hooks", "program runs/request",
+                   "daemon CPU s per million requests"], rows))
+    rep.add("\nBPF time per request by hook, redscope (hooks alone in brackets), the run of "
+            "the median:\n\n" +
+            table(["hook"] + ["%s, %s" % c for c in REQUEST_CASES],
+                  [[what] + hook_rows[what] for what, _, _ in HOOK_PROGRAMS]))
+    rep.requests = figures
+    if not FLOOR:
+        return
+    cases = [c for c in REQUEST_CASES if c[0] in ("gunicorn", "nginx")]
+    worst = max(figures[c]["ratio"] for c in cases)
+    target_row(rep, "req_bpf", "BPF time per request <= 2x the hooks alone (gunicorn, nginx; wrk, hey)",
+               "; ".join("%s/%s %.1fx" % (c[0], c[1], figures[c]["ratio"]) for c in cases),
+               worst <= 2, "%.1fx the hooks alone at worst" % worst)
+    ng = [figures[c]["loss"] for c in cases if c[0] == "nginx"]
+    ng_ok = all(x["redscope"] < 5 and x["redscope"] - x[FLOOR] <= 3 for x in ng)
+    target_row(rep, "req_nginx", "nginx throughput lost < 5%, within 3 points of the hooks alone (wrk, hey)",
+               "; ".join("%s %.1f%% (hooks alone %.1f%%)" % (c[1], figures[c]["loss"]["redscope"],
+                                                           figures[c]["loss"][FLOOR])
+                         for c in cases if c[0] == "nginx"),
+               ng_ok, "%+.1f points at worst" % (max(x["redscope"] for x in ng) - 5))
+    gu = [figures[c]["loss"]["redscope"] for c in cases if c[0] == "gunicorn"]
+    target_row(rep, "req_gunicorn", "gunicorn throughput lost < 3% (wrk, hey)",
+               "; ".join("%s %.1f%% (hooks alone %.1f%%)" % (c[1], figures[c]["loss"]["redscope"],
+                                                           figures[c]["loss"][FLOOR])
+                         for c in cases if c[0] == "gunicorn"),
+               max(gu) < 3, "%+.1f points at worst" % (max(gu) - 3))
+
+
 # ------------------------------------------------------------------ e. capacity
 
 def section_capacity(p, rep):
@@ -837,8 +972,11 @@ before.
 
 # ------------------------------------------------------------------ main
 
-TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "rss", "capacity", "scale",
-                "scale_time", "scale_bytes"]
+# What follows this line in the output file was measured by hand (bench/profile.py,
+# builds made for a measurement): kept as it is when the file is written again.
+HAND_MARKER = "<!-- measured by hand, kept by bench/run.py -->"
+TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "req_bpf", "req_nginx",
+                "req_gunicorn", "rss", "capacity", "scale", "scale_time", "scale_bytes"]
 
 
 def machine():
@@ -953,7 +1091,7 @@ def main():
     body = Report()
     body.problems = rep.problems
     funcs = {"gunicorn": section_gunicorn, "nginx": section_nginx,
-             "unwatched": section_unwatched, "bpf": section_bpf,
+             "unwatched": section_unwatched, "bpf": section_bpf, "requests": section_requests,
              "capacity": section_capacity, "footprint": section_footprint,
              "scale": section_scale}
     for s in sections:
@@ -998,7 +1136,11 @@ run, modes alternating run by run, and medians are reported.
                          "\n".join("- " + x for x in rep.problems) + "\n")
     summary = list(rep.parts)
     rep.parts += body.parts
-    pathlib.Path(args.out).write_text("\n".join(rep.parts))
+    out = pathlib.Path(args.out)
+    kept = out.read_text().split(HAND_MARKER, 1) if out.exists() else []
+    if len(kept) == 2:
+        rep.parts.append(HAND_MARKER + kept[1].rstrip("\n") + "\n")
+    out.write_text("\n".join(rep.parts))
     print("\n".join(summary))
     log("wrote %s in %.1f minutes" % (args.out, elapsed / 60))
 
