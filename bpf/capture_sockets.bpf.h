@@ -156,6 +156,17 @@ static __always_inline bool tcp_server_found(struct sock *sk, __u32 tgid, int re
 }
 
 /*
+ * Where TCP socket sk's reads stand (copied_seq): a plain load through the socket's
+ * BTF type (the hooks' sk is one), not a probe read.
+ */
+static __always_inline __u32 tcp_copied_seq(struct sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+
+	return tp ? tp->copied_seq : 0;
+}
+
+/*
  * TCP bytes a target's reads took from a socket other than through these hooks
  * (splice from the socket: haproxy splice-request): the gap between where the socket's
  * copied sequence number stands and where the connection's reads left it. Counted
@@ -163,7 +174,7 @@ static __always_inline bool tcp_server_found(struct sock *sk, __u32 tgid, int re
  */
 static __always_inline __u64 tcp_unseen_reads(struct sock *sk, struct rs_conn *c, int ret)
 {
-	__u32 copied = BPF_CORE_READ((struct tcp_sock *)sk, copied_seq);
+	__u32 copied = tcp_copied_seq(sk);
 	__u32 before = copied - ret, gap = c->copied_seq ? before - c->copied_seq : 0;
 
 	c->copied_seq = copied;
@@ -243,7 +254,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 		 * bytes start a request. Taken up in the work area, stored once.
 		 */
 		if (!c && (est = established_at(sk)) && !tcp_closed(sk)) {
-			conn_io(sk, NULL, est, BPF_CORE_READ((struct tcp_sock *)sk, copied_seq), tgid,
+			conn_io(sk, NULL, est, tcp_copied_seq(sk), tgid,
 				dir, kind, buf, vlen, ret, 0);
 			return 0;
 		}

@@ -445,6 +445,20 @@ static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __
 }
 
 /*
+ * The empty line that ends a head or trailers, its line feed at index lf: how the body
+ * is framed, or the message is complete. The scan stops after it.
+ */
+static __always_inline int empty_line(struct rs_work *w, struct rs_h1 *h, __u32 dir, __u32 lf)
+{
+	if (h->state == RS_H1_TRAILER || head_done(w, h, dir)) {
+		h->state = RS_H1_IDLE;
+		w->done = 1;
+	}
+	w->stop = 1;
+	return lf + 1;
+}
+
+/*
  * Everything the scan loop does not do itself, starting at w->buf[i]: line ends,
  * line starts, start lines, values, chunk framing. Whole tokens are taken with word
  * reads when the window holds them, byte by byte otherwise (lines split across
@@ -494,15 +508,8 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 				w->stop = 1;
 			return i + 1;
 		}
-		if (!h->line_open && h->mode >= RS_LINE_NAME) {
-			/* empty line: end of the head or of the trailers */
-			if (h->state == RS_H1_TRAILER || head_done(w, h, dir)) {
-				h->state = RS_H1_IDLE;
-				w->done = 1;
-			}
-			w->stop = 1;
-			return i + 1;
-		}
+		if (!h->line_open && h->mode >= RS_LINE_NAME)
+			return empty_line(w, h, dir, i);
 		if (h->mode == RS_LINE_STATUS && h->pos < RS_STATUS_LINE_LEN) {
 			/* status line ended before "HTTP/1.x NNN" */
 			w->lost = RS_R_BAD_STATUS_LINE + 1;
@@ -514,10 +521,17 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 		h->mode = h->state == RS_H1_TRAILER ? RS_LINE_SKIP : RS_LINE_NAME;
 		h->pos = 0;
 		h->line_open = 0;
-		/* the next line usually starts right here: classify it in the same call */
-		if (h->mode == RS_LINE_NAME && i + 1 + TE_NAME_LEN <= n) {
+		/*
+		 * The next line usually starts right here: classify it in the same call, or
+		 * end the head (or trailers) if it is the empty line.
+		 */
+		if (i + 2 < n) {
 			c = w->buf[(i + 1) & (RS_SCAN_WINDOW - 1)];
-			if (c != '\r' && c != '\n')
+			if (c == '\n')
+				return empty_line(w, h, dir, i + 1);
+			if (c == '\r' && w->buf[(i + 2) & (RS_SCAN_WINDOW - 1)] == '\n')
+				return empty_line(w, h, dir, i + 2);
+			if (h->mode == RS_LINE_NAME && c != '\r' && i + 1 + TE_NAME_LEN <= n)
 				return field_line_start(w, h, i + 1, n);
 		}
 		return i + 1;
@@ -569,8 +583,8 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 
 /*
  * Do the bytes at p start a field line whose name is neither Content-Length nor
- * Transfer-Encoding (TE_NAME_LEN bytes readable)? Only the first word is compared:
- * Content-Type goes the long way, to field_line_start, which tells it apart.
+ * Transfer-Encoding (TE_NAME_LEN bytes readable)? A name that starts like
+ * Transfer-Encoding goes the long way, to field_line_start, which tells them apart.
  */
 static __always_inline bool ordinary_field_line(const __u8 *p)
 {
@@ -578,7 +592,9 @@ static __always_inline bool ordinary_field_line(const __u8 *p)
 	__u8 c = w0;
 
 	w0 |= SWAR_LOWER;
-	return c != '\r' && c != '\n' && w0 != CL_NAME_0 && w0 != TE_NAME_0;
+	if (w0 == CL_NAME_0) /* Content-Type, Content-Encoding, ... */
+		return ((RS_LOAD64(p + 8) | SWAR_LOWER) & LOW_BYTES(7)) != CL_NAME_1;
+	return c != '\r' && c != '\n' && w0 != TE_NAME_0;
 }
 
 /*
@@ -665,6 +681,7 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 {
 	struct rs_work *w = work_get();
 	struct rs_h1 *h;
+	__u8 c;
 	int j;
 
 	if (!w || i >= n || n > RS_SCAN_WINDOW)
@@ -681,11 +698,15 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 	case RS_H1_IGNORED:
 		return -1;
 	case RS_H1_IDLE:
-		j = rs_scan(dir, i, n); /* skips empty lines */
-		if (j < 0 || (__u32)j >= n)
-			return n;
-		if (!w->stop)
-			return j; /* its steps ran out among empty lines: on from there */
+		j = i;
+		c = w->buf[i & (RS_SCAN_WINDOW - 1)];
+		if (c == '\r' || c == '\n') {
+			j = rs_scan(dir, i, n); /* skips empty lines */
+			if (j < 0 || (__u32)j >= n)
+				return n;
+			if (!w->stop)
+				return j; /* its steps ran out among empty lines: on from there */
+		}
 		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
 		if (dir == RS_DIR_REQ && (__u32)j + 8 <= n &&
 		    RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {
@@ -805,7 +826,7 @@ __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
 			rs_resync(dir, ptr, len);
 	}
 	w->off = 0;
-	for (int step = 0; step < RS_FEED_STEPS; step++)
+	for (int step = 0; step < RS_FEED_STEPS && w->off < len; step++)
 		if (!rs_window(dir, ptr, len))
 			return 0;
 	if (w->off < len)
