@@ -100,18 +100,22 @@ static __always_inline void conn_closed(struct sock *sk)
 
 /*
  * A connection is new to redscope: what it starts with, in the work area.
- * est: established_at(sk) of a TCP connection accepted since redscope started, whose
- * first bytes start a request whatever they are; NULL for one picked up mid-stream.
- * copied: its socket's copied_seq after this read (TCP), else 0.
+ * accepted: taken from the listen queue since redscope started, its first bytes start
+ * a request whatever they are; else picked up mid-stream. est: established_at(sk),
+ * when its handshake completed, if known. copied: its socket's copied_seq after this
+ * read (TCP), else 0.
  */
-static __always_inline void conn_new(struct rs_work *w, struct sock *sk, __u64 *est, __u32 copied)
+static __always_inline void conn_new(struct rs_work *w, struct sock *sk, bool accepted, __u64 *est,
+				     __u32 copied)
 {
 	__u64 key = (__u64)sk;
 
 	__builtin_memset(&w->conn, 0, sizeof(w->conn));
-	if (est) {
+	if (accepted) {
 		w->conn.accept_ns = bpf_ktime_get_ns();
 		w->conn.flags = RS_CONN_ACCEPTED;
+	}
+	if (est) {
 		w->conn.established_ns = *est;
 		bpf_map_delete_elem(&established, &key);
 	}
@@ -156,7 +160,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	if (c)
 		w->conn = *c;
 	else
-		conn_new(w, sk, est, copied);
+		conn_new(w, sk, est != NULL, est, copied);
 	if (ssl) {
 		if (!(w->conn.flags & RS_CONN_TLS))
 			stat_inc(RS_STAT_CONNS_TLS); /* its handshake was inside SSL_read */
@@ -215,20 +219,9 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
 	/* reset while it waited to be accepted: its reads, if any, are picked up as such */
 	if (!w || tcp_closed(sk))
 		return NULL;
-	__builtin_memset(&w->conn, 0, sizeof(w->conn));
-	w->conn.accept_ns = bpf_ktime_get_ns();
-	w->conn.flags = RS_CONN_ACCEPTED;
-	if (sock_is_unix(sk))
-		w->conn.flags |= RS_CONN_UNIX;
-	else
-		conn_port_mark(tcp_local_port(sk));
+	conn_new(w, sk, true, est, 0);
 	w->conn.tgid = tgid;
-	if (est) {
-		w->conn.established_ns = *est;
-		bpf_map_delete_elem(&established, &key);
-	}
 	bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
-	stat_inc(RS_STAT_CONNS_OPENED);
 	return conn_get(sk);
 }
 
