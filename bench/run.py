@@ -13,6 +13,8 @@ Sections (--sections, comma-separated, default all):
   requests   per server and load generator (gunicorn, nginx, nginx with a connection per
              request, node; wrk and hey): throughput bare, with the hooks alone and with
              redscope, and BPF time per request beside the hooks alone's, per hook
+  framing    instructions the HTTP/1 framing core runs per request (callgrind of its C
+             build), beside those of a baseline revision (--framing-baseline)
 
 Baselines are measured in the same run, modes alternate run by run (A B C D, A B C D,
 ...) and medians are reported. Needs root. `--quick` is a smoke run (about 1.5 minutes);
@@ -22,6 +24,7 @@ import argparse
 import os
 import pathlib
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -37,7 +40,8 @@ from benchlib import (APPS, CLIENT_CPUS, GUNICORN, REQUEST_SERVERS, ROOT, SERVER
                       prog_delta, prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
 
-SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale", "requests"]
+SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale", "requests",
+            "framing"]
 
 
 def host_backends():
@@ -668,6 +672,62 @@ lowest and highest.
                max(gu) < 3, "%+.1f points at worst" % (max(gu) - 3))
 
 
+# ------------------------------------------------------------------ framing
+
+FRAMING_SHAPES = [
+    ("nginx-wrk", "nginx under wrk: a 2-line request read; a 10-line head written by writev, "
+                  "the file by sendfile"),
+    ("gunicorn-hey", "gunicorn under hey: a 5-line request read; a 6-line head and the body "
+                     "in two sends"),
+    ("post-chunked", "a POST with a JSON body in one read; a chunked answer in one write"),
+]
+
+
+def framing_build(tree, out):
+    """bench/apps/framing.c built against the framing core of tree (a checkout)."""
+    subprocess.run(["cc", "-O2", "-I", str(tree / "include"), "-I", str(tree / "tests" / "unit"),
+                    "-o", str(out), str(APPS / "framing.c")], check=True, timeout=120)
+    return out
+
+
+def framing_instructions(exe, shape, n=10000):
+    """Instructions per request of one shape: callgrind's count for n requests minus 0."""
+    def count(k):
+        out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                              str(exe), shape, str(k)], capture_output=True, text=True,
+                             check=True, timeout=600)
+        return int(re.search(r"Collected : (\d+)", out.stderr).group(1))
+    return (count(n) - count(0)) / n
+
+
+def section_framing(p, rep):
+    d = tmpdir("framing")
+    base = d / "base"
+    base.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", p.framing_baseline, "bpf",
+                              "include", "tests/unit"], capture_output=True, check=True,
+                             timeout=120).stdout
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True, timeout=120)
+    builds = [("baseline (%s)" % p.framing_baseline, framing_build(base, d / "framing-base")),
+              ("now", framing_build(ROOT, d / "framing-now"))]
+    rows = []
+    for shape, what in FRAMING_SHAPES:
+        n = [framing_instructions(exe, shape) for _, exe in builds]
+        rows.append([what] + ["%.0f" % x for x in n] + [signed(pct(n[1], n[0]))])
+    rep.add("""## i. The framing core's instructions per request
+
+The HTTP/1 framing core (`bpf/h1.bpf.h` and the connection layer in `bpf/conn.bpf.h`), the
+very code the kernel runs, compiled as C through the unit tests' simulation
+(`bench/apps/framing.c`, `cc -O2`) and run under valgrind's callgrind: x86 instructions
+per request (the count for 10000 requests minus the count for none), which a machine's
+load does not change. They are not BPF instructions, and helpers (the user copy, map
+operations, the clock) are stood in for, but a cut here is one in the kernel. Beside them
+the same shapes through the framing core of %s, the build before the cuts of the
+request-cost work.
+
+""" % p.framing_baseline + table(["request and response", builds[0][0], "now", "change"], rows))
+
+
 # ------------------------------------------------------------------ e. capacity
 
 def section_capacity(p, rep):
@@ -1057,6 +1117,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smoke run: short runs, one round")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"),
                     help="where to write the tables (default docs/benchmarks.md)")
+    ap.add_argument("--framing-baseline", default="e0bb92d",
+                    help="the revision whose framing core section i compares with (default: "
+                         "e0bb92d, the build before the cuts of the request-cost work)")
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help="comma-separated subset of: " + ", ".join(SECTIONS))
     args = ap.parse_args()
@@ -1070,6 +1133,7 @@ def main():
     signal.signal(signal.SIGINT, lambda *_: (stop_all(), os._exit(130)))
 
     p = Profile(args.quick)
+    p.framing_baseline = args.framing_baseline
     rep = Report()
     rep.problems = []
     start = time.monotonic()
@@ -1092,6 +1156,7 @@ def main():
     body.problems = rep.problems
     funcs = {"gunicorn": section_gunicorn, "nginx": section_nginx,
              "unwatched": section_unwatched, "bpf": section_bpf, "requests": section_requests,
+             "framing": section_framing,
              "capacity": section_capacity, "footprint": section_footprint,
              "scale": section_scale}
     for s in sections:

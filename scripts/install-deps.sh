@@ -9,7 +9,8 @@
 # test: every test's tools, and what the kernel matrix builds and boots for each of its
 # architectures (amd64 and arm64): their build packages and qemu-system-x86/-arm.
 # bench: what `make bench` runs: the servers and load generators of the benchmarks (wrk
-# and hey, a Go client), perf for bench/profile.py.
+# and hey, a Go client), perf for bench/profile.py, valgrind for the framing core's
+# instruction counts.
 # --list prints the packages the groups need, one a line, and installs nothing.
 set -eu
 
@@ -23,7 +24,7 @@ python3-prometheus-client python3-protobuf protobuf-compiler python3-gevent util
 uwsgi-plugin-python3 nginx nodejs
 libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps cpio
 haproxy tinyproxy busybox uvicorn python3-fastapi"
-BENCH_PKGS="gunicorn python3 python3-prometheus-client wrk hey nginx nodejs linux-perf"
+BENCH_PKGS="gunicorn python3 python3-prometheus-client wrk hey nginx nodejs linux-perf valgrind"
 MATRIX_ARCHES="amd64 arm64"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's
 # packages). Machines may have them from other repositories (a kubectl package,
