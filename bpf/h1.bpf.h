@@ -459,6 +459,67 @@ static __always_inline int empty_line(struct rs_work *w, struct rs_h1 *h, __u32 
 }
 
 /*
+ * A chunk-size line from w->buf[i] (hex digits, an extension after ';', CRLF), as much of
+ * it as the window holds, in one call: on to the chunk's data, or to the trailers after
+ * the last chunk (their end too when there are none). Returns the index to go on from.
+ * Global: the verifier checks its loop once.
+ */
+#define RS_CHUNK_LINE_STEPS 24 /* 16 hex digits, CRLF and room for a short extension */
+__noinline int rs_chunk_size_line(__u32 dir, __u32 i, __u32 n)
+{
+	struct rs_work *w = work_get();
+	struct rs_h1 *h;
+	int v;
+	__u8 c;
+
+	if (!w)
+		return n;
+	h = h1_of(w, dir);
+	for (int k = 0; k < RS_CHUNK_LINE_STEPS && i < n; k++, i++) {
+		c = w->buf[i & (RS_SCAN_WINDOW - 1)];
+		if (c == '\n') {
+			if (!h->pos)
+				goto bad;
+			if (h->remaining) {
+				h->state = RS_H1_CHUNK_DATA;
+				w->stop = 1;
+				return i + 1;
+			}
+			/* last chunk: trailer fields up to an empty line, often none */
+			h->state = RS_H1_TRAILER;
+			h->mode = RS_LINE_SKIP;
+			h->line_open = 0;
+			if (i + 1 < n && w->buf[(i + 1) & (RS_SCAN_WINDOW - 1)] == '\n')
+				return empty_line(w, h, dir, i + 1);
+			if (i + 2 < n && w->buf[(i + 1) & (RS_SCAN_WINDOW - 1)] == '\r' &&
+			    w->buf[(i + 2) & (RS_SCAN_WINDOW - 1)] == '\n')
+				return empty_line(w, h, dir, i + 2);
+			return i + 1;
+		}
+		if (h->mode == RS_LINE_SKIP || c == '\r')
+			continue; /* chunk extension */
+		v = hex_value(c);
+		if (v >= 0) {
+			if (h->remaining >= (1ULL << 56))
+				goto bad;
+			h->remaining = h->remaining * 16 + v;
+			h->pos = 1;
+			continue;
+		}
+		if ((c == ';' || c == ' ' || c == '\t') && h->pos) {
+			h->mode = RS_LINE_SKIP;
+			continue;
+		}
+		goto bad;
+	}
+	return i;
+bad:
+	w->lost = RS_R_BAD_CHUNK + 1;
+	w->stop = 1;
+	return i + 1;
+}
+
+/*
  * Everything the scan loop does not do itself, starting at w->buf[i]: line ends,
  * line starts, start lines, values, chunk framing. Whole tokens are taken with word
  * reads when the window holds them, byte by byte otherwise (lines split across
@@ -471,7 +532,6 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 	struct rs_work *w = work_get();
 	struct rs_h1 *h;
 	__u8 c;
-	int v;
 
 	if (!w || i >= n || i >= RS_SCAN_WINDOW)
 		return n;
@@ -535,43 +595,20 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
 				return field_line_start(w, h, i + 1, n);
 		}
 		return i + 1;
-	case RS_H1_CHUNK_SIZE:
-		if (c == '\n') {
-			if (!h->pos)
-				break;
-			if (h->remaining) {
-				h->state = RS_H1_CHUNK_DATA;
-				w->stop = 1;
-				return i + 1;
-			}
-			/* last chunk: trailer fields up to an empty line */
-			h->state = RS_H1_TRAILER;
-			h->mode = RS_LINE_SKIP;
-			h->line_open = 0;
-			return i + 1;
-		}
-		if (h->mode == RS_LINE_SKIP || c == '\r')
-			return i + 1; /* chunk extension */
-		v = hex_value(c);
-		if (v >= 0) {
-			if (h->remaining >= (1ULL << 56))
-				break;
-			h->remaining = h->remaining * 16 + v;
-			h->pos = 1;
-			return i + 1;
-		}
-		if ((c == ';' || c == ' ' || c == '\t') && h->pos) {
-			h->mode = RS_LINE_SKIP;
-			return i + 1;
-		}
-		break;
 	case RS_H1_CHUNK_END:
+		/* the line end after a chunk's data, then the next size line in this call */
+		if (c == '\r' && i + 1 < n)
+			c = w->buf[++i & (RS_SCAN_WINDOW - 1)];
 		if (c == '\r')
 			return i + 1;
 		if (c != '\n')
 			break;
 		chunk_size_begin(h);
-		return i + 1;
+		if (++i >= n)
+			return i;
+		/* fall through */
+	case RS_H1_CHUNK_SIZE:
+		return rs_chunk_size_line(dir, i, n);
 	default:
 		w->stop = 1;
 		return i;

@@ -34,34 +34,44 @@
 /* a string literal read or written in one call */
 #define str(dir, s) sim_io(dir, s, sizeof(s) - 1)
 
+enum shape { NGINX_WRK, GUNICORN_HEY, POST_CHUNKED, SHAPES };
+static const char *const shapes[SHAPES] = { "nginx-wrk", "gunicorn-hey", "post-chunked" };
+
 int main(int argc, char **argv)
 {
-	const char *shape = argc > 1 ? argv[1] : "";
 	long n = argc > 2 ? atol(argv[2]) : 0;
 	struct iovec head = { NGINX_HEAD, sizeof(NGINX_HEAD) - 1 };
+	int shape = 0;
 
+	while (shape < SHAPES && (argc < 2 || strcmp(argv[1], shapes[shape])))
+		shape++;
+	if (shape == SHAPES) {
+		fprintf(stderr, "usage: framing nginx-wrk|gunicorn-hey|post-chunked N\n");
+		return 2;
+	}
 	sim_reset();
 	for (long i = 0; i < n; i++) {
-		if (!strcmp(shape, "nginx-wrk")) {
+		switch (shape) {
+		case NGINX_WRK:
 			/* recv, then writev of the head and sendfile of the file */
 			str(RS_DIR_REQ, WRK_GET);
 			sim_iov(RS_DIR_RESP, &head, 1, head.iov_len);
 			sim_blind(RS_DIR_RESP, 612);
-		} else if (!strcmp(shape, "gunicorn-hey")) {
+			break;
+		case GUNICORN_HEY:
 			/* recv, then a send of the head and one of the body */
 			str(RS_DIR_REQ, HEY_GET);
 			str(RS_DIR_RESP, GUNICORN_HEAD);
 			str(RS_DIR_RESP, "Hello, world!");
-		} else if (!strcmp(shape, "post-chunked")) {
+			break;
+		default:
 			/* a JSON body in the request's read, a chunked answer in one write */
 			str(RS_DIR_REQ, POST_JSON);
 			str(RS_DIR_RESP, CHUNKED_RESP);
-		} else {
-			fprintf(stderr, "usage: framing nginx-wrk|gunicorn-hey|post-chunked N\n");
-			return 2;
+			break;
 		}
 		if (sim_n_events != 1 || sim_target.active || sim_out_of_step()) {
-			fprintf(stderr, "framing: %s: request %ld not counted as one\n", shape, i);
+			fprintf(stderr, "framing: %s: request %ld not counted as one\n", shapes[shape], i);
 			return 1;
 		}
 		sim_n_events = 0;

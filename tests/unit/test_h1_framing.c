@@ -322,6 +322,28 @@ static void framing_fields_are_found_among_any_others(void)
 	CHECK(!sim_out_of_step());
 }
 
+/* Chunks of every shape in one write: each body counted, each response ended where it ends. */
+static void chunk_lines_of_every_shape(void)
+{
+	sim_reset();
+	io_str(RS_DIR_REQ, "GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\nGET /e HTTP/1.1\r\n\r\n");
+	io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n"
+			    "000000000000000b;name=a-rather-long-extension-value\r\nhello world\r\n0\r\n\r\n"
+			    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nA: 1\r\n"
+			    "B: 2\r\n\r\nHTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
+			    "1\r\nx\r\n0\r\n\r\n");
+	CHECK_EQ(sim_n_events, 3);
+	CHECK_EQ(event(0)->resp_body_bytes, 21);
+	CHECK_EQ(event(1)->resp_body_bytes, 2);
+	CHECK_EQ(event(2)->resp_body_bytes, 1);
+	CHECK_EQ(event(2)->status, 404);
+	/* a size line that is not hex loses framing, counted */
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_RESP, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+	CHECK_EQ(sim_parse_errors(RS_R_BAD_CHUNK), 1);
+	CHECK(sim_out_of_step());
+}
+
 static void blind_bytes_are_fine_in_bodies_only(void)
 {
 	sim_reset();
@@ -720,6 +742,11 @@ static const struct stream streams[] = {
 	{ "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n",
 	  "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"
 	  "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy" },
+	/* chunk-size lines of every shape: upper case, leading zeros, a long extension */
+	{ "GET /c HTTP/1.1\r\n\r\nGET /d HTTP/1.1\r\n\r\n",
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n"
+	  "000000000000000b;name=a-rather-long-extension-value\r\nhello world\r\n0\r\n\r\n"
+	  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nA: 1\r\nB: 2\r\n\r\n" },
 	{ "HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nOPTIONS * HTTP/1.1\r\n\r\n",
 	  "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n" },
 	{ "PROPFIND /d HTTP/1.1\r\nDepth: 1\r\n\r\nCONNECT h:443 HTTP/1.1\r\n\r\n",
@@ -824,6 +851,7 @@ int main(void)
 	RUN(pipelined_requests_are_answered_in_order);
 	RUN(busy_time_is_the_time_requests_were_in_flight);
 	RUN(framing_fields_are_found_among_any_others);
+	RUN(chunk_lines_of_every_shape);
 	RUN(blind_bytes_are_fine_in_bodies_only);
 	RUN(leading_empty_lines_before_a_request_are_ignored);
 	RUN(what_is_not_http_is_counted_with_a_reason_and_framing_resumes);
