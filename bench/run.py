@@ -15,6 +15,8 @@ Sections (--sections, comma-separated, default all):
              redscope, and BPF time per request beside the hooks alone's, per hook
   framing    instructions the HTTP/1 framing core runs per request (callgrind of its C
              build), beside those of a baseline revision (--framing-baseline)
+  steps      what each kind of step of a BPF program costs here: a call, a user or kernel
+             read, the clock, a map lookup or update, a ring buffer record
 
 Baselines are measured in the same run, modes alternate run by run (A B C D, A B C D,
 ...) and medians are reported. Needs root. `--quick` is a smoke run (about 1.5 minutes);
@@ -41,7 +43,7 @@ from benchlib import (APPS, CLIENT_CPUS, GUNICORN, REQUEST_SERVERS, ROOT, SERVER
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
 
 SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale", "requests",
-            "framing"]
+            "framing", "steps"]
 
 
 def host_backends():
@@ -728,6 +730,73 @@ request-cost work.
 """ % p.framing_baseline + table(["request and response", builds[0][0], "now", "change"], rows))
 
 
+# ------------------------------------------------------------------ steps
+
+# (enum step of bench/apps/stepcost.bpf.c, what it is), EMPTY first
+STEP_KINDS = [
+    (0, "nothing (the loop alone)"),
+    (1, "a call to a global BPF function (a per-CPU lookup and an add inside)"),
+    (2, "the same work inlined"),
+    (3, "bpf_probe_read_user, 64 bytes"),
+    (4, "bpf_probe_read_user, 512 bytes"),
+    (5, "bpf_probe_read_kernel, 4 bytes"),
+    (6, "bpf_ktime_get_ns"),
+    (7, "bpf_get_current_cgroup_id"),
+    (8, "bpf_get_current_pid_tgid"),
+    (9, "bpf_get_current_task_btf and bpf_task_pt_regs"),
+    (10, "a hash map lookup (8-byte key, absent)"),
+    (11, "a hash map update and delete (416-byte value)"),
+    (12, "a ring buffer reserve and discard (328 bytes)"),
+    (13, "a 416-byte copy inside a map value"),
+]
+STEP_REPEAT = 50  # STEPS in stepcost.bpf.c
+
+
+def stepcost_build():
+    d = tmpdir("stepcost")
+    arch = {"x86_64": "x86", "aarch64": "arm64"}[os.uname().machine]
+    subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_" + arch,
+                    "-I", str(ROOT / "bpf" / "vmlinux" / arch), "-c",
+                    str(APPS / "stepcost.bpf.c"), "-o", str(d / "stepcost.bpf.o")],
+                   check=True, timeout=120)
+    skel = subprocess.run(["bpftool", "gen", "skeleton", str(d / "stepcost.bpf.o")],
+                          capture_output=True, check=True, timeout=60).stdout
+    (d / "stepcost.skel.h").write_bytes(skel)
+    subprocess.run(["cc", "-O2", "-I", str(d), "-o", str(d / "stepcost"),
+                    str(APPS / "stepcost.c"), "-lbpf"], check=True, timeout=120)
+    return d / "stepcost"
+
+
+def section_steps(p, rep):
+    exe = stepcost_build()
+    trips = 5000 if p.quick else 20000
+    per = {k: [] for k, _ in STEP_KINDS}
+    bpf_stats_set(1)
+    try:
+        for _ in range(p.rounds):
+            for k, _ in STEP_KINDS:
+                out = subprocess.run(["taskset", "-c", SERVER_CPUS, str(exe), str(k), str(trips)],
+                                     capture_output=True, text=True, check=True, timeout=300)
+                per[k].append(int(out.stdout.split()[1]) / trips)
+    finally:
+        bpf_stats_set(0)
+    empty = median(per[0])
+    rows = [[what, "%.0f" % median(per[k]) if k == 0 else
+             "%.1f" % ((median(per[k]) - empty) / STEP_REPEAT)] for k, what in STEP_KINDS]
+    rows[0][0] += ": ns per run"
+    rep.add("""## j. What a program's steps cost here
+
+One program on `sock/sock_send_length` (`bench/apps/stepcost.bpf.c`) repeats one kind of
+step %d times a run; a loader on CPU %s writes a byte on a socketpair %d times to run it
+(`kernel.bpf_stats_enabled=1`), each kind in turn, %d round(s). ns per step: the run
+time per write, less the loop's alone, over %d. What redscope's programs do per call is
+made of these: on a VM whose user copies and clock reads cost this much, fewer of them is
+what a request's cost comes down to.
+
+""" % (STEP_REPEAT, SERVER_CPUS, trips, p.rounds, STEP_REPEAT) +
+            table(["step", "ns per step"], rows))
+
+
 # ------------------------------------------------------------------ e. capacity
 
 def section_capacity(p, rep):
@@ -1156,7 +1225,7 @@ def main():
     body.problems = rep.problems
     funcs = {"gunicorn": section_gunicorn, "nginx": section_nginx,
              "unwatched": section_unwatched, "bpf": section_bpf, "requests": section_requests,
-             "framing": section_framing,
+             "framing": section_framing, "steps": section_steps,
              "capacity": section_capacity, "footprint": section_footprint,
              "scale": section_scale}
     for s in sections:
