@@ -635,6 +635,38 @@ static __always_inline bool ordinary_field_line(const __u8 *p)
 }
 
 /*
+ * From w->buf[i], inside a field line of a head that nobody looks into: skip it and
+ * every such line after it (ordinary_field_line), a word at a time. Returns the index
+ * of the line feed after which comes a line the scanner must look at (the empty line,
+ * Content-Length, Transfer-Encoding, one whose name does not fit in the window), n
+ * when the window ends inside a line, or where its steps ran out (inside a line, or at
+ * a line feed not passed yet). Global: the verifier checks its loop once, not in every
+ * step of rs_scan's.
+ */
+#define RS_SKIP_STEPS 64 /* a word skipped or a line feed passed in each: a head's fields */
+__noinline int rs_skip_fields(__u32 i, __u32 n)
+{
+	struct rs_work *w = work_get();
+
+	if (!w || n > RS_SCAN_WINDOW)
+		return n;
+	for (int k = 0; k < RS_SKIP_STEPS && i < n; k++) {
+		__u32 at = lf_index(RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))));
+
+		i += at;
+		if (at < 8 && i < n) {
+			if (i + 1 + TE_NAME_LEN > n ||
+			    !ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1))))
+				return i;
+			i += 2;
+		}
+		barrier_var(i);
+		i &= 2 * RS_SCAN_WINDOW - 1;
+	}
+	return i < n ? i : n;
+}
+
+/*
  * Scan w->buf[from, n) in a byte-level state. Returns the index where it stopped:
  * n, or the first byte the state machine does not consume itself (body, message
  * end, lost framing). Sets w->done when a message completed. The common case, the
@@ -661,14 +693,14 @@ __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 			slow = at < 8 && i < n; /* at its line feed */
 			/*
 			 * A field line of a head follows it that is neither Content-Length
-			 * nor Transfer-Encoding (most do): skipped here too, from its second
-			 * byte, in the state rs_slow would leave it in.
+			 * nor Transfer-Encoding (most do): it and the like after it are
+			 * skipped in one call, in the state rs_slow would leave them in.
 			 */
 			if (slow && h->state == RS_H1_HEAD && i + 1 + TE_NAME_LEN <= n &&
 			    ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1)))) {
 				h->pos = 0;
-				i += 2;
-				slow = false;
+				i = rs_skip_fields(i + 2, n);
+				slow = i < n && w->buf[i & (RS_SCAN_WINDOW - 1)] == '\n';
 			}
 		}
 		if (slow) {

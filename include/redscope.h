@@ -25,9 +25,9 @@
 #define RS_SCAN_WINDOW 512	/* bytes copied from userspace and scanned at a time */
 #define RS_SCAN_PAD RS_HEAD_MAX	/* slack after the window: fixed-size reads near its end */
 #define RS_WINDOW_STEPS 512	/* framing steps in one window: each takes at least a byte */
-#define RS_SCAN_STEPS 64	/* scanner steps in one framing step: eight bytes skipped, or a
-				   line end, line start or byte looked at (a head's few hundred
-				   bytes take about 40; the verifier walks each step) */
+#define RS_SCAN_STEPS 16	/* scanner steps in one framing step: eight bytes skipped, or a
+				   line end, line start or byte looked at (runs of ordinary field
+				   lines take one step; the verifier walks each step) */
 #define RS_FEED_BUDGET (128u << 10) /* bytes scanned per syscall: heads, chunk lines */
 #define RS_FEED_STEPS 512	/* windows read or body runs skipped per buffer segment */
 #define RS_MAX_IOV 1024		/* iovec segments followed per readv/writev/msghdr: UIO_MAXIOV */
