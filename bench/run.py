@@ -579,7 +579,7 @@ def request_case(p, name, client):
     app.stop()
     per = {"floor": [], "redscope": []}
     for rnd in range(p.rounds):
-        for mode in ([("floor")] if FLOOR else []) + ["redscope"]:
+        for mode in (["floor"] if FLOOR else []) + ["redscope"]:
             progs, counted, r, cpu = bpf_run(server, client, p.seconds, conns, keepalive, mode)
             total = sum(ns for _, ns in progs.values())
             per[mode].append({"ns": total / counted, "progs": progs, "counted": counted,
