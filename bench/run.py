@@ -19,8 +19,8 @@ Sections (--sections, comma-separated, default all):
              read, the clock, a map lookup or update, a ring buffer record
 
 Baselines are measured in the same run, modes alternate run by run (A B C D, A B C D,
-...) and medians are reported. Needs root. `--quick` is a smoke run (about 1.5 minutes);
-the full run takes about 5 minutes on 2 cores.
+...) and medians are reported. Needs root. `--quick` is a smoke run (about 5 minutes);
+the full run takes about 30 minutes on 2 cores.
 """
 import argparse
 import os
