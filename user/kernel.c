@@ -208,8 +208,7 @@ static bool kernel_btf_has(const char *name, __u32 kind)
 /*
  * Does the verifier take BPF atomics that return the old value (Linux 5.12)? Asked of
  * the kernel itself, by loading the smallest program that uses one, so a backport
- * counts and a kernel without them never sees one (the programs' branch that uses
- * them is dead code there, removed before the instructions are checked).
+ * counts. A kernel without them gets the object without them (elf_without_fetch_atomics).
  */
 static bool kernel_has_atomic_fetch(void)
 {
