@@ -12,16 +12,9 @@
  */
 static __always_inline void target_forget(__u32 tgid, struct rs_target *t)
 {
-	__u64 busy = t->busy_ns, now = bpf_ktime_get_ns(), *since;
+	__u64 *since = targ_atomic_fetch ? NULL : bpf_map_lookup_elem(&busy_open, &tgid);
+	__u64 busy = rs_busy_ns(t, targ_atomic_fetch, since ? *since : 0, bpf_ktime_get_ns());
 
-	if (targ_atomic_fetch) {
-		if (t->active > 0)
-			busy += now; /* the open interval's start was taken off */
-	} else {
-		since = bpf_map_lookup_elem(&busy_open, &tgid);
-		if (since && now > *since)
-			busy += now - *since;
-	}
 	tgid_watch(tgid, 0);
 	bpf_map_delete_elem(&busy_open, &tgid);
 	bpf_map_delete_elem(&targets, &tgid);

@@ -182,6 +182,20 @@ struct rs_target {
 _Static_assert(sizeof(struct rs_target) == 24, "rs_target layout");
 
 /*
+ * The busy time so far at now (bpf_ktime_get_ns's clock) of the target whose entry is
+ * t, its running interval included: with fetching atomics, busy_ns holds its intervals'
+ * ends minus their starts and the open one counts up to now; without, busy_ns holds the
+ * intervals that ended and the open one began at since (its busy_open entry, 0: none).
+ * The kernel's exit record, the daemon and the unit tests all read it this way.
+ */
+static inline __u64 rs_busy_ns(const struct rs_target *t, int atomics, __u64 since, __u64 now)
+{
+	if (atomics)
+		return t->busy_ns + (t->active > 0 ? now : 0);
+	return t->busy_ns + (since && now > since ? now - since : 0);
+}
+
+/*
  * Why the framing of a connection was lost, or a request is in no HTTP series. The
  * kernel side counts each in the stats map twice over: where framing was lost
  * (RS_STAT_PARSE_ERROR + reason) and requests that ended up in no series because of it

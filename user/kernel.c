@@ -667,14 +667,13 @@ uint64_t kernel__busy_ns(__u32 tgid, struct rs_target *t)
 	for (int tries = 0; tries < 4; tries++) {
 		now = mono_ns(); /* after the entry was read: no interval opened later */
 		if (!busy_atomics) {
-			busy = t->busy_ns;
-			if (t->active > 0 &&
-			    !bpf_map_lookup_elem(kernel__map_fd(KMAP_BUSY_OPEN), &tgid, &since) &&
-			    now > since)
-				busy += now - since; /* a request is still going */
-			return busy;
+			/* a request is still going: since its busy interval's start */
+			if (t->active <= 0 ||
+			    bpf_map_lookup_elem(kernel__map_fd(KMAP_BUSY_OPEN), &tgid, &since))
+				since = 0;
+			return rs_busy_ns(t, 0, since, now);
 		}
-		busy = t->busy_ns + (t->active > 0 ? now : 0);
+		busy = rs_busy_ns(t, 1, 0, now);
 		if (busy <= now - loaded_ns)
 			return busy;
 		if (bpf_map_lookup_elem(fd, &tgid, t))

@@ -256,12 +256,10 @@ static void pipelined_requests_are_answered_in_order(void)
 	CHECK(!sim_out_of_step());
 }
 
-/* The process's busy time so far at now, the way the daemon reads it (kernel__busy_ns). */
+/* The process's busy time so far at now, read as the daemon and the exit record read it. */
 static __u64 busy_at(__u64 now)
 {
-	if (targ_atomic_fetch)
-		return sim_target.busy_ns + (sim_target.active > 0 ? now : 0);
-	return sim_target.busy_ns + (sim_busy_open && now > sim_busy_since ? now - sim_busy_since : 0);
+	return rs_busy_ns(&sim_target, targ_atomic_fetch, sim_busy_open ? sim_busy_since : 0, now);
 }
 
 /*
