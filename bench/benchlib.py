@@ -360,6 +360,48 @@ class HookFloor:
         self.proc.stdout.close()
 
 
+class LeastWork:
+    """The least any design of per-request metrics does on the same hooks
+    (bench/apps/leastwork.bpf.c), for the server on port: process check, the
+    connection's state, the heads' first bytes, the clock, a record. Its loader counts
+    the records; stop() returns how many."""
+
+    _exe = None
+
+    @classmethod
+    def build(cls):
+        if cls._exe is None:
+            d = tmpdir("leastwork")
+            arch = {"x86_64": "x86", "aarch64": "arm64"}[os.uname().machine]
+            subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-mcpu=v3",
+                            "-D__TARGET_ARCH_" + arch, "-I", str(ROOT / "bpf" / "vmlinux" / arch),
+                            "-I", str(ROOT / "bpf"), "-c", str(APPS / "leastwork.bpf.c"),
+                            "-o", str(d / "leastwork.bpf.o")], check=True, timeout=120)
+            skel = subprocess.run(["bpftool", "gen", "skeleton", str(d / "leastwork.bpf.o")],
+                                  capture_output=True, check=True, timeout=60).stdout
+            (d / "leastwork.skel.h").write_bytes(skel)
+            subprocess.run(["cc", "-O2", "-I", str(d), "-o", str(d / "leastwork"),
+                            str(APPS / "leastwork.c"), "-lbpf"], check=True, timeout=120)
+            cls._exe = d / "leastwork"
+        return cls._exe
+
+    def __init__(self, port, hash_state=False):
+        self.proc = spawn([str(self.build()), str(port)] + (["hash"] if hash_state else []),
+                          stdout=subprocess.PIPE)
+        self.pid = self.proc.pid
+        if self.proc.stdout.readline().strip() != b"attached":
+            raise SystemExit("leastwork could not attach its programs")
+
+    def stop(self):
+        stop(self.proc)
+        out = self.proc.stdout.read().decode()
+        self.proc.stdout.close()
+        m = re.search(r"records (\d+)", out)
+        if not m:
+            raise SystemExit("leastwork said no count: %r" % out)
+        return int(m.group(1))
+
+
 def prog_stats(pid):
     """{prog id: (name, run_cnt, run_time_ns)} for the BPF programs pid holds."""
     ids = bpf_ids_held_by(pid)
@@ -515,13 +557,20 @@ def load(client, url, seconds, conns, keepalive):
 
 def bpf_run(server, client, seconds, conns, keepalive, mode, perf=None, binary=None):
     """One load run of server (a class of REQUEST_SERVERS) by client (wrk or hey) with
-    the hooks alone (mode "floor") or redscope (binary, else build/redscope), with
+    the hooks alone (mode "floor"), the least work (mode "least", "least-hash": its
+    connection state in socket storage or a hash map) or redscope (binary, else
+    build/redscope), with
     kernel.bpf_stats_enabled=1: {program: (runs, ns)}, requests (redscope's count; the
     load generator's for the floor), the load's result, daemon CPU s. perf: a path to
     record the whole machine into (perf record -a) during the load."""
     app = server()
     load(client, app.url, 1, conns, keepalive)
-    holder = HookFloor() if mode == "floor" else Redscope(binary=binary)
+    if mode == "floor":
+        holder = HookFloor()
+    elif mode.startswith("least"):
+        holder = LeastWork(app.port, hash_state=mode == "least-hash")
+    else:
+        holder = Redscope(binary=binary)
     time.sleep(0.5)
     bpf_stats_set(1)
     try:
@@ -541,14 +590,23 @@ def bpf_run(server, client, seconds, conns, keepalive, mode, perf=None, binary=N
     finally:
         bpf_stats_set(0)
     counted = r.total
-    if mode != "floor":
+    if mode.startswith("least"):
+        # its records: one per request answered, which the load generator may not have
+        # read yet when it stopped
+        records = holder.stop()
+        if not r.total <= records <= r.total + conns:
+            raise SystemExit("leastwork recorded %d requests, the load generator %d"
+                             % (records, r.total))
+        holder = None
+    elif mode != "floor":
         # a build that counts nothing (one with a part cut out, to see what that part
         # costs) is divided by the load generator's count
         counted = holder.scrape(app.service)["requests"]
         if not counted:
             log("%s counted no request: per request is per the load generator's %d" % (mode, r.total))
             counted = r.total
-    holder.stop()
+    if holder:
+        holder.stop()
     app.stop()
     return prog_delta(before, after), counted, r, c1 - c0
 

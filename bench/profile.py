@@ -2,13 +2,15 @@
 """Where redscope's BPF time per request goes, for one server and one load generator.
 
     bench/profile.py [--server gunicorn|nginx|nginx-close|node] [--client wrk|hey]
-                     [--seconds S] [--rounds N] [--build NAME=PATH]... [--perf]
+                     [--seconds S] [--rounds N] [--build NAME=PATH]... [--least] [--perf]
 
 Each round runs the load with the hooks alone (bench/apps/hookfloor.bpf.c) and with
 redscope (the capture auto picks), with kernel.bpf_stats_enabled=1, and prints each
 program's runs and BPF time per request; the medians of the rounds at the end. Each
 --build adds another redscope binary to the rounds (a change beside the build it
-changes: --build before=/tmp/old/redscope). --perf
+changes: --build before=/tmp/old/redscope). --least adds the least work any design does
+on the same hooks (bench/apps/leastwork.bpf.c), its connection state in socket storage
+("least") and in a hash map ("least-hash"). --perf
 also samples the whole machine (perf record -a) during one more redscope run and lists
 the symbols BPF time is spent in: the programs themselves (bpf_prog_*) and the kernel
 helpers they call (map operations, probe reads, the ring buffer). Needs root.
@@ -46,10 +48,12 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", action="append", default=[], metavar="NAME=PATH",
                     help="another redscope binary to measure beside build/redscope")
+    ap.add_argument("--least", action="store_true",
+                    help="also the least work any design does (bench/apps/leastwork.bpf.c)")
     ap.add_argument("--perf", action="store_true")
     a = ap.parse_args()
     builds = [("redscope", None)] + [tuple(b.split("=", 1)) for b in a.build]
-    modes = ["floor"] + [name for name, _ in builds]
+    modes = ["floor"] + (["least", "least-hash"] if a.least else []) + [name for name, _ in builds]
     server, conns, keepalive = SERVERS[a.server]
     per_mode = collections.defaultdict(list)
     try:
@@ -71,7 +75,7 @@ def main():
             print("\n%s: median %.0f ns per request (runs: %s), %.0f req/s median%s"
                   % ("hooks alone" if mode == "floor" else mode, mid[0],
                      ", ".join("%.0f" % x[0] for x in runs), median([x[1] for x in runs]),
-                     "" if mode == "floor" else ", daemon %.2f CPU s per million requests"
+                     "" if mode == "floor" or mode.startswith("least") else ", daemon %.2f CPU s per million requests"
                      % (1e6 * median([x[4] / x[3] for x in runs]))))
             print("  %-22s %10s %10s %12s" % ("program", "runs/req", "ns/run", "ns/req"))
             for name, (n, ns) in sorted(mid[2].items(), key=lambda kv: -kv[1][1]):

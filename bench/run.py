@@ -37,7 +37,7 @@ import urllib.request
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 from benchlib import (APPS, CLIENT_CPUS, GUNICORN, REQUEST_SERVERS, ROOT, SERVER_CPUS,  # noqa: E402
-                      STATIC_BYTES, Gunicorn, HookFloor, Nginx, Redscope, UdpSink, bpf_run,
+                      STATIC_BYTES, Gunicorn, HookFloor, LeastWork, Nginx, Redscope, UdpSink, bpf_run,
                       bpf_stats_get, bpf_stats_set, cpu_seconds, http_get, load, log, median, pct,
                       prog_delta, prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
@@ -197,8 +197,10 @@ def check_counts(runs):
                                        sum(r["lost"] for r in runs))
 
 
-def target_row(rep, key, target, measured, met, margin):
-    rep.targets[key] = (target, measured, "met" if met else "**missed**", margin)
+def target_row(rep, key, target, measured, met, margin, words=("met", "**missed**")):
+    """A row of the targets table; met None: a figure reported, no target."""
+    rep.targets[key] = (target, measured, "reported" if met is None else
+                        words[0] if met else words[1], margin)
 
 
 # ------------------------------------------------------------------ a. gunicorn
@@ -555,10 +557,35 @@ HOOK_PROGRAMS = [("socket reads", "sock_recv", "floor_recv"),
                  ("sockets freed", "sock_destroy_btf", "floor_destroy")]
 
 
+LEAST_MODES = ["least", "least-hash"]  # the least work, its connections in socket storage, in a hash
+
+
+def least_load(port, hash_state, run):
+    """One load run (run()) with only the least work (LeastWork) loaded."""
+    lw = LeastWork(port, hash_state=hash_state)
+    w = run()
+    lw.stop()
+    return {"rps": w.rps, "p99": w.p99_ms}
+
+
 def request_case(p, name, client):
-    """Throughput (stats off: bare, hooks alone, redscope) and BPF time per request
-    (stats on: hooks alone, redscope) of one server under one load generator."""
+    """BPF time per request (stats on: hooks alone, the least work both ways, redscope)
+    and throughput (stats off: bare, hooks alone, the cheaper least work, redscope) of
+    one server under one load generator."""
     server, conns, keepalive = REQUEST_SERVERS[name]
+    bpf_modes = (["floor"] if FLOOR else []) + (LEAST_MODES if FLOOR else []) + ["redscope"]
+    per = {m: [] for m in bpf_modes}
+    for rnd in range(p.rounds):
+        for mode in bpf_modes:
+            progs, counted, r, cpu = bpf_run(server, client, p.seconds, conns, keepalive, mode)
+            total = sum(ns for _, ns in progs.values())
+            per[mode].append({"ns": total / counted, "progs": progs, "counted": counted,
+                              "runs": sum(n for n, _ in progs.values()) / counted,
+                              "cpu_per_m": 1e6 * cpu / counted})
+            log("%s/%s bpf round %d/%d %-10s %6.0f ns per request" % (name, client, rnd + 1,
+                                                                      p.rounds, mode,
+                                                                      total / counted))
+    least = min(LEAST_MODES, key=lambda m: median(x["ns"] for x in per[m])) if FLOOR else None
     app = server()
     service = getattr(app, "service", None)
 
@@ -573,22 +600,12 @@ def request_case(p, name, client):
     modes = [("bare", bare)]
     if FLOOR:
         modes.append((FLOOR, lambda: floor_load(app.url, p.seconds, conns, run=run)))
+        modes.append(("least", lambda: least_load(app.port, least == "least-hash", run)))
     modes.append(("redscope", lambda: redscope_load(app.url, service, p.seconds, conns,
                                                     run=run)))
     res = run_modes(modes, p.rounds, "%s/%s" % (name, client))
     app.stop()
-    per = {"floor": [], "redscope": []}
-    for rnd in range(p.rounds):
-        for mode in (["floor"] if FLOOR else []) + ["redscope"]:
-            progs, counted, r, cpu = bpf_run(server, client, p.seconds, conns, keepalive, mode)
-            total = sum(ns for _, ns in progs.values())
-            per[mode].append({"ns": total / counted, "progs": progs, "counted": counted,
-                              "runs": sum(n for n, _ in progs.values()) / counted,
-                              "cpu_per_m": 1e6 * cpu / counted})
-            log("%s/%s bpf round %d/%d %-8s %6.0f ns per request" % (name, client, rnd + 1,
-                                                                    p.rounds, mode,
-                                                                    total / counted))
-    return res, per
+    return res, per, least
 
 
 def mid_run(runs):
@@ -600,55 +617,78 @@ def section_requests(p, rep):
     rep.add("""## h. Per request, by server and load generator
 
 Each server on CPU %s, the load generator on CPU %s, %d s per run, %d round(s) of the
-modes in turn. Throughput with `kernel.bpf_stats_enabled=0`: bare, the hooks alone
-(`bench/apps/hookfloor.bpf.c`) and redscope (auto: the %s capture); then BPF time per
-request with the stats on, hooks alone and redscope in turn (`run_time_ns` of the
-programs each holds, divided by the requests redscope counted; for the hooks alone, by
-the load generator's). Servers: gunicorn as in (a) (`-c%d`, a connection per request:
-its sync workers close each), nginx as in (b) (`-c%d`, keep-alive), nginx with a
-connection per request (`-c%d`, `Connection: close`), node's `http` server
-(`bench/apps/node_http.js`, `-c%d`, a connection per request). Load generators: wrk
-and hey (a Go client, `-cpus 1`). The spread: the runs' median and, in brackets, their
-lowest and highest.
+modes in turn. First BPF time per request with `kernel.bpf_stats_enabled=1`: the hooks
+alone (`bench/apps/hookfloor.bpf.c`), the least work (`bench/apps/leastwork.bpf.c`, its
+connection state in socket storage, then in a hash map) and redscope (auto: the %s
+capture) in turn: `run_time_ns` of the programs each holds, divided by the requests
+redscope counted (for the others, by the load generator's; the least work's own record
+count is checked against it). Then throughput with the stats off: bare, hooks alone,
+the least work (the cheaper way of the two) and redscope. Servers: gunicorn as in (a)
+(`-c%d`, a connection per request: its sync workers close each), nginx as in (b)
+(`-c%d`, keep-alive), nginx with a connection per request (`-c%d`, `Connection:
+close`), node's `http` server (`bench/apps/node_http.js`, `-c%d`, a connection per
+request). Load generators: wrk and hey (a Go client, `-cpus 1`). The spread: the runs'
+median and, in brackets, their lowest and highest.
+
+The least work is what any design of these metrics must do on the same hooks, and no
+more: the process check, the connection's state, the request line's first 64 bytes
+and the response's first 16 read from the application, the clock twice and a record
+per request. No framing, no connection bookkeeping, so a lower bound, not a collector:
+what a request costs above the hooks alone whatever is built.
 """ % (SERVER_CPUS, CLIENT_CPUS, p.seconds, p.rounds, BEST, REQUEST_SERVERS["gunicorn"][1],
        REQUEST_SERVERS["nginx"][1], REQUEST_SERVERS["nginx-close"][1],
        REQUEST_SERVERS["node"][1]))
-    rows, hook_rows, figures = [], {h[0]: [] for h in HOOK_PROGRAMS}, {}
+    rows, ns_rows, hook_rows, figures = [], [], {h[0]: [] for h in HOOK_PROGRAMS}, {}
+
+    def spread(xs, fmt="%.0f"):
+        xs = sorted(xs)
+        return (fmt + " (" + fmt + "-" + fmt + ")") % (median(xs), xs[0], xs[-1])
+
+    def lost(loss, m):
+        return "%.1f%%" % loss[m] if m in loss else "-"
+
     for name, client in REQUEST_CASES:
-        res, per = request_case(p, name, client)
+        res, per, least = request_case(p, name, client)
         bare = median(r["rps"] for r in res["bare"])
         loss = {m: -pct(median(r["rps"] for r in runs), bare) for m, runs in res.items()}
         ns = {m: median(x["ns"] for x in runs) for m, runs in per.items() if runs}
-
-        def spread(xs, fmt="%.0f"):
-            xs = sorted(xs)
-            return (fmt + " (" + fmt + "-" + fmt + ")") % (median(xs), xs[0], xs[-1])
-
         ratio = ns["redscope"] / ns["floor"] if ns.get("floor") else None
-        figures[(name, client)] = {"loss": loss, "ns": ns, "ratio": ratio}
-        rows.append(["%s, %s" % (name, client), spread([r["rps"] for r in res["bare"]]),
-                     "%.1f%%" % loss[FLOOR] if FLOOR else "-",
-                     "%.1f%%" % loss["redscope"], check_counts(res["redscope"]),
-                     spread([x["ns"] for x in per["floor"]]) if FLOOR else "-",
-                     spread([x["ns"] for x in per["redscope"]]),
-                     "%.1fx" % ratio if ratio else "-",
-                     "%.1f" % mid_run(per["redscope"])["runs"],
-                     "%.2f" % median(x["cpu_per_m"] for x in per["redscope"])])
-        fl, rs = (mid_run(per["floor"]) if FLOOR else None), mid_run(per["redscope"])
+        least_ratio = ns[least] / ns["floor"] if least else None
+        figures[(name, client)] = {"loss": loss, "ns": ns, "ratio": ratio,
+                                   "least_ratio": least_ratio,
+                                   "over_least": ns["redscope"] / ns[least] if least else None}
+        case = "%s, %s" % (name, client)
+        rows.append([case, spread([r["rps"] for r in res["bare"]]), lost(loss, FLOOR),
+                     lost(loss, "least"), lost(loss, "redscope"), check_counts(res["redscope"])])
+        ns_rows.append([case] + [spread([x["ns"] for x in per[m]]) if per.get(m) else "-"
+                                 for m in ["floor"] + LEAST_MODES + ["redscope"]] +
+                       ["%.1fx" % least_ratio if least else "-",
+                        "%.1fx" % ratio if ratio else "-",
+                        "%.1fx" % (ns["redscope"] / ns[least]) if least else "-",
+                        "%.1f" % mid_run(per["redscope"])["runs"],
+                        "%.2f" % median(x["cpu_per_m"] for x in per["redscope"])])
+        mids = {m: mid_run(per[m]) for m in per if per[m]}
         for what, prog, floor_prog in HOOK_PROGRAMS:
-            r = rs["progs"].get(prog, (0, 0))[1] / rs["counted"]
-            f = fl["progs"].get(floor_prog, (0, 0))[1] / fl["counted"] if fl else None
-            hook_rows[what].append("%.0f (%s)" % (r, "%.0f" % f if f is not None else "-"))
+            def at(mode, pname):
+                run = mids.get(mode)
+                return "%.0f" % (run["progs"].get(pname, (0, 0))[1] / run["counted"]) if run else "-"
+            hook_rows[what].append("%s (%s; %s)" % (at("redscope", prog),
+                                                   at(least, floor_prog.replace("floor_", "least_"))
+                                                   if least else "-", at("floor", floor_prog)))
         for m in res["redscope"]:
             if not m["count_ok"]:
                 rep.problems.append("%s/%s: redscope counted %d, the load generator %d, lost %d"
                                     % (name, client, m["counted"], m["sent"], m["lost"]))
-    rep.add(table(["server, load", "bare req/s", "%s: lost" % (FLOOR or "hooks alone"),
-                   "redscope: lost", "counted vs load", "BPF ns/request, hooks alone",
-                   "BPF ns/request, redscope", "redscope ÷ hooks", "program runs/request",
-                   "daemon CPU s per million requests"], rows))
-    rep.add("\nBPF time per request by hook, redscope (hooks alone in brackets), the run of "
-            "the median:\n\n" +
+    rep.add("Throughput, and what each costs of it:\n\n" +
+            table(["server, load", "bare req/s", "%s: lost" % (FLOOR or "hooks alone"),
+                   "least work: lost", "redscope: lost", "counted vs load"], rows))
+    rep.add("\nBPF ns per request:\n\n" +
+            table(["server, load", "hooks alone", "least work, socket storage",
+                   "least work, hash map", "redscope", "least work ÷ hooks alone",
+                   "redscope ÷ hooks alone", "redscope ÷ least work", "program runs/request",
+                   "daemon CPU s per million requests"], ns_rows))
+    rep.add("\nBPF time per request by hook, redscope (in brackets the least work, the cheaper "
+            "way, then the hooks alone), the run of the median:\n\n" +
             table(["hook"] + ["%s, %s" % c for c in REQUEST_CASES],
                   [[what] + hook_rows[what] for what, _, _ in HOOK_PROGRAMS]))
     rep.requests = figures
@@ -672,6 +712,32 @@ lowest and highest.
                                                            figures[c]["loss"][FLOOR])
                          for c in cases if c[0] == "gunicorn"),
                max(gu) < 3, "%+.1f points at worst" % (max(gu) - 3))
+    # the same targets for the least work: whether any design can meet them here
+    least_worst = max(figures[c]["least_ratio"] for c in cases)
+    target_row(rep, "req_bpf_reach", "the least work, BPF time per request <= 2x the hooks alone "
+               "(can any design meet req_bpf here?)",
+               "; ".join("%s/%s %.1fx" % (c[0], c[1], figures[c]["least_ratio"]) for c in cases),
+               least_worst <= 2, "%.1fx the hooks alone at worst" % least_worst,
+               words=("reachable", "**unreachable**"))
+    over = max(figures[c]["over_least"] for c in cases)
+    target_row(rep, "req_over_least", "redscope's BPF time per request over the least work's "
+               "(reported)", "; ".join("%s/%s %.1fx" % (c[0], c[1], figures[c]["over_least"])
+                                       for c in cases), None, "%.1fx at worst" % over)
+    lng = [figures[c]["loss"] for c in cases if c[0] == "nginx"]
+    target_row(rep, "req_nginx_reach", "the least work, nginx throughput lost < 5%, within 3 "
+               "points of the hooks alone (can any design meet req_nginx here?)",
+               "; ".join("%s %.1f%%" % (c[1], figures[c]["loss"]["least"])
+                         for c in cases if c[0] == "nginx"),
+               all(x["least"] < 5 and x["least"] - x[FLOOR] <= 3 for x in lng),
+               "%+.1f points at worst" % (max(x["least"] for x in lng) - 5),
+               words=("reachable", "**unreachable**"))
+    lgu = [figures[c]["loss"]["least"] for c in cases if c[0] == "gunicorn"]
+    target_row(rep, "req_gunicorn_reach", "the least work, gunicorn throughput lost < 3% "
+               "(can any design meet req_gunicorn here?)",
+               "; ".join("%s %.1f%%" % (c[1], figures[c]["loss"]["least"])
+                         for c in cases if c[0] == "gunicorn"),
+               max(lgu) < 3, "%+.1f points at worst" % (max(lgu) - 3),
+               words=("reachable", "**unreachable**"))
 
 
 # ------------------------------------------------------------------ framing
@@ -1104,8 +1170,10 @@ before.
 # What follows this line in the output file was measured by hand (bench/profile.py,
 # builds made for a measurement): kept as it is when the file is written again.
 HAND_MARKER = "<!-- measured by hand, kept by bench/run.py -->"
-TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "req_bpf", "req_nginx",
-                "req_gunicorn", "rss", "capacity", "scale", "scale_time", "scale_bytes"]
+TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "req_bpf", "req_bpf_reach",
+                "req_over_least", "req_nginx", "req_nginx_reach",
+                "req_gunicorn", "req_gunicorn_reach", "rss", "capacity", "scale", "scale_time",
+                "scale_bytes"]
 
 
 def machine():
