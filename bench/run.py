@@ -20,7 +20,7 @@ Sections (--sections, comma-separated, default all):
 
 Baselines are measured in the same run, modes alternate run by run (A B C D, A B C D,
 ...) and medians are reported. Needs root. `--quick` is a smoke run (about 5 minutes);
-the full run takes about 30 minutes on 2 cores.
+the full run takes about 40 minutes on 2 cores.
 """
 import argparse
 import os
