@@ -84,7 +84,7 @@ endif
 WARNINGS := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -D_GNU_SOURCE $(WARNINGS) -MMD -MP -Iinclude -Iuser -I$(BUILD)
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lprotobuf-c -lpthread -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lgnutls -lcrypt -lyaml -lprotobuf-c -lnghttp2 -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) -Iinclude \
 	-I$(dir $(VMLINUX_H)) -I$(BUILD)
 
@@ -97,7 +97,7 @@ PB_OBJ := $(BUILD)/user/metrics.pb-c.o
 PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
 	user/prom.c user/series.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c \
 	user/view.c user/capture.c user/naming.c user/procfs.c user/cli.c user/webconfig.c \
-	user/selectors.c user/prompb.c user/nhist.c $(PB_SRC)
+	user/selectors.c user/prompb.c user/nhist.c user/hpack.c $(PB_SRC)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -160,7 +160,7 @@ pure_objs = $(patsubst user/%.c,$(BUILD)/$(1)/%.o,$(filter user/%,$(PURE_SRCS)))
 	$(BUILD)/$(1)/metrics.pb-c.o
 SAN_OBJS := $(call pure_objs,san)
 FUZZ_OBJS := $(call pure_objs,fuzzobj)
-TEST_LIBS := -lyaml -lprotobuf-c -lm -lpthread
+TEST_LIBS := -lyaml -lprotobuf-c -lnghttp2 -lm -lpthread
 .SECONDARY: $(SAN_OBJS) $(FUZZ_OBJS)
 
 $(BUILD)/san/%.o: user/%.c $(BUILD)/metrics.pb-c.h | $(BUILD)/san

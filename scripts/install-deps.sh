@@ -17,7 +17,7 @@ set -eu
 HOST_TOOLS="make clang llvm pkg-config protobuf-c-compiler"
 # the -dev packages of LDLIBS, per arch
 LIB_DEV="libc6-dev libbpf-dev libelf-dev zlib1g-dev libmicrohttpd-dev libgnutls28-dev
-libcrypt-dev libyaml-dev libprotobuf-c-dev"
+libcrypt-dev libyaml-dev libprotobuf-c-dev libnghttp2-dev"
 DEMO_PKGS="gunicorn python3 python3-django python3-locust prometheus"
 TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
 python3-prometheus-client python3-protobuf protobuf-compiler python3-gevent util-linux uwsgi
