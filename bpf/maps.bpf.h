@@ -49,6 +49,8 @@ struct rs_work {
 	__u32 first;  /* the segment being fed starts the syscall's bytes */
 	struct iovec iov[RS_IOV_BATCH];
 	__u8 buf[RS_SCAN_WINDOW + RS_SCAN_PAD];
+	struct rs_event_h2 h2ev; /* HTTP/2: the event being filled (bpf/h2.bpf.h) */
+	__u8 h2ev_pad[RS_H2_EV_DATA + 8]; /* slack: a copy's bounds, as the verifier sees them */
 };
 
 /*

@@ -92,12 +92,86 @@ struct rs_h1 {
 _Static_assert(sizeof(struct rs_h1) == 40, "rs_h1 layout");
 
 /* rs_conn.flags */
+/*
+ * HTTP/2 (RFC 9113): the frame walker of each direction (bpf/h2.bpf.h) in place of the
+ * HTTP/1.x framing state. It finds the frame headers of the bytes moved, however they
+ * are split, and skips payloads by arithmetic; header block fragments, and the few
+ * bytes of RST_STREAM and GOAWAY that say how a stream ended, go to the daemon, which
+ * decodes HPACK and follows the streams.
+ */
+#define RS_H2_PREFACE_LEN 24	  /* "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" */
+#define RS_H2_FRAME_HEADER 9
+#define RS_H2_FRAG_MAX 16384	  /* bytes of a header block frame forwarded at most */
+#define RS_H2_EV_DATA 1024	  /* bytes of records one event carries */
+#define RS_H2_STEPS 512		  /* walker steps per buffer segment: a frame takes two */
+
+enum rs_h2_state {
+	RS_H2_HEADER = 0, /* collecting a frame header */
+	RS_H2_PAYLOAD,	  /* in a frame's payload */
+	RS_H2_PREFACE,	  /* the client's connection preface */
+	RS_H2_LOST,	  /* framing lost: nothing followed until close */
+};
+
+enum rs_h2_frame_type {
+	RS_H2_DATA = 0,
+	RS_H2_HEADERS = 1,
+	RS_H2_PRIORITY = 2,
+	RS_H2_RST_STREAM = 3,
+	RS_H2_SETTINGS = 4,
+	RS_H2_PUSH_PROMISE = 5,
+	RS_H2_PING = 6,
+	RS_H2_GOAWAY = 7,
+	RS_H2_WINDOW_UPDATE = 8,
+	RS_H2_CONTINUATION = 9,
+};
+
+#define RS_H2_END_STREAM 0x1
+#define RS_H2_END_HEADERS 0x4
+#define RS_H2_PADDED 0x8
+#define RS_H2_PRIORITY_FLAG 0x20
+
+struct rs_h2 {
+	__u32 left;   /* bytes of the current frame's payload (or of the preface) to come */
+	__u32 copy;   /* of them, the first this many go to the daemon */
+	__u8 state;   /* enum rs_h2_state */
+	__u8 have;    /* frame header bytes collected in hdr */
+	__u8 hdr[RS_H2_FRAME_HEADER];
+	__u8 late;    /* picked up mid-connection: the daemon's HPACK tables start unknown */
+	__u8 dropped; /* an event of this direction was lost to a full ring buffer */
+	__u8 pad[19];
+};
+_Static_assert(sizeof(struct rs_h2) == 40, "rs_h2 layout: the size of rs_h1, whose place it takes");
+
+/* The records of an HTTP/2 event, one after another in its data, 4-byte aligned. */
+enum rs_h2_rec {
+	RS_H2_REC_FRAME = 1, /* struct rs_h2_frame: a frame header the daemon follows */
+	RS_H2_REC_FRAG = 2,  /* struct rs_h2_frag and len bytes: payload of the last frame */
+	RS_H2_REC_GAP = 3,   /* struct rs_h2_frag: len bytes of it that could not be read */
+	RS_H2_REC_LOST = 4,  /* struct rs_h2_frag: framing lost here (len: enum rs_reason) */
+};
+
+struct rs_h2_frame {
+	__u8 rec; /* RS_H2_REC_FRAME */
+	__u8 type;
+	__u8 flags;
+	__u8 pad;
+	__u32 stream;
+	__u32 length;
+};
+
+struct rs_h2_frag {
+	__u8 rec; /* RS_H2_REC_FRAG, RS_H2_REC_GAP, RS_H2_REC_LOST */
+	__u8 pad;
+	__u16 len;
+};
+
 #define RS_CONN_ACCEPTED (1u << 0)   /* seen at accept(): the first bytes start a request */
 #define RS_CONN_IN_REQUEST (1u << 1) /* a request was read and is not answered yet */
 #define RS_CONN_TLS (1u << 2)	     /* speaks TLS: its syscall bytes are ciphertext, not parsed */
 #define RS_CONN_PLAINTEXT (1u << 3)  /* its TLS plaintext was seen in SSL_read/SSL_write */
 #define RS_CONN_UNIX (1u << 4)	     /* a unix socket: no TCP state change tells its close */
 #define RS_CONN_RESET (1u << 5)	     /* TCP reset or timed out: ends at the next call or close */
+#define RS_CONN_H2 (1u << 6)	     /* speaks HTTP/2: h2req and h2resp walk its frames */
 
 /* rs_request.method: what the framing of its response depends on. */
 enum rs_method_kind {
@@ -124,8 +198,14 @@ _Static_assert(sizeof(struct rs_request) == 32 + RS_HEAD_MAX, "rs_request layout
  * two descriptors, or by a process other than the one that accepted it, is one.
  */
 struct rs_conn {
-	struct rs_h1 req;
-	struct rs_h1 resp;
+	union { /* the framing of each direction: HTTP/1.x, or HTTP/2 with RS_CONN_H2 */
+		struct rs_h1 req;
+		struct rs_h2 h2req;
+	};
+	union {
+		struct rs_h1 resp;
+		struct rs_h2 h2resp;
+	};
 	struct rs_request cur; /* newest request read; older unanswered ones are queued */
 	__u64 accept_ns;       /* accept() returned; 0 when the connection predates redscope */
 	__u64 established_ns;  /* TCP handshake done; reported with the first request, then 0 */
@@ -243,6 +323,7 @@ enum rs_event_type {
 	RS_EV_TLS = 6,	  /* a target's first connection that speaks TLS */
 	RS_EV_LISTEN = 7, /* a process that may become a target listens: check its libssl */
 	RS_EV_TLS_MEMBIO = 8, /* a target's first SSL call on a memory BIO (unreadable HTTPS) */
+	RS_EV_H2 = 9,	      /* frames of an HTTP/2 connection read or written in one call */
 };
 
 /* How the response of an RS_EV_HTTP record ended. */
@@ -272,6 +353,25 @@ struct rs_event_http {
 	char head[RS_HEAD_MAX];
 };
 _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http layout");
+
+#define RS_H2_EVF_TLS (1u << 0)	 /* seen as TLS plaintext */
+#define RS_H2_EVF_CLOSE (1u << 1) /* the connection closed: its open streams end */
+#define RS_H2_EVF_LATE (1u << 2)	 /* picked up mid-connection: HPACK state unknown */
+#define RS_H2_EVF_DROPPED (1u << 3) /* the direction's last event was lost: state unknown */
+
+struct rs_event_h2 {
+	__u32 type; /* RS_EV_H2 */
+	__u32 tgid;
+	__u64 cgroup_id;
+	__u64 sk;      /* the connection */
+	__u64 ts;      /* when the call moved the bytes */
+	__u8 dir;      /* enum rs_dir */
+	__u8 flags;    /* RS_H2_EVF_* */
+	__u16 used;    /* bytes of data in use */
+	__u32 pad;
+	__u8 data[RS_H2_EV_DATA];
+};
+_Static_assert(sizeof(struct rs_event_h2) == 40 + RS_H2_EV_DATA, "rs_event_h2 layout");
 
 struct rs_event_proc {
 	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS, ... */

@@ -61,6 +61,7 @@ long bpf_map_delete_elem(void *map, const void *key);
 void *bpf_ringbuf_reserve(void *ringbuf, __u64 size, __u64 flags);
 void bpf_ringbuf_submit(void *data, __u64 flags);
 void bpf_ringbuf_discard(void *data, __u64 flags);
+long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags);
 __u64 bpf_ringbuf_query(void *ringbuf, __u64 flags);
 long bpf_probe_read_user(void *dst, __u32 size, const void *src);
 long bpf_probe_read_kernel(void *dst, __u32 size, const void *src);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The kernel side of one connection, simulated: the BPF framing parser from
- * bpf/h1.bpf.h compiled as C, with maps and helpers backed by static memory.
+ * bpf/h1.bpf.h and the HTTP/2 frame walker from bpf/h2.bpf.h compiled as C, with maps
+ * and helpers backed by static memory.
  * Feed it what a server reads and writes; collect the records it would emit.
  */
 #ifndef REDSCOPE_H1_SIM_H
@@ -9,6 +10,7 @@
 
 #include "bpf_shim.h"
 #include "../../bpf/conn.bpf.h"
+#include "../../bpf/h2.bpf.h"
 
 #define SIM_MAX_EVENTS 4096
 #define SIM_PIPE_SLOTS (RS_PIPELINE_MAX + 4)
@@ -121,6 +123,29 @@ void bpf_ringbuf_discard(void *data, __u64 flags)
 	sim_reserved_busy = false;
 }
 
+/* HTTP/2 events, as the ring buffer would hold them; sim_h2_full makes it refuse them. */
+static struct rs_event_h2 *sim_h2_events;
+static size_t sim_n_h2_events, sim_h2_cap;
+static bool sim_h2_full;
+
+long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags)
+{
+	(void)ringbuf;
+	(void)flags;
+	if (sim_h2_full || size > sizeof(struct rs_event_h2) ||
+	    ((struct rs_event_h2 *)data)->type != RS_EV_H2) {
+		sim_lost++;
+		return -11; /* EAGAIN */
+	}
+	if (sim_n_h2_events == sim_h2_cap) {
+		sim_h2_cap = sim_h2_cap ? 2 * sim_h2_cap : 256;
+		sim_h2_events = realloc(sim_h2_events, sim_h2_cap * sizeof(*sim_h2_events));
+	}
+	memset(&sim_h2_events[sim_n_h2_events], 0xa5, sizeof(sim_h2_events[0]));
+	memcpy(&sim_h2_events[sim_n_h2_events++], data, size);
+	return 0;
+}
+
 __u64 bpf_ringbuf_query(void *ringbuf, __u64 flags)
 {
 	(void)ringbuf;
@@ -163,6 +188,8 @@ static inline void sim_reset(void)
 	sim_busy_open = false;
 	sim_begun = 0;
 	sim_n_events = 0;
+	sim_n_h2_events = 0;
+	sim_h2_full = false;
 	sim_lost = 0;
 	sim_clock = 1000;
 	sim_work.sk = SIM_SK;
