@@ -26,28 +26,6 @@ static __always_inline struct rs_h2 *h2_of(struct rs_work *w, __u32 dir)
 	return dir == RS_DIR_REQ ? &w->conn.h2req : &w->conn.h2resp;
 }
 
-/* Bytes of a frame of this type the daemon gets: what names a stream's end, no more. */
-static __always_inline __u32 h2_copy_len(__u8 type, __u32 length)
-{
-	__u32 max;
-
-	switch (type) {
-	case RS_H2_HEADERS:
-	case RS_H2_CONTINUATION:
-	case RS_H2_PUSH_PROMISE:
-		return length; /* the caller checks it against RS_H2_FRAG_MAX */
-	case RS_H2_RST_STREAM:
-		max = 4; /* the error code */
-		break;
-	case RS_H2_GOAWAY:
-		max = 8; /* the last stream id and the error code, not the debug data */
-		break;
-	default:
-		return 0;
-	}
-	return length < max ? length : max;
-}
-
 /* Frames whose header the daemon gets: those that open, carry, or end a stream. */
 static __always_inline bool h2_followed(__u8 type)
 {
@@ -139,7 +117,7 @@ static __always_inline void h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 	__u32 used;
 
 	h->left = length;
-	h->copy = h2_copy_len(type, length);
+	h->copy = rs_h2_copy_len(type, length);
 	h->have = 0;
 	h->state = length ? RS_H2_PAYLOAD : RS_H2_HEADER;
 	if (!h2_followed(type))

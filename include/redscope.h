@@ -142,6 +142,28 @@ struct rs_h2 {
 };
 _Static_assert(sizeof(struct rs_h2) == 40, "rs_h2 layout: the size of rs_h1, whose place it takes");
 
+/* Bytes of a frame's payload the walker forwards: what names a stream's end, no more. */
+static inline __u32 rs_h2_copy_len(__u8 type, __u32 length)
+{
+	__u32 max;
+
+	switch (type) {
+	case RS_H2_HEADERS:
+	case RS_H2_CONTINUATION:
+	case RS_H2_PUSH_PROMISE:
+		return length; /* whole, up to RS_H2_FRAG_MAX (else not at all) */
+	case RS_H2_RST_STREAM:
+		max = 4; /* the error code */
+		break;
+	case RS_H2_GOAWAY:
+		max = 8; /* the last stream id and the error code, not the debug data */
+		break;
+	default:
+		return 0;
+	}
+	return length < max ? length : max;
+}
+
 /* The records of an HTTP/2 event, one after another in its data, 4-byte aligned. */
 enum rs_h2_rec {
 	RS_H2_REC_FRAME = 1, /* struct rs_h2_frame: a frame header the daemon follows */
