@@ -97,7 +97,7 @@ PB_OBJ := $(BUILD)/user/metrics.pb-c.o
 PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
 	user/prom.c user/series.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c \
 	user/view.c user/capture.c user/naming.c user/procfs.c user/cli.c user/webconfig.c \
-	user/selectors.c user/prompb.c user/nhist.c user/hpack.c user/h2.c $(PB_SRC)
+	user/selectors.c user/prompb.c user/nhist.c user/hpack.c user/h2.c user/grpc.c $(PB_SRC)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all

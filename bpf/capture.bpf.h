@@ -7,7 +7,7 @@
 #ifndef REDSCOPE_CAPTURE_BPF_H
 #define REDSCOPE_CAPTURE_BPF_H
 
-#include "conn.bpf.h"
+#include "feed.bpf.h"
 #include "targets.bpf.h"
 
 static __always_inline struct rs_conn *conn_get(struct sock *sk)
@@ -57,12 +57,55 @@ static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
 }
 
 /*
- * A request read on a socket we do not know: a connection accepted before redscope
- * started. Follow it from this request on if the bytes at buf (len read) start one.
+ * Do the len bytes read at buf start with a frame an HTTP/2 client sends to open a
+ * stream or keep the connection going: HEADERS on a client's (odd) stream, SETTINGS,
+ * PING or WINDOW_UPDATE, each with the length and flags it may have. Not DATA: a read
+ * in the middle of a body would pass for it too often.
  */
-static __always_inline bool conn_adoptable(struct sock *sk, __u64 buf, __u64 len)
+static __always_inline bool looks_like_h2_frame(__u64 buf, __u64 len)
 {
-	return looks_like_request(first_word(buf, len), len) && selected_conn(sk);
+	__u8 h[RS_H2_FRAME_HEADER];
+	__u32 length, stream;
+
+	if (!buf || len < sizeof(h) || bpf_probe_read_user(h, sizeof(h), (void *)buf))
+		return false;
+	length = (__u32)h[0] << 16 | (__u32)h[1] << 8 | h[2];
+	stream = (__u32)h[5] << 24 | (__u32)h[6] << 16 | (__u32)h[7] << 8 | h[8];
+	if (length > 16384 || (stream >> 31))
+		return false;
+	switch (h[3]) {
+	case RS_H2_HEADERS:
+		return (stream & 1) && length &&
+		       !(h[4] & ~(RS_H2_END_STREAM | RS_H2_END_HEADERS | RS_H2_PADDED | RS_H2_PRIORITY_FLAG));
+	case RS_H2_SETTINGS:
+		return !stream && !(length % 6) && !(h[4] & ~1);
+	case RS_H2_PING:
+		return !stream && length == 8 && !(h[4] & ~1);
+	case RS_H2_WINDOW_UPDATE:
+		return length == 4 && !h[4];
+	default:
+		return false;
+	}
+}
+
+enum rs_adopt {
+	RS_ADOPT_NO = 0,
+	RS_ADOPT_HTTP1, /* the read starts a request */
+	RS_ADOPT_HTTP2, /* the read starts an HTTP/2 frame a client sends */
+};
+
+/*
+ * A request read on a socket we do not know: a connection accepted before redscope
+ * started. Follow it from this read on if the bytes at buf (len read) start a request
+ * or an HTTP/2 frame.
+ */
+static __always_inline enum rs_adopt conn_adoptable(struct sock *sk, __u64 buf, __u64 len)
+{
+	if (looks_like_request(first_word(buf, len), len))
+		return selected_conn(sk) ? RS_ADOPT_HTTP1 : RS_ADOPT_NO;
+	if (looks_like_h2_frame(buf, len))
+		return selected_conn(sk) ? RS_ADOPT_HTTP2 : RS_ADOPT_NO;
+	return RS_ADOPT_NO;
 }
 
 /* Socket sk, connection c (conn_get(sk)), is closed: what it had open ends, and it is forgotten. */
@@ -76,6 +119,19 @@ static __always_inline void conn_end(struct sock *sk, struct rs_conn *c)
 		struct rs_ssl_key key = { .tgid = c->tgid, .ssl = c->ssl };
 
 		bpf_map_delete_elem(&ssl_socks, &key);
+	}
+	if (c->flags & RS_CONN_H2) {
+		/* the daemon follows its streams: it ends those still open */
+		w = work_get();
+		if (w) {
+			w->conn = *c;
+			w->sk = (__u64)sk;
+			w->tgid = c->tgid;
+			w->now = bpf_ktime_get_ns();
+			h2_close(w);
+		}
+		conn_del(sk);
+		return;
 	}
 	/* with no request unanswered and no response open, rs_close has nothing to end */
 	w = (c->flags & RS_CONN_IN_REQUEST) || resp_open(&c->resp) ? work_get() : NULL;
@@ -139,6 +195,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 				   __u32 tgid, __u32 dir, __u32 kind, __u64 buf, __u32 vlen,
 				   __u64 len, __u64 ssl)
 {
+	enum rs_adopt adopt = RS_ADOPT_NO;
 	__u64 key = (__u64)sk;
 	struct rs_work *w;
 
@@ -149,10 +206,15 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 				membio_read(sk);
 			return 1;
 		}
-		if ((dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
+		if (!(c->flags & RS_CONN_H2) &&
+		    (dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
 			return 1;
-	} else if (!est && (dir != RS_DIR_REQ || !conn_adoptable(sk, io_first_buf(kind, buf), len))) {
-		return 0;
+	} else if (!est) {
+		if (dir != RS_DIR_REQ)
+			return 0;
+		adopt = conn_adoptable(sk, io_first_buf(kind, buf), len);
+		if (adopt == RS_ADOPT_NO)
+			return 0;
 	}
 	w = work_get();
 	if (!w)
@@ -161,6 +223,8 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 		w->conn = *c;
 	else
 		conn_new(w, sk, est != NULL, est, copied);
+	if (adopt == RS_ADOPT_HTTP2)
+		h2_begin(w, true); /* its HPACK tables are older than redscope */
 	if (ssl) {
 		if (!(w->conn.flags & RS_CONN_TLS))
 			stat_inc(RS_STAT_CONNS_TLS); /* its handshake was inside SSL_read */
@@ -174,6 +238,8 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	w->first = 1;
 	w->budget = RS_FEED_BUDGET;
 	rs_feed_io(dir, kind, buf, vlen, len);
+	if (w->conn.flags & RS_CONN_H2)
+		rs_h2_flush(dir);
 	if (c)
 		*c = w->conn;
 	else

@@ -176,8 +176,20 @@ static __always_inline __u64 tcp_unseen_reads(struct sock *sk, struct rs_conn *c
 {
 	__u32 copied = tcp_copied_seq(sk);
 	__u32 before = copied - ret, gap = c->copied_seq ? before - c->copied_seq : 0;
+	__u8 state;
 
 	c->copied_seq = copied;
+	/*
+	 * A read that took the peer's FIN after its bytes moved copied_seq one further (the
+	 * FIN's sequence number): no byte went unseen. The peer's FIN is in once the state
+	 * is past ESTABLISHED on the receiving side (CLOSE_WAIT, and what follows it).
+	 */
+	if (gap) {
+		state = BPF_CORE_READ(sk, __sk_common.skc_state);
+		if (state == RS_TCP_CLOSE_WAIT || state == RS_TCP_LAST_ACK || state == RS_TCP_CLOSING ||
+		    state == RS_TCP_TIME_WAIT || state == RS_TCP_CLOSE)
+			gap--;
+	}
 	return gap < (1u << 30) ? gap : 0;
 }
 

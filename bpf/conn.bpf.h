@@ -204,12 +204,6 @@ __noinline int rs_lost(__u32 dir, __u32 reason)
 	if (!w)
 		return 0;
 	stat_inc(RS_STAT_PARSE_ERROR + (reason < RS_R__COUNT ? reason : RS_R_RESYNC));
-	if (reason == RS_R_HTTP2_PREFACE) {
-		/* HTTP/2 for the rest of the connection: nothing to find again */
-		w->conn.req.state = RS_H1_IGNORED;
-		w->conn.resp.state = RS_H1_IGNORED;
-		return 0;
-	}
 	if (dir == RS_DIR_REQ) {
 		w->conn.req.state = RS_H1_RESYNC;
 		return 0;

@@ -134,6 +134,21 @@ static __always_inline __u64 first_word(__u64 ptr, __u64 len)
 	return first[0];
 }
 
+/*
+ * Do the 8 bytes in w start HTTP/2 where a message of direction dir would start: the
+ * client's connection preface, or, before any request, the server's (a SETTINGS frame:
+ * nginx and others write theirs as soon as the connection is up, ahead of the
+ * client's).
+ */
+static __always_inline bool h2_starts(struct rs_work *w, __u32 dir, __u64 word)
+{
+	if (dir == RS_DIR_REQ)
+		return word == H2_PREFACE;
+	/* length < 64 KiB, a multiple of 6; type SETTINGS; no flags; stream 0 (3 bytes of 4) */
+	return !(w->conn.flags & RS_CONN_IN_REQUEST) && (word & 0xffffffffff0000ffULL) == 0x04000000ULL &&
+	       !((((word >> 8) & 0xff) << 8 | ((word >> 16) & 0xff)) % 6);
+}
+
 /* Start a fresh chunk-size line. */
 static __always_inline void chunk_size_begin(struct rs_h1 *h)
 {
@@ -776,10 +791,15 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 			if (!w->stop)
 				return j; /* its steps ran out among empty lines: on from there */
 		}
-		/* "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge */
-		if (dir == RS_DIR_REQ && (__u32)j + 8 <= n &&
-		    RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))) == H2_PREFACE) {
-			rs_lost(dir, RS_R_HTTP2_PREFACE);
+		/*
+		 * "PRI * HTTP/2.0": a client speaking HTTP/2 with prior knowledge (or over
+		 * TLS with ALPN h2). Not HTTP/1.x from here: where it starts is handed back
+		 * to the feeding (feed.bpf.h), which goes on with HTTP/2's framing.
+		 */
+		if ((__u32)j + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))))) {
+			w->conn.req.state = RS_H1_IGNORED;
+			w->conn.resp.state = RS_H1_IGNORED;
+			w->h2_at = w->off + j + 1;
 			return -1;
 		}
 		if (!rs_message_begin(dir, w->buf[j & (RS_SCAN_WINDOW - 1)]))
@@ -873,113 +893,6 @@ __noinline int rs_window(__u32 dir, __u64 ptr, __u64 len)
 	}
 	w->off += i;
 	return 1;
-}
-
-/*
- * Feed len bytes at user address ptr, read or written in one direction, to the
- * connection in the work area. ptr == 0 means the bytes cannot be looked at
- * (sendfile, splice): fine inside a body, a loss of framing inside a head.
- */
-__noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
-{
-	struct rs_work *w = work_get();
-
-	if (!w || !len)
-		return 0;
-	if (dir == RS_DIR_RESP)
-		w->conn.end_ns = w->now;
-	if (w->first) {
-		/* out of step: the bytes of a call may start a message where it can resume */
-		w->first = 0;
-		if (h1_of(w, dir)->state == RS_H1_RESYNC)
-			rs_resync(dir, ptr, len);
-	}
-	w->off = 0;
-	for (int step = 0; step < RS_FEED_STEPS && w->off < len; step++)
-		if (!rs_window(dir, ptr, len))
-			return 0;
-	if (w->off < len)
-		rs_lost(dir, RS_R_SCAN_LIMIT);
-	return 0;
-}
-
-/*
- * Feed up to RS_IOV_BATCH iovecs of the array at address vec (user memory, or kernel
- * memory with in_kernel), from index i of vlen, to the connection in the work area:
- * as many of the w->left bytes as they hold. Returns -1 when the array cannot be read.
- * Global: the verifier checks it once, not once per batch of rs_feed_io's loop (which
- * made rs_feed_io half of what verifying a capture program took).
- */
-__noinline int rs_feed_iovs(__u32 dir, __u64 vec, __u32 i, __u32 vlen, __u32 in_kernel)
-{
-	struct rs_work *w = work_get();
-	void *src = (void *)(vec + (__u64)i * sizeof(struct iovec));
-	__u32 size;
-	__u64 seg;
-
-	if (!w || i >= vlen)
-		return -1;
-	size = (vlen - i) * sizeof(struct iovec);
-	if (size > sizeof(w->iov))
-		size = sizeof(w->iov);
-	if (in_kernel ? bpf_probe_read_kernel(w->iov, size, src) : bpf_probe_read_user(w->iov, size, src))
-		return -1;
-	for (__u32 b = 0; b < RS_IOV_BATCH && i + b < vlen && w->left; b++) {
-		seg = w->iov[b].iov_len < w->left ? w->iov[b].iov_len : w->left;
-		rs_feed(dir, (__u64)w->iov[b].iov_base, seg);
-		w->left -= seg;
-	}
-	return 0;
-}
-
-/*
- * The iovec array of a struct user_msghdr at user address msg: only the two fields
- * that say where it is, side by side in every ABI redscope runs on (a whole msghdr
- * would take 56 bytes of a stack that every frame of the parser shares).
- */
-struct rs_msg_iov {
-	__u64 iov;
-	__u64 iovlen;
-};
-
-static __always_inline long read_msg_iov(__u64 msg, struct rs_msg_iov *out)
-{
-	_Static_assert(__builtin_offsetof(struct user_msghdr, msg_iovlen) ==
-			       __builtin_offsetof(struct user_msghdr, msg_iov) + sizeof(__u64),
-		       "msg_iov and msg_iovlen side by side");
-	return bpf_probe_read_user(out, sizeof(*out),
-				   (void *)(msg + __builtin_offsetof(struct user_msghdr, msg_iov)));
-}
-
-/*
- * Feed the bytes of one syscall, described by kind, to the connection in the work area.
- * Inlined into the program: the iovec batches are fed one call deep, which keeps the
- * parser within the verifier's eight frames.
- */
-static __always_inline int rs_feed_io(__u32 dir, __u32 kind, __u64 buf, __u32 vlen, __u64 total)
-{
-	struct rs_work *w = work_get();
-	struct rs_msg_iov msg;
-
-	if (!w)
-		return 0;
-	if (kind == RS_IO_BUF)
-		return rs_feed(dir, buf, total);
-	if (kind == RS_IO_BLIND)
-		return rs_feed(dir, 0, total);
-	if (kind == RS_IO_MSG) {
-		if (read_msg_iov(buf, &msg))
-			return rs_feed(dir, 0, total);
-		buf = msg.iov;
-		vlen = msg.iovlen;
-	}
-	w->left = total;
-	for (__u32 i = 0; i < RS_MAX_IOV && i < vlen && w->left; i += RS_IOV_BATCH)
-		if (rs_feed_iovs(dir, buf, i, vlen, kind == RS_IO_KIOV) < 0)
-			break;
-	if (w->left)
-		rs_feed(dir, 0, w->left);
-	return 0;
 }
 
 #endif /* REDSCOPE_H1_BPF_H */

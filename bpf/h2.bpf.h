@@ -80,6 +80,12 @@ static __always_inline void h2_room(struct rs_work *w, __u32 dir, __u32 need)
 		w->h2ev.dir = dir;
 		w->h2ev.flags |= (w->conn.flags & RS_CONN_PLAINTEXT ? RS_H2_EVF_TLS : 0) |
 				 (h->dropped ? RS_H2_EVF_DROPPED : 0) | (h->late ? RS_H2_EVF_LATE : 0);
+		/* queue time, per connection: with its first event, as HTTP/1.x's first request */
+		if (w->conn.established_ns && w->conn.accept_ns >= w->conn.established_ns) {
+			w->h2ev.queue_ns = w->conn.accept_ns - w->conn.established_ns;
+			w->h2ev.flags |= RS_H2_EVF_QUEUED;
+		}
+		w->conn.established_ns = 0;
 	}
 }
 
@@ -108,20 +114,29 @@ static __always_inline int h2_lost(struct rs_work *w, __u32 dir, __u32 reason, _
 	return 0;
 }
 
-/* A frame header, whole in h->hdr: record it and set up its payload. */
-static __always_inline void h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 dir)
+/*
+ * A frame header, whole in h->hdr: record it and set up its payload. False when it
+ * cannot be HTTP/2: each side's first frame is a SETTINGS frame (RFC 9113 3.4).
+ */
+static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 dir)
 {
 	__u32 length = (__u32)h->hdr[0] << 16 | (__u32)h->hdr[1] << 8 | h->hdr[2];
 	__u8 type = h->hdr[3];
 	struct rs_h2_frame *f;
 	__u32 used;
 
+	if (h->first) {
+		if (type != RS_H2_SETTINGS || length % 6 || h->hdr[5] | h->hdr[6] | h->hdr[7] | h->hdr[8])
+			return false;
+		h->first = 0;
+	}
+
 	h->left = length;
 	h->copy = rs_h2_copy_len(type, length);
 	h->have = 0;
 	h->state = length ? RS_H2_PAYLOAD : RS_H2_HEADER;
 	if (!h2_followed(type))
-		return;
+		return true;
 	h2_room(w, dir, sizeof(*f));
 	used = w->h2ev.used & RS_H2_EV_MASK;
 	f = (struct rs_h2_frame *)(w->h2ev.data + used);
@@ -138,6 +153,7 @@ static __always_inline void h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 		h2_mark(w, dir, RS_H2_REC_GAP, h->copy);
 		h->copy = 0;
 	}
+	return true;
 }
 
 /* Bytes of a frame header at ptr (avail of them in this buffer). */
@@ -159,8 +175,8 @@ static __always_inline int h2_header(struct rs_work *w, struct rs_h2 *h, __u32 d
 		return h2_lost(w, dir, RS_R_READ_FAULT, len);
 	h->have = have + n;
 	w->off += n;
-	if (h->have == RS_H2_FRAME_HEADER)
-		h2_frame(w, h, dir);
+	if (h->have == RS_H2_FRAME_HEADER && !h2_frame(w, h, dir))
+		return h2_lost(w, dir, RS_R_NOT_HTTP2, len);
 	return 1;
 }
 
@@ -241,18 +257,17 @@ __noinline int rs_h2_step(__u32 dir, __u64 ptr, __u64 len)
 }
 
 /*
- * Feed len bytes at user address ptr, read or written in direction dir of the HTTP/2
- * connection in the work area, to its walker. ptr == 0: bytes that cannot be looked at
- * (sendfile), fine inside a payload that is skipped. The caller sends the event when
- * the call's bytes are all fed (rs_h2_flush).
+ * Feed the len bytes at user address ptr, from w->off on, read or written in direction
+ * dir of the HTTP/2 connection in the work area, to its walker. ptr == 0: bytes that
+ * cannot be looked at (sendfile), fine inside a payload that is skipped. The caller
+ * sends the event when the call's bytes are all fed (rs_h2_flush).
  */
 __noinline int rs_h2_feed(__u32 dir, __u64 ptr, __u64 len)
 {
 	struct rs_work *w = work_get();
 
-	if (!w || !len)
+	if (!w || w->off >= len)
 		return 0;
-	w->off = 0;
 	for (int step = 0; step < RS_H2_STEPS && w->off < len; step++)
 		if (!rs_h2_step(dir, ptr, len))
 			break;
@@ -271,13 +286,29 @@ static __always_inline void h2_begin(struct rs_work *w, bool late)
 	__builtin_memset(&w->conn.h2req, 0, sizeof(w->conn.h2req));
 	__builtin_memset(&w->conn.h2resp, 0, sizeof(w->conn.h2resp));
 	w->conn.flags |= RS_CONN_H2;
+	stat_inc(RS_STAT_CONNS_H2);
 	if (late) {
 		w->conn.h2req.late = 1;
 		w->conn.h2resp.late = 1;
 	} else {
 		w->conn.h2req.state = RS_H2_PREFACE;
 		w->conn.h2req.left = RS_H2_PREFACE_LEN;
+		w->conn.h2req.first = 1;
+		w->conn.h2resp.first = 1;
 	}
+}
+
+/*
+ * The HTTP/2 connection in the work area closed: an event says so, for the daemon to
+ * end the streams it had open.
+ */
+static __always_inline void h2_close(struct rs_work *w)
+{
+	w->h2ev.used = 0;
+	w->h2ev.flags = 0;
+	h2_room(w, RS_DIR_REQ, 0);
+	w->h2ev.flags |= RS_H2_EVF_CLOSE;
+	rs_h2_flush(RS_DIR_REQ);
 }
 
 #endif /* REDSCOPE_H2_BPF_H */

@@ -47,6 +47,7 @@ struct rs_work {
 	__u32 lost;   /* rs_slow: framing lost, reason + 1 */
 	__u32 budget; /* bytes this syscall may still scan */
 	__u32 first;  /* the segment being fed starts the syscall's bytes */
+	__u32 h2_at;  /* HTTP/1.x framing met HTTP/2's preface at this offset of the segment, + 1 */
 	struct iovec iov[RS_IOV_BATCH];
 	__u8 buf[RS_SCAN_WINDOW + RS_SCAN_PAD];
 	struct rs_event_h2 h2ev; /* HTTP/2: the event being filled (bpf/h2.bpf.h) */

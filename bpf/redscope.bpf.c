@@ -16,6 +16,8 @@
 #include "targets.bpf.h"
 #include "h1.bpf.h"
 #include "conn.bpf.h"
+#include "h2.bpf.h"
+#include "feed.bpf.h"
 #include "capture.bpf.h"
 #include "tls.bpf.h"
 #include "capture_syscalls.bpf.h"

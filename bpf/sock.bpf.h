@@ -12,9 +12,12 @@
 #define RS_TCP_ESTABLISHED 1
 #define RS_TCP_SYN_RECV 3
 #define RS_TCP_FIN_WAIT1 4
+#define RS_TCP_TIME_WAIT 6
 #define RS_TCP_CLOSE 7
+#define RS_TCP_CLOSE_WAIT 8
 #define RS_TCP_LAST_ACK 9
 #define RS_TCP_LISTEN 10
+#define RS_TCP_CLOSING 11
 #define RS_IPPROTO_TCP 6
 
 /*

@@ -138,7 +138,8 @@ struct rs_h2 {
 	__u8 hdr[RS_H2_FRAME_HEADER];
 	__u8 late;    /* picked up mid-connection: the daemon's HPACK tables start unknown */
 	__u8 dropped; /* an event of this direction was lost to a full ring buffer */
-	__u8 pad[19];
+	__u8 first;   /* the next frame is the direction's first: SETTINGS, or not HTTP/2 */
+	__u8 pad[18];
 };
 _Static_assert(sizeof(struct rs_h2) == 40, "rs_h2 layout: the size of rs_h1, whose place it takes");
 
@@ -314,7 +315,7 @@ enum rs_reason {
 	RS_R_ORPHAN_RESPONSE,  /* a response to a request redscope did not frame */
 	RS_R_PIPELINE_FULL,    /* more than RS_PIPELINE_MAX requests awaiting responses */
 	RS_R_READ_FAULT,       /* bytes could not be copied from the application */
-	RS_R_HTTP2_PREFACE,    /* h2c with prior knowledge: HTTP/2, not HTTP/1.x */
+	RS_R_NOT_HTTP2,	       /* a connection that began HTTP/2 does not follow its framing */
 	RS_R_TLS_NO_PLAINTEXT, /* a TLS connection closed without its plaintext seen */
 	RS_R_RESYNC,	       /* a request read while the responses were out of sync */
 	RS_R__COUNT,
@@ -330,6 +331,7 @@ enum rs_stat {
 	RS_STAT_CONNS_TLS,	 /* connections that started with a TLS handshake */
 	RS_STAT_TLS_NO_SOCKET,	 /* SSL calls whose socket is unknown (memory BIO): not parsed */
 	RS_STAT_REQS_UNWATCHED,	 /* requests read by a server that could not become a target */
+	RS_STAT_CONNS_H2,	 /* connections followed as HTTP/2 (preface, or picked up late) */
 	RS_STAT_PARSE_ERROR,	 /* + enum rs_reason: framing lost, or not HTTP */
 	RS_STAT_UNFRAMED = RS_STAT_PARSE_ERROR + RS_R__COUNT, /* + enum rs_reason: requests */
 	RS_STAT__COUNT = RS_STAT_UNFRAMED + RS_R__COUNT,
@@ -380,6 +382,7 @@ _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http 
 #define RS_H2_EVF_CLOSE (1u << 1) /* the connection closed: its open streams end */
 #define RS_H2_EVF_LATE (1u << 2)	 /* picked up mid-connection: HPACK state unknown */
 #define RS_H2_EVF_DROPPED (1u << 3) /* the direction's last event was lost: state unknown */
+#define RS_H2_EVF_QUEUED (1u << 4)  /* queue_ns: the connection's wait in the listen queue */
 
 struct rs_event_h2 {
 	__u32 type; /* RS_EV_H2 */
@@ -387,13 +390,15 @@ struct rs_event_h2 {
 	__u64 cgroup_id;
 	__u64 sk;      /* the connection */
 	__u64 ts;      /* when the call moved the bytes */
+	__u64 queue_ns; /* RS_H2_EVF_QUEUED: accept() minus the handshake's end, in the
+			   connection's first event */
 	__u8 dir;      /* enum rs_dir */
 	__u8 flags;    /* RS_H2_EVF_* */
 	__u16 used;    /* bytes of data in use */
 	__u32 pad;
 	__u8 data[RS_H2_EV_DATA];
 };
-_Static_assert(sizeof(struct rs_event_h2) == 40 + RS_H2_EV_DATA, "rs_event_h2 layout");
+_Static_assert(sizeof(struct rs_event_h2) == 48 + RS_H2_EV_DATA, "rs_event_h2 layout");
 
 struct rs_event_proc {
 	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS, ... */

@@ -46,13 +46,13 @@ static bool is_compat(const struct service_series *svc)
 	return svc->id.flags & IDENTITY_GUNICORN;
 }
 
-/* Requests of a service with this status; all of them for status 0. */
+/* HTTP requests of a service with this status; all of them for status 0. */
 static uint64_t requests_with_status(const struct service_series *svc, unsigned int status)
 {
 	uint64_t n = 0;
 
 	store_for_each_request(r, svc)
-		if (!status || r->status == status)
+		if (!r->rpc && (!status || r->status == status))
 			n += r->duration.count;
 	return n;
 }
@@ -82,7 +82,7 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 		store_for_each_request(r, svc) {
 			char name[64], help[96];
 
-			if (r->status >= ARRAY_SIZE(done) || done[r->status])
+			if (r->rpc || r->status >= ARRAY_SIZE(done) || done[r->status])
 				continue;
 			done[r->status] = true;
 			snprintf(name, sizeof(name), "gunicorn_request_status_%u", r->status);
@@ -116,15 +116,29 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 			continue;
 		store_for_each_request(r, svc) {
 			struct route_ctx c = { svc, r->route_entry->route, r };
-			const struct request_series *twin = store__find_request(
-				svc, r->method, r->route_entry, r->status, !r->tls);
-			uint64_t n = r->duration.count;
+			const struct request_series *first = NULL;
+			uint64_t n = 0;
 
-			/* the old series knew no scheme: http and https are one */
-			if (twin && r->tls)
+			if (r->rpc)
+				continue; /* the old series counted HTTP requests */
+			/*
+			 * The old series knew no scheme nor protocol version: the series of one
+			 * method, route and status are one, written where the first of them is.
+			 */
+			for (int tls = 0; tls < 2; tls++) {
+				for (int v = 0; v < HTTP_VERSION__COUNT; v++) {
+					struct request_key k = { r->method, r->route_entry, r->status,
+								 tls, v, false };
+					const struct request_series *twin = store__find_request(svc, &k);
+					if (!twin)
+						continue;
+					if (!first)
+						first = twin;
+					n += twin->duration.count;
+				}
+			}
+			if (first != r)
 				continue;
-			if (twin)
-				n += twin->duration.count;
 			prom__sample(o, "django_request_count");
 			django_labels(o, &c);
 			prom__value_u64(o, n);

@@ -25,6 +25,8 @@
 #include "common.h"
 #include "daemon.h"
 #include "expose.h"
+#include "grpc.h"
+#include "h2.h"
 #include "http1.h"
 #include "kernel.h"
 #include "kube.h"
@@ -53,6 +55,7 @@
 
 struct daemon {
 	struct store *store;
+	struct h2_conns *h2; /* HTTP/2 connections: the main thread's */
 	struct self_stats self; /* guarded by the store lock; events is atomic */
 	struct web_config web_config;
 	struct ring_buffer *rb;
@@ -71,6 +74,7 @@ struct daemon {
 	pthread_mutex_t sync_lock;
 	pthread_cond_t synced;
 	uint64_t sync_asked, sync_done;
+	struct h2_counts h2_counts; /* the HTTP/2 tracker's, for scrapes: under sync_lock */
 };
 
 /* How long a scrape waits for the main thread (busy hooking a library, say). */
@@ -121,6 +125,7 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 			.queued = e->established_ns && e->accept_ns >= e->established_ns,
 			.queue_ns = e->accept_ns - e->established_ns,
 			.tls = e->tls,
+			.version = req.version,
 		};
 	}
 	/* one lock for all it changes: a scrape sees the request counted, or not yet */
@@ -129,6 +134,97 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 		d->self.unanswered++;
 	} else {
 		if (e->end_reason == RS_END_TRUNCATED)
+			d->self.truncated++;
+		stored = store__observe_request(d->store, &obs);
+	}
+	store__unlock(d->store);
+	if (stored)
+		p_warn("out of memory: a request of %s is missing from its series",
+		       obs.id->service_name);
+}
+
+/* A gRPC call: its content type says so (application/grpc, +proto, +json, ...). */
+static bool is_grpc(const struct h2_value *content_type)
+{
+	static const char prefix[] = "application/grpc";
+	size_t n = sizeof(prefix) - 1;
+
+	return content_type->known && content_type->len >= n &&
+	       !memcmp(content_type->s, prefix, n) &&
+	       (content_type->len == n || content_type->s[n] == '+' || content_type->s[n] == ';');
+}
+
+/*
+ * The status of a gRPC call: its grpc-status, else what ended it without one (a reset,
+ * the connection's close), else unknown (a header block redscope could not decode).
+ */
+static unsigned int grpc_status_of(const struct h2_stream_result *r)
+{
+	if (r->grpc_status >= 0)
+		return r->grpc_status < GRPC_CODES ? (unsigned int)r->grpc_status : GRPC_CODE_OTHER;
+	if (r->grpc_status == H2_GRPC_UNKNOWN || (r->end == H2_END_STREAM && !r->status_known))
+		return GRPC_CODE_UNDECODED;
+	/*
+	 * A client gives up on its call at its deadline: the server ran out of time. The
+	 * deadline ran from before the request was sent (a connection's setup, first), so a
+	 * reset in its last tenth is taken for it.
+	 */
+	if (r->end == H2_END_RESET && r->reset_by_client && r->grpc_timeout_ns &&
+	    r->end_ns - r->start_ns >= r->grpc_timeout_ns - r->grpc_timeout_ns / 10)
+		return GRPC_DEADLINE_EXCEEDED;
+	if (r->end == H2_END_RESET)
+		return grpc_code_of_reset(r->reset_code);
+	if (r->end == H2_END_CLOSED)
+		return GRPC_UNAVAILABLE;
+	return GRPC_UNKNOWN; /* ended with no grpc-status: a broken server */
+}
+
+/* One finished HTTP/2 stream: a gRPC call or an HTTP request, counted once. */
+static void on_h2_stream(void *ctx, const struct h2_stream_result *r)
+{
+	struct daemon *d = ctx;
+	bool grpc = is_grpc(&r->content_type);
+	bool answered = grpc || (r->status_known && r->status);
+	char route[ROUTE_MAX];
+	struct request_obs obs;
+	int stored = 0;
+
+	if (!r->path_known) {
+		snprintf(route, sizeof(route), "{unknown}"); /* not decodable: never a guess */
+	} else if (grpc) {
+		/* rpc_method: "package.Service/Method", the path without its slash */
+		size_t n = r->path_len && r->path[0] == '/' ? r->path_len - 1 : r->path_len;
+		if (n >= ROUTE_MAX)
+			n = ROUTE_MAX - 1;
+		memcpy(route, r->path + (r->path_len - n), n);
+		route[n] = 0;
+	} else {
+		size_t n = 0;
+		while (n < r->path_len && r->path[n] != '?' && r->path[n] != '#')
+			n++;
+		route_from_path(r->path, n, r->path_truncated && n == r->path_len, route);
+	}
+	obs = (struct request_obs){
+		.method = r->method.known ? http_method_of(r->method.s, r->method.len) : HTTP_OTHER,
+		.route = route,
+		.status = grpc ? grpc_status_of(r) : r->status,
+		.end_ns = r->end_ns,
+		.duration_ns = r->end_ns > r->start_ns ? r->end_ns - r->start_ns : 0,
+		.req_body_bytes = r->req_body_bytes,
+		.resp_body_bytes = r->resp_body_bytes,
+		.tls = r->tls,
+		.version = HTTP_VERSION_2,
+		.rpc = grpc,
+		.queued = r->queued,
+		.queue_ns = r->queue_ns,
+	};
+	if (answered)
+		obs.id = procs__identity(r->tgid); /* before the store lock: procs comes first */
+	store__lock(d->store);
+	if (!answered) {
+		d->self.unanswered++;
+	} else {
+		if (!grpc && r->end != H2_END_STREAM)
 			d->self.truncated++;
 		stored = store__observe_request(d->store, &obs);
 	}
@@ -173,6 +269,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (type == RS_EV_HTTP) {
 		if (size >= sizeof(struct rs_event_http))
 			on_http(d, data);
+	} else if (type == RS_EV_H2) {
+		h2_conns_event(d->h2, data, size);
 	} else if (size >= sizeof(*p)) {
 		switch (type) {
 		case RS_EV_FORK:
@@ -242,6 +340,14 @@ static uint64_t tickets_waiting(struct daemon *d)
 	return asked;
 }
 
+/* What the HTTP/2 tracker counted, where a scrape reads it. */
+static void h2_counts_publish(struct daemon *d)
+{
+	pthread_mutex_lock(&d->sync_lock);
+	d->h2_counts = *h2_conns_counts(d->h2);
+	pthread_mutex_unlock(&d->sync_lock);
+}
+
 /* The main thread caught up with the kernel for the tickets up to asked. */
 static void tickets_served(struct daemon *d, uint64_t asked)
 {
@@ -267,6 +373,9 @@ static void *page_open(void *ctx, enum prom_format format)
 	store__lock(d->store);
 	p->self = d->self;
 	store__unlock(d->store);
+	pthread_mutex_lock(&d->sync_lock);
+	p->self.h2 = d->h2_counts; /* as the main thread left them when it caught up */
+	pthread_mutex_unlock(&d->sync_lock);
 	p->self.events = __atomic_load_n(&d->self.events, __ATOMIC_RELAXED);
 	kernel__stats(p->self.bpf);
 	targets__stats(&p->self);
@@ -401,7 +510,8 @@ static int start(struct daemon *d, struct config *c)
 	procs__init(&c->procs);
 	kube__init(&c->kube);
 	d->store = store__new(&c->store);
-	if (!d->store) {
+	d->h2 = h2_conns_new(on_h2_stream, d);
+	if (!d->store || !d->h2) {
 		p_err("out of memory creating the metric store");
 		return -1;
 	}
@@ -460,6 +570,7 @@ static int loop(struct daemon *d, const struct config *c)
 		}
 		if (asked) {
 			targets__resolve();
+			h2_counts_publish(d);
 			tickets_served(d, asked);
 		}
 		tls__drain();
@@ -472,6 +583,7 @@ static int loop(struct daemon *d, const struct config *c)
 			store__lock(d->store);
 			d->self.unanswered += abandoned;
 			store__unlock(d->store);
+			h2_counts_publish(d);
 			last_sweep = now_ns();
 		}
 		if (c->cmd == CMD_TOP) {
@@ -509,6 +621,7 @@ static void stop(struct daemon *d, struct config *c)
 	kube__cleanup();
 	kernel__destroy();
 	targets__cleanup();
+	h2_conns_free(d->h2);
 	store__free(d->store);
 	procs__cleanup();
 	if (d->listen_fd >= 0)

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "compat_statsd.h"
 #include "expose.h"
+#include "grpc.h"
 #include "http1.h"
 #include "prom.h"
 #include "selfmetrics.h"
@@ -24,12 +25,24 @@ static void request_labels(struct prom_out *o, const struct identity *id,
 {
 	char status[12];
 
+	if (r->rpc) {
+		/* OpenTelemetry's RPC conventions: rpc.system.name, rpc.method, ... */
+		series__identity_labels(o, id);
+		prom__label(o, "rpc_system_name", "grpc");
+		prom__label(o, "rpc_method", r->route_entry->route);
+		prom__label(o, "rpc_response_status_code", grpc_code_name(r->status));
+		if (grpc_server_error(r->status))
+			prom__label(o, "error_type", grpc_code_name(r->status));
+		prom__label(o, "url_scheme", r->tls ? "https" : "http");
+		return;
+	}
 	snprintf(status, sizeof(status), "%u", r->status);
 	series__identity_labels(o, id);
 	prom__label(o, "http_request_method", http_method_name(r->method));
 	prom__label(o, "http_route", r->route_entry->route);
 	prom__label(o, "http_response_status_code", status);
 	prom__label(o, "url_scheme", r->tls ? "https" : "http");
+	prom__label(o, "network_protocol_version", http_version_name(r->version));
 }
 
 enum which_histogram { H_DURATION, H_REQ_BODY, H_RESP_BODY };
@@ -51,15 +64,23 @@ static void series_labels(struct prom_out *o, const void *ctx)
 	request_labels(o, &c->svc->id, c->r);
 }
 
-/* The three histogram families of every request series, in page order. */
+/*
+ * The histogram families, in page order: three of every HTTP request series, one of
+ * every gRPC call's (a call is in its family only, not also an HTTP request).
+ */
 static const struct {
 	const char *name, *help;
 	enum which_histogram which;
+	bool rpc;
 } families[] = {
-	{ "http_server_request_duration_seconds", "Duration of HTTP server requests.", H_DURATION },
-	{ "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", H_REQ_BODY },
+	{ "http_server_request_duration_seconds", "Duration of HTTP server requests.", H_DURATION,
+	  false },
+	{ "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", H_REQ_BODY,
+	  false },
 	{ "http_server_response_body_size_bytes", "Size of HTTP server response bodies.",
-	  H_RESP_BODY },
+	  H_RESP_BODY, false },
+	{ "rpc_server_call_duration_seconds", "Duration of RPCs received by the server.", H_DURATION,
+	  true },
 };
 
 static const struct histogram_spec *spec_of(const struct store *s, enum which_histogram w)
@@ -87,6 +108,8 @@ static bool histogram_series(struct expose_cursor *c, const struct store *s, siz
 		for (; c->r; c->r = store__next_request(c->r)) {
 			struct series_ctx sc = { c->svc, c->r };
 
+			if (c->r->rpc != families[c->family].rpc)
+				continue;
 			if (prom__len(&c->out) >= budget)
 				return false;
 			prom__histogram(&c->out, families[c->family].name, pick(c->r, which),

@@ -55,9 +55,12 @@ struct h2_conn {
 	struct h2_dir dir[2];
 	struct h2_stream *streams;
 	size_t n_streams, cap_streams;
+	uint32_t first_stream, last_stream; /* client streams opened: the first and newest ids */
 	uint32_t tgid;
 	uint64_t cgroup_id;
 	bool tls;
+	bool queued; /* queue_ns waits for the first stream to end */
+	uint64_t queue_ns;
 };
 
 #define H2_BUCKETS 4096
@@ -197,6 +200,9 @@ static void stream_end(struct h2_conns *cs, struct h2_conn *c, struct h2_stream 
 {
 	s->r.end = end;
 	s->r.end_ns = ts;
+	s->r.queued = c->queued;
+	s->r.queue_ns = c->queue_ns;
+	c->queued = false;
 	cs->on_stream(cs->ctx, &s->r);
 	*s = c->streams[--c->n_streams];
 }
@@ -225,7 +231,7 @@ static bool name_is(const struct hpack_str *n, const char *lit)
 
 /* The fields of one header block that the metrics need. */
 struct h2_fields {
-	struct h2_value method, authority, content_type, status, grpc_status;
+	struct h2_value method, authority, content_type, status, grpc_status, grpc_timeout;
 	char path[H2_PATH_MAX];
 	uint32_t path_len;
 	bool path_known, path_truncated, path_seen, unknown_names;
@@ -255,6 +261,8 @@ static int on_field(void *ctx, const struct hpack_header *h)
 		value_set(&f->content_type, &h->value);
 	} else if (name_is(&h->name, "grpc-status")) {
 		value_set(&f->grpc_status, &h->value);
+	} else if (name_is(&h->name, "grpc-timeout")) {
+		value_set(&f->grpc_timeout, &h->value);
 	}
 	return 0;
 }
@@ -271,6 +279,29 @@ static int small_number(const struct h2_value *v, int max)
 		n = n * 10 + (v->s[i] - '0');
 	}
 	return n <= max ? n : -1;
+}
+
+/* grpc-timeout: at most 8 digits and a unit, H M S m u n (gRPC over HTTP/2); 0: none. */
+static uint64_t grpc_timeout_ns(const struct h2_value *v)
+{
+	static const struct {
+		char unit;
+		uint64_t ns;
+	} units[] = { { 'H', 3600000000000ULL }, { 'M', 60000000000ULL }, { 'S', 1000000000ULL },
+		      { 'm', 1000000ULL },	  { 'u', 1000ULL },	      { 'n', 1ULL } };
+	uint64_t n = 0;
+
+	if (!v->known || v->len < 2 || v->len > 9)
+		return 0;
+	for (uint32_t i = 0; i + 1 < v->len; i++) {
+		if (v->s[i] < '0' || v->s[i] > '9')
+			return 0;
+		n = n * 10 + (uint64_t)(v->s[i] - '0');
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (units[i].unit == v->s[v->len - 1])
+			return n * units[i].ns;
+	return 0;
 }
 
 /*
@@ -310,10 +341,15 @@ static void request_block(struct h2_conns *cs, struct h2_conn *c, struct h2_bloc
 			cs->counts.frame_errors++;
 			return;
 		}
+		if (!c->first_stream)
+			c->first_stream = b->stream;
+		if (b->stream > c->last_stream)
+			c->last_stream = b->stream;
 		s = stream_open(cs, c, b->stream, b->ts);
 		if (!s)
 			return;
 		if (ok) {
+			s->r.grpc_timeout_ns = grpc_timeout_ns(&f->grpc_timeout);
 			s->r.method = f->method;
 			s->r.authority = f->authority;
 			s->r.content_type = f->content_type;
@@ -341,9 +377,14 @@ static void response_block(struct h2_conns *cs, struct h2_conn *c, struct h2_blo
 		return;
 	s = stream_find(c, b->stream);
 	if (!s) {
-		if (b->stream & 1)
+		/*
+		 * A pushed stream (even); one that ended already (the server answers a stream
+		 * the client reset); or one begun before redscope saw the connection.
+		 */
+		if ((b->stream & 1) && (!c->first_stream || b->stream < c->first_stream ||
+					b->stream > c->last_stream))
 			cs->counts.streams_unseen++;
-		return; /* a pushed stream (even), or one begun before redscope saw it */
+		return;
 	}
 	if (!s->final_status) {
 		n = ok ? small_number(&f->status, 599) : -1;
@@ -651,6 +692,10 @@ void h2_conns_event(struct h2_conns *cs, const void *data, size_t size)
 	c->tgid = ev->tgid;
 	c->cgroup_id = ev->cgroup_id;
 	c->tls = ev->flags & RS_H2_EVF_TLS;
+	if (ev->flags & RS_H2_EVF_QUEUED) {
+		c->queued = true;
+		c->queue_ns = ev->queue_ns;
+	}
 	records(cs, c, ev);
 	if (ev->flags & RS_H2_EVF_CLOSE)
 		conn_close(cs, slot, ev->ts);

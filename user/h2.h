@@ -55,10 +55,13 @@ struct h2_stream_result {
 	int grpc_status;	 /* grpc-status from trailers or a trailers-only response, or: */
 #define H2_GRPC_NONE (-1)	 /* no grpc-status in the response */
 #define H2_GRPC_UNKNOWN (-2)	 /* a field of the response could not be decoded: maybe it */
+	uint64_t grpc_timeout_ns; /* the call's deadline from grpc-timeout, 0: none */
 	enum h2_end end;
 	uint32_t reset_code;	 /* H2_END_RESET: the error code */
 	bool reset_by_client;
 	bool request_ended;	 /* the request's END_STREAM was seen */
+	bool queued;		 /* the first stream to end of a connection seen at accept: */
+	uint64_t queue_ns;	 /* the connection's wait in the listen queue */
 	bool tls;
 };
 

@@ -37,6 +37,16 @@ const char *http_method_name(enum http_method m)
 	return (unsigned int)m < HTTP_METHOD__COUNT ? method_names[m] : "_OTHER";
 }
 
+const char *http_version_name(enum http_version v)
+{
+	static const char *const names[HTTP_VERSION__COUNT] = {
+		[HTTP_VERSION_1_1] = "1.1",
+		[HTTP_VERSION_1_0] = "1.0",
+		[HTTP_VERSION_2] = "2",
+	};
+	return (unsigned int)v < HTTP_VERSION__COUNT ? names[v] : "1.1";
+}
+
 const char *http1_error_name(enum http1_error e)
 {
 	return (unsigned int)e < HTTP1_ERROR__COUNT ? error_names[e] : "unknown";
@@ -56,7 +66,7 @@ static bool is_target_char(unsigned char c)
 	return c > 0x20 && c != 0x7f;
 }
 
-static enum http_method method_of(const char *p, size_t n)
+enum http_method http_method_of(const char *p, size_t n)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
 		if (strlen(methods[i].name) == n && !memcmp(methods[i].name, p, n))
@@ -124,7 +134,7 @@ enum http1_error http1_parse_request_line(const char *line, size_t len, size_t l
 		i++;
 	if (i == 0 || i == len || line[i] != ' ')
 		return i == len && i > 0 && captured_all ? HTTP1_BAD_TARGET : HTTP1_BAD_METHOD;
-	out->method = method_of(line, i);
+	out->method = http_method_of(line, i);
 	tstart = ++i;
 	while (i < len && line[i] != ' ') {
 		if (!is_target_char(line[i]))
@@ -138,8 +148,10 @@ enum http1_error http1_parse_request_line(const char *line, size_t len, size_t l
 	if (i < len) {
 		v = line + i + 1;
 		vlen = len - i - 1;
-		if (vlen == 8 && (has_prefix(v, vlen, "HTTP/1.1") || has_prefix(v, vlen, "HTTP/1.0")))
+		if (vlen == 8 && has_prefix(v, vlen, "HTTP/1.1"))
 			;
+		else if (vlen == 8 && has_prefix(v, vlen, "HTTP/1.0"))
+			out->version = HTTP_VERSION_1_0;
 		else if (!captured_all && vlen < 8 && !memcmp(v, "HTTP/1.", vlen < 7 ? vlen : 7))
 			; /* version cut by the capture */
 		else if (tstart == 4 && has_prefix(line, len, "PRI * HTTP/2.0"))

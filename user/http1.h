@@ -20,6 +20,17 @@ enum http_method {
 	HTTP_METHOD__COUNT,
 };
 const char *http_method_name(enum http_method m);
+/* The method a token names: HTTP_OTHER for a token that is none of them. */
+enum http_method http_method_of(const char *p, size_t n);
+
+/* The protocol version a request was made in: network_protocol_version. */
+enum http_version {
+	HTTP_VERSION_1_1 = 0,
+	HTTP_VERSION_1_0,
+	HTTP_VERSION_2,
+	HTTP_VERSION__COUNT,
+};
+const char *http_version_name(enum http_version v);
 
 /* Why a captured request line was not counted (userspace parse errors). */
 enum http1_error {
@@ -37,6 +48,7 @@ struct http1_request {
 	const char *path; /* request target's path, query and fragment cut; not NUL-terminated */
 	size_t path_len;
 	bool truncated; /* the request line was longer than the capture: path is a prefix */
+	enum http_version version; /* 1.1 when the capture cut the version off */
 };
 
 /*

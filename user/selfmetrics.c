@@ -41,16 +41,44 @@ static const struct reason {
 	{ "orphan_response", RS_R_ORPHAN_RESPONSE, HTTP1_OK },
 	{ "pipeline_full", RS_R_PIPELINE_FULL, HTTP1_OK },
 	{ "read_fault", RS_R_READ_FAULT, HTTP1_OK },
-	{ "http2_preface", RS_R_HTTP2_PREFACE, HTTP1_HTTP2_PREFACE },
+	{ "not_http2", RS_R_NOT_HTTP2, HTTP1_OK },
 	{ "tls_no_plaintext", RS_R_TLS_NO_PLAINTEXT, HTTP1_OK },
 	{ "resync", RS_R_RESYNC, HTTP1_OK },
 	{ "bad_method", NO_KERNEL_REASON, HTTP1_BAD_METHOD },
 	{ "bad_target", NO_KERNEL_REASON, HTTP1_BAD_TARGET },
 	{ "bad_version", NO_KERNEL_REASON, HTTP1_BAD_VERSION },
+	{ "http2_preface", NO_KERNEL_REASON, HTTP1_HTTP2_PREFACE },
 };
 /* every reason of either side has its row */
-_Static_assert(ARRAY_SIZE(reasons) == RS_R__COUNT + HTTP1_ERROR__COUNT - 2,
+_Static_assert(ARRAY_SIZE(reasons) == RS_R__COUNT + HTTP1_ERROR__COUNT - 1,
 	       "a reason without a label");
+
+/* What the HTTP/2 tracker could not follow, by kind. */
+static void render_h2(struct prom_out *o, const struct h2_counts *c)
+{
+	const struct {
+		const char *kind;
+		uint64_t n;
+	} rows[] = {
+		{ "joined_late", c->late_conns },	 { "hpack_error", c->hpack_errors },
+		{ "header_block_lost", c->blocks_lost }, { "frame_error", c->frame_errors },
+		{ "framing_lost", c->framing_lost },	 { "stream_dropped", c->streams_dropped },
+		{ "stream_begun_unseen", c->streams_unseen },
+		{ "stream_refused", c->streams_refused }, { "connection_dropped", c->conns_dropped },
+	};
+
+	prom__family(o, "redscope_http2_problems_total", PROM_COUNTER,
+		     "HTTP/2 connections and streams redscope could follow only in part, by kind: "
+		     "joined_late (labels from before may be {unknown}), hpack_error, "
+		     "header_block_lost, frame_error, framing_lost, stream_dropped (in no series), "
+		     "stream_begun_unseen (begun before redscope saw it), stream_refused (a GOAWAY "
+		     "said it was never processed), connection_dropped (too many at once).");
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		prom__sample(o, "redscope_http2_problems_total");
+		prom__label(o, "kind", rows[i].kind);
+		prom__value_u64(o, rows[i].n);
+	}
+}
 
 /*
  * One counter family by reason: the kernel's counters from kernel (indexed by enum
@@ -172,6 +200,10 @@ void selfmetrics__render(const struct store *s, struct prom_out *o, const struct
 	prom__counter(o, "redscope_connections_upgraded_total",
 		      "Connections that switched protocols (101) and are no longer followed.",
 		      self->bpf[RS_STAT_CONNS_UPGRADED]);
+	prom__counter(o, "redscope_http2_connections_total",
+		      "Connections followed as HTTP/2: from their preface, or picked up mid-connection.",
+		      self->bpf[RS_STAT_CONNS_H2]);
+	render_h2(o, &self->h2);
 	prom__counter(o, "redscope_connections_tunneled_total",
 		      "Connections that a 2xx answer to CONNECT made a tunnel: no longer followed.",
 		      self->bpf[RS_STAT_CONNS_TUNNELED]);

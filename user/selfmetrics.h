@@ -9,6 +9,7 @@
 #include "capture.h"
 #include "common.h"
 #include "http1.h"
+#include "h2.h"
 #include "store.h"
 
 /* The daemon's own process, from /proc/self (selfmetrics__sample). */
@@ -35,6 +36,7 @@ struct self_stats {
 	double start_time;		       /* unix seconds */
 	enum capture capture;		       /* the backend in use */
 	struct process_figures process;
+	struct h2_counts h2; /* what HTTP/2 traffic could not be followed, and why */
 };
 
 /* The daemon's own CPU, memory and descriptors, from /proc/self: the main thread's job. */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grpc.h"
 #include "http1.h"
 #include "quantile.h"
 #include "route.h"
@@ -343,47 +344,55 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	return svc;
 }
 
-static uint64_t request_hash(enum http_method method, const struct route_entry *re,
-			     unsigned int status, bool tls)
+static uint64_t request_hash(const struct request_key *k)
 {
-	uint64_t h = re->hash;
+	uint64_t h = k->re->hash;
 
-	h = fnv_bytes(h, &method, sizeof(method));
-	h = fnv_bytes(h, &status, sizeof(status));
-	return fnv_bytes(h, &tls, sizeof(tls));
+	h = fnv_bytes(h, &k->method, sizeof(k->method));
+	h = fnv_bytes(h, &k->status, sizeof(k->status));
+	h = fnv_bytes(h, &k->version, sizeof(k->version));
+	h = fnv_bytes(h, &k->rpc, sizeof(k->rpc));
+	return fnv_bytes(h, &k->tls, sizeof(k->tls));
 }
 
 struct request_series *store__find_request(const struct service_series *svc,
-					   enum http_method method, const struct route_entry *re,
-					   unsigned int status, bool tls)
+					   const struct request_key *k)
 {
-	uint64_t h = request_hash(method, re, status, tls);
+	uint64_t h = request_hash(k);
 
 	if (!svc->rtab_size)
 		return NULL;
 	for (struct request_series *r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
-		if (r->hash == h && r->method == method && r->status == status &&
-		    r->route_entry == re && r->tls == tls)
+		if (r->hash == h && r->method == k->method && r->status == k->status &&
+		    r->route_entry == k->re && r->tls == k->tls && r->version == k->version &&
+		    r->rpc == k->rpc)
 			return r;
 	return NULL;
+}
+
+bool store__request_failed(const struct request_series *r)
+{
+	return r->rpc ? grpc_server_error(r->status) : r->status >= 500;
 }
 
 static struct request_series *request_series_get(struct store *s, struct service_series *svc,
 						 const struct request_obs *obs,
 						 struct route_entry *re)
 {
-	struct request_series *r =
-		store__find_request(svc, obs->method, re, obs->status, obs->tls);
+	struct request_key k = { obs->method, re, obs->status, obs->tls, obs->version, obs->rpc };
+	struct request_series *r = store__find_request(svc, &k);
 
 	if (r)
 		return r;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->hash = request_hash(obs->method, re, obs->status, obs->tls);
+	r->hash = request_hash(&k);
 	r->method = obs->method;
 	r->status = obs->status;
 	r->tls = obs->tls;
+	r->version = obs->version;
+	r->rpc = obs->rpc;
 	r->route_entry = re;
 	if (histogram_init(&r->duration, s->duration_raw.n) ||
 	    (!s->opts.body_size_off && (histogram_init(&r->req_body, s->size_raw.n) ||

@@ -61,7 +61,9 @@ struct request_series {
 	enum http_method method;
 	unsigned int status;
 	bool tls;	   /* url_scheme https */
-	struct route_entry *route_entry; /* its http_route */
+	enum http_version version; /* network_protocol_version */
+	bool rpc;	   /* a gRPC call: status is its gRPC status code, the route its method */
+	struct route_entry *route_entry; /* its http_route (rpc: its rpc_method) */
 	struct histogram duration;
 	struct histogram req_body;
 	struct histogram resp_body;
@@ -114,6 +116,8 @@ struct request_obs {
 	bool queued;	  /* first request of a connection seen at accept: */
 	uint64_t queue_ns; /* its wait in the listen queue */
 	bool tls;	   /* seen as TLS plaintext: url_scheme https */
+	enum http_version version;
+	bool rpc; /* a gRPC call: route is "package.Service/Method", status its gRPC code */
 };
 
 struct store {
@@ -139,10 +143,20 @@ void store__unlock(struct store *s);
 int store__observe_request(struct store *s, const struct request_obs *obs);
 /* The service of an identity, created if needed (for gauges before any request). */
 struct service_series *store__service(struct store *s, const struct identity *id);
+/* What tells one request series of a service from another. */
+struct request_key {
+	enum http_method method;
+	const struct route_entry *re;
+	unsigned int status;
+	bool tls;
+	enum http_version version;
+	bool rpc;
+};
 /* The request series of these labels if it exists, else NULL. */
 struct request_series *store__find_request(const struct service_series *svc,
-					   enum http_method method, const struct route_entry *re,
-					   unsigned int status, bool tls);
+					   const struct request_key *k);
+/* A series' requests that failed: 5xx, or a gRPC code that is the server's error. */
+bool store__request_failed(const struct request_series *r);
 /*
  * Readers walk the store with these, the store lock held, in insertion order; the
  * lists are the store's, and what they hand out is read-only.

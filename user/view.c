@@ -282,7 +282,7 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 			r->f.sum_ns += d[R_SUM];
 			vs->all.requests += d[R_COUNT];
 			vs->all.sum_ns += d[R_SUM];
-			if (rs->status >= 500) {
+			if (store__request_failed(rs)) {
 				r->f.errors += d[R_COUNT];
 				vs->all.errors += d[R_COUNT];
 			}

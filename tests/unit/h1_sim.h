@@ -9,8 +9,7 @@
 #define REDSCOPE_H1_SIM_H
 
 #include "bpf_shim.h"
-#include "../../bpf/conn.bpf.h"
-#include "../../bpf/h2.bpf.h"
+#include "../../bpf/feed.bpf.h"
 
 #define SIM_MAX_EVENTS 4096
 #define SIM_PIPE_SLOTS (RS_PIPELINE_MAX + 4)
@@ -206,6 +205,8 @@ static inline void sim_call(__u32 dir, __u32 kind, const void *p, __u32 vlen, si
 	sim_work.first = 1;
 	sim_work.budget = RS_FEED_BUDGET;
 	rs_feed_io(dir, kind, (__u64)(unsigned long)p, vlen, n);
+	if (sim_work.conn.flags & RS_CONN_H2)
+		rs_h2_flush(dir); /* as the capture does after each call */
 }
 
 /* What a read (RS_DIR_REQ) or write (RS_DIR_RESP) of these bytes does. */

@@ -94,8 +94,9 @@ static void histograms_are_cumulative_with_exact_sums(void)
 	struct store *s = store_with("/a\"b\\c\nd", ns, 4);
 	char *out = render(s);
 	const char *labels = "{service_name=\"svc \\\"q\\\"\",http_request_method=\"PATCH\","
-			     "http_route=\"/a\\\"b\\\\c\\nd\",http_response_status_code=\"201\",url_scheme=\"http\"";
-	char expect[1024];
+			     "http_route=\"/a\\\"b\\\\c\\nd\",http_response_status_code=\"201\",url_scheme=\"http\","
+			     "network_protocol_version=\"1.1\"";
+	char expect[2048];
 
 	snprintf(expect, sizeof(expect),
 		 "http_server_request_duration_seconds_bucket%s,le=\"0.005\"} 2\n"
@@ -276,9 +277,9 @@ static void compat_statsd_series_for_gunicorn_services_only(void)
 	CHECK(strstr(strstr(out, "django_request_count{service=\"polls\",endpoint=\"/polls/2xx_success/\"") + 1,
 		     "django_request_count{service=\"polls\",endpoint=\"/polls/2xx_success/\"") == NULL);
 	CHECK(strstr(out, "http_route=\"/polls/2xx_success/\",http_response_status_code=\"200\","
-			  "url_scheme=\"https\"} 1\n") != NULL);
+			  "url_scheme=\"https\",network_protocol_version=\"1.1\"} 1\n") != NULL);
 	CHECK(strstr(out, "http_route=\"/polls/2xx_success/\",http_response_status_code=\"200\","
-			  "url_scheme=\"http\"} 1\n") != NULL);
+			  "url_scheme=\"http\",network_protocol_version=\"1.1\"} 1\n") != NULL);
 	CHECK(strstr(out, "django_request_latency_seconds{service=\"polls\",endpoint=\"/polls/2xx_success/\","
 			  "quantile=\"0.5\"} 0.6\n") != NULL);
 	CHECK(strstr(out, "django_request_latency_seconds_count{service=\"polls\","
@@ -611,6 +612,60 @@ static void accept_headers_choose_the_format(void)
 		 PROM_TEXT);
 }
 
+/*
+ * HTTP/2 requests carry network_protocol_version="2"; a gRPC call is in the RPC family
+ * only, named by OpenTelemetry's RPC conventions, error_type on the server's errors.
+ */
+static void http2_and_grpc_series(void)
+{
+	struct store_opts o = {
+		.duration = { duration_bounds, 2, 1e-9 },
+		.body_size = { size_bounds, 2, 1.0 },
+	};
+	struct identity id = { .service_name = "cart" };
+	struct store *s = store__new(&o);
+	const struct request_obs obs[] = {
+		{ .id = &id, .method = HTTP_GET, .route = "/healthz", .status = 200,
+		  .duration_ns = 1000000, .version = HTTP_VERSION_2 },
+		{ .id = &id, .method = HTTP_POST, .route = "shop.Cart/Add", .status = 0,
+		  .duration_ns = 2000000, .version = HTTP_VERSION_2, .rpc = true },
+		{ .id = &id, .method = HTTP_POST, .route = "shop.Cart/Add", .status = 4,
+		  .duration_ns = 3000000, .version = HTTP_VERSION_2, .rpc = true },
+		{ .id = &id, .method = HTTP_POST, .route = "shop.Cart/Add", .status = 5,
+		  .duration_ns = 3000000, .version = HTTP_VERSION_2, .rpc = true },
+		{ .id = &id, .method = HTTP_GET, .route = "/old", .status = 200,
+		  .duration_ns = 1000000, .version = HTTP_VERSION_1_0 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(obs); i++)
+		CHECK(!store__observe_request(s, &obs[i]));
+	char *out = render(s);
+	CHECK(strstr(out, "http_server_request_duration_seconds_count{service_name=\"cart\","
+			  "http_request_method=\"GET\",http_route=\"/healthz\","
+			  "http_response_status_code=\"200\",url_scheme=\"http\","
+			  "network_protocol_version=\"2\"} 1\n") != NULL);
+	CHECK(strstr(out, "network_protocol_version=\"1.0\"} 1\n") != NULL);
+	CHECK(strstr(out, "# TYPE rpc_server_call_duration_seconds histogram\n") != NULL);
+	CHECK(strstr(out, "rpc_server_call_duration_seconds_count{service_name=\"cart\","
+			  "rpc_system_name=\"grpc\",rpc_method=\"shop.Cart/Add\","
+			  "rpc_response_status_code=\"OK\",url_scheme=\"http\"} 1\n") != NULL);
+	CHECK(strstr(out, "rpc_server_call_duration_seconds_count{service_name=\"cart\","
+			  "rpc_system_name=\"grpc\",rpc_method=\"shop.Cart/Add\","
+			  "rpc_response_status_code=\"DEADLINE_EXCEEDED\",error_type=\"DEADLINE_EXCEEDED\","
+			  "url_scheme=\"http\"} 1\n") != NULL);
+	/* NOT_FOUND is the client's matter: no error_type */
+	CHECK(strstr(out, "rpc_response_status_code=\"NOT_FOUND\",url_scheme=\"http\"} 1\n") != NULL);
+	/* not counted twice: no HTTP series of the calls, no body sizes for them */
+	CHECK(strstr(out, "http_route=\"shop.Cart/Add\"") == NULL);
+	CHECK(strstr(out, "rpc_method=\"shop.Cart/Add\",rpc_response_status_code=\"OK\",url_scheme=\"http\",le=") != NULL);
+	size_t http = 0;
+	store_for_each_service(svc, s)
+		store_for_each_request(r, svc)
+			http += !r->rpc;
+	CHECK_EQ(http, 2);
+	free(out);
+	store__free(s);
+}
+
 int main(void)
 {
 	RUN(label_values_escape_quote_backslash_and_newline);
@@ -625,5 +680,6 @@ int main(void)
 	RUN(pieces_stay_near_their_budget);
 	RUN(protobuf_page_has_the_text_pages_series);
 	RUN(accept_headers_choose_the_format);
+	RUN(http2_and_grpc_series);
 	return unit_report("expose");
 }

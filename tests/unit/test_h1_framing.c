@@ -441,13 +441,21 @@ static void what_is_not_http_is_counted_with_a_reason_and_framing_resumes(void)
 		CHECK(sim_accounted());
 	}
 
-	/* HTTP/2 with prior knowledge stays HTTP/2: not followed */
+	/*
+	 * HTTP/2 with prior knowledge: the HTTP/2 frame walker takes over at the preface
+	 * (test_h2_walker follows it further). Here the client's first frame is no
+	 * SETTINGS frame: not HTTP/2 either, counted so, and no HTTP/1.x request.
+	 */
 	sim_reset();
 	io_str(RS_DIR_REQ, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04");
+	CHECK(sim_work.conn.flags & RS_CONN_H2);
+	CHECK_EQ(sim_stat(RS_STAT_CONNS_H2), 1);
 	io_str(RS_DIR_REQ, GET_OK);
-	CHECK(sim_ignored());
-	CHECK_EQ(sim_parse_errors(RS_R_HTTP2_PREFACE), 1);
-	CHECK_EQ(sim_begun, 0);
+	CHECK_EQ(sim_parse_errors(RS_R_NOT_HTTP2), 1);
+	CHECK_EQ(sim_work.conn.h2req.state, RS_H2_LOST);
+	CHECK_EQ(sim_n_events, 0);
+	CHECK_EQ(sim_n_h2_events, 1);
+	CHECK_EQ(sim_h2_events[0].data[0], RS_H2_REC_LOST);
 
 	/* a response nobody asked for (a 408 on an idle connection): framed, not a series */
 	sim_reset();

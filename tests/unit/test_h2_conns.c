@@ -53,9 +53,7 @@ static void play(struct h2_conns *cs, const struct tr_conv *c, int from)
 {
 	for (int i = from; i < c->n_calls; i++) {
 		const struct tr_call *call = &c->calls[i];
-		sim_work.now = ++sim_clock;
-		rs_h2_feed(call->dir, (__u64)(unsigned long)(c->bytes[call->dir] + call->off), call->len);
-		rs_h2_flush(call->dir);
+		sim_io(call->dir, c->bytes[call->dir] + call->off, call->len);
 		deliver(cs);
 	}
 }
@@ -243,9 +241,7 @@ static void test_close_open_streams(void)
 	for (int i = 0; i < c.n_calls; i++) {
 		if (c.calls[i].dir != RS_DIR_REQ)
 			continue;
-		sim_work.now = ++sim_clock;
-		rs_h2_feed(RS_DIR_REQ, (__u64)(unsigned long)(c.bytes[0] + c.calls[i].off), c.calls[i].len);
-		rs_h2_flush(RS_DIR_REQ);
+		sim_io(RS_DIR_REQ, c.bytes[0] + c.calls[i].off, c.calls[i].len);
 	}
 	deliver(cs);
 	CHECK_EQ(n_results, 0);
@@ -278,9 +274,7 @@ static size_t frame(uint8_t *out, uint8_t type, uint8_t flags, uint32_t stream, 
 
 static void feed_req(struct h2_conns *cs, const uint8_t *p, size_t n)
 {
-	sim_work.now = ++sim_clock;
-	rs_h2_feed(RS_DIR_REQ, (__u64)(unsigned long)p, n);
-	rs_h2_flush(RS_DIR_REQ);
+	sim_io(RS_DIR_REQ, p, n);
 	deliver(cs);
 }
 
@@ -335,9 +329,7 @@ static void test_hostile_blocks(void)
 	n = 0;
 	for (uint32_t id = 1; id <= 5; id += 2)
 		n += frame(buf + n, RS_H2_HEADERS, RS_H2_END_STREAM | RS_H2_END_HEADERS, id, ok, 1);
-	sim_work.now = ++sim_clock;
-	rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)buf, n);
-	rs_h2_flush(RS_DIR_RESP);
+	sim_io(RS_DIR_RESP, buf, n);
 	deliver(cs);
 	CHECK_EQ(n_results, 3);
 	for (int i = 0; i < 3 && i < n_results; i++) {
@@ -384,8 +376,7 @@ static void test_dropped_event(void)
 		const struct tr_call *call = &c.calls[i];
 		sim_work.now = ++sim_clock;
 		sim_h2_full = call->dir == RS_DIR_RESP && !lost_one;
-		rs_h2_feed(call->dir, (__u64)(unsigned long)(c.bytes[call->dir] + call->off), call->len);
-		rs_h2_flush(call->dir);
+		sim_io(call->dir, c.bytes[call->dir] + call->off, call->len);
 		if (sim_h2_full)
 			lost_one = true;
 		sim_h2_full = false;

@@ -150,9 +150,7 @@ static void feed(const struct tr_conv *c, int split)
 	h2_begin(&sim_work, false);
 	if (split == 1) {
 		for (int dir = 0; dir < 2; dir++) {
-			sim_work.now = ++sim_clock;
-			rs_h2_feed(dir, (__u64)(unsigned long)c->bytes[dir], c->len[dir]);
-			rs_h2_flush(dir);
+			sim_io(dir, c->bytes[dir], c->len[dir]);
 		}
 		return;
 	}
@@ -169,9 +167,7 @@ static void feed(const struct tr_conv *c, int split)
 				size_t k = 1 + (seed >> 8) % 40;
 				n = k < n ? k : n;
 			}
-			sim_work.now = ++sim_clock;
-			rs_h2_feed(call->dir, (__u64)(unsigned long)(c->bytes[call->dir] + call->off + done), n);
-			rs_h2_flush(call->dir);
+			sim_io(call->dir, c->bytes[call->dir] + call->off + done, n);
 			done += n;
 		}
 	}
@@ -311,12 +307,11 @@ static void test_blind_and_dropped(void)
 		size_t hdr = (size_t)(want[i].payload - p) - RS_H2_FRAME_HEADER;
 		/* any frames before this one, then its header */
 		size_t start = i ? (size_t)(want[i - 1].payload - p) + want[i - 1].length : 0;
-		rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)(p + start), hdr + RS_H2_FRAME_HEADER - start);
+		sim_io(RS_DIR_RESP, p + start, hdr + RS_H2_FRAME_HEADER - start);
 		if (want[i].type == RS_H2_DATA)
-			rs_h2_feed(RS_DIR_RESP, 0, want[i].length);
+			sim_blind(RS_DIR_RESP, want[i].length);
 		else
-			rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)want[i].payload, want[i].length);
-		rs_h2_flush(RS_DIR_RESP);
+			sim_io(RS_DIR_RESP, want[i].payload, want[i].length);
 	}
 	struct got g;
 	collect(&g, RS_DIR_RESP, want, n);
@@ -326,10 +321,8 @@ static void test_blind_and_dropped(void)
 	/* a frame header that cannot be read: framing lost, said once, nothing after */
 	sim_reset();
 	h2_begin(&sim_work, false);
-	rs_h2_feed(RS_DIR_RESP, 0, 20);
-	rs_h2_flush(RS_DIR_RESP);
-	rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)p, c.len[1]);
-	rs_h2_flush(RS_DIR_RESP);
+	sim_blind(RS_DIR_RESP, 20);
+	sim_io(RS_DIR_RESP, p, c.len[1]);
 	collect(&g, RS_DIR_RESP, want, n);
 	CHECK_EQ(g.lost, 1);
 	CHECK_EQ(g.frames, 0);
@@ -339,12 +332,10 @@ static void test_blind_and_dropped(void)
 	sim_reset();
 	h2_begin(&sim_work, false);
 	sim_h2_full = true;
-	rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)p, want[1].payload - p);
-	rs_h2_flush(RS_DIR_RESP);
+	sim_io(RS_DIR_RESP, p, want[1].payload - p);
 	CHECK_EQ(sim_stats[RS_STAT_LOST_EVENTS], 1);
 	sim_h2_full = false;
-	rs_h2_feed(RS_DIR_RESP, (__u64)(unsigned long)want[1].payload, c.len[1] - (want[1].payload - p));
-	rs_h2_flush(RS_DIR_RESP);
+	sim_io(RS_DIR_RESP, want[1].payload, c.len[1] - (want[1].payload - p));
 	CHECK_EQ(sim_n_h2_events, 1);
 	CHECK(sim_h2_events[0].flags & RS_H2_EVF_DROPPED);
 	tr_free(&c);
@@ -363,8 +354,7 @@ static void test_oversized_block(void)
 	frame[8] = 1;
 	sim_reset();
 	h2_begin(&sim_work, true);
-	rs_h2_feed(RS_DIR_REQ, (__u64)(unsigned long)frame, sizeof(frame));
-	rs_h2_flush(RS_DIR_REQ);
+	sim_io(RS_DIR_REQ, frame, sizeof(frame));
 	CHECK_EQ(sim_n_h2_events, 1);
 	CHECK(sim_h2_events[0].flags & RS_H2_EVF_LATE);
 	CHECK_EQ(sim_h2_events[0].used, sizeof(struct rs_h2_frame) + sizeof(struct rs_h2_frag));
