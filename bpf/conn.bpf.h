@@ -361,7 +361,7 @@ __noinline int rs_message_end(__u32 dir)
 	}
 	rs_emit(RS_END_LENGTH);
 	if (status == 101) {
-		tunnel(w, RS_STAT_CONNS_UPGRADED);
+		w->conn.flags |= RS_CONN_UPGRADE; /* to what, the next bytes say (rs_frame) */
 	} else if (flags & RS_H1F_CONNECT) {
 		if (status >= 200 && status < 300)
 			tunnel(w, RS_STAT_CONNS_TUNNELED);

@@ -782,6 +782,20 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 	case RS_H1_IGNORED:
 		return -1;
 	case RS_H1_IDLE:
+		if (w->conn.flags & RS_CONN_UPGRADE) {
+			/*
+			 * After a 101: HTTP/2 if its preface (either side's) comes next (the
+			 * feeding goes on with it), else a tunnel (WebSocket, ...): not
+			 * followed any further.
+			 */
+			w->conn.req.state = RS_H1_IGNORED;
+			w->conn.resp.state = RS_H1_IGNORED;
+			if (i + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1)))))
+				w->h2_at = w->off + i + 1;
+			else
+				stat_inc(RS_STAT_CONNS_UPGRADED);
+			return -1;
+		}
 		j = i;
 		c = w->buf[i & (RS_SCAN_WINDOW - 1)];
 		if (c == '\r' || c == '\n') {

@@ -79,6 +79,7 @@ static __always_inline void h2_room(struct rs_work *w, __u32 dir, __u32 need)
 		w->h2ev.ts = w->now;
 		w->h2ev.dir = dir;
 		w->h2ev.flags |= (w->conn.flags & RS_CONN_PLAINTEXT ? RS_H2_EVF_TLS : 0) |
+				 (w->conn.flags & RS_CONN_UPGRADE ? RS_H2_EVF_UPGRADE : 0) |
 				 (h->dropped ? RS_H2_EVF_DROPPED : 0) | (h->late ? RS_H2_EVF_LATE : 0);
 		/* queue time, per connection: with its first event, as HTTP/1.x's first request */
 		if (w->conn.established_ns && w->conn.accept_ns >= w->conn.established_ns) {

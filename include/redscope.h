@@ -195,6 +195,7 @@ struct rs_h2_frag {
 #define RS_CONN_UNIX (1u << 4)	     /* a unix socket: no TCP state change tells its close */
 #define RS_CONN_RESET (1u << 5)	     /* TCP reset or timed out: ends at the next call or close */
 #define RS_CONN_H2 (1u << 6)	     /* speaks HTTP/2: h2req and h2resp walk its frames */
+#define RS_CONN_UPGRADE (1u << 7)    /* answered 101: HTTP/2 (h2c), or a tunnel from here */
 
 /* rs_request.method: what the framing of its response depends on. */
 enum rs_method_kind {
@@ -383,6 +384,7 @@ _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http 
 #define RS_H2_EVF_LATE (1u << 2)	 /* picked up mid-connection: HPACK state unknown */
 #define RS_H2_EVF_DROPPED (1u << 3) /* the direction's last event was lost: state unknown */
 #define RS_H2_EVF_QUEUED (1u << 4)  /* queue_ns: the connection's wait in the listen queue */
+#define RS_H2_EVF_UPGRADE (1u << 5) /* HTTP/2 by Upgrade: h2c; stream 1 was HTTP/1.1's request */
 
 struct rs_event_h2 {
 	__u32 type; /* RS_EV_H2 */

@@ -23,7 +23,7 @@ TEST_PKGS="$DEMO_PKGS curl wrk python3-pytest python3-flask python3-requests
 python3-prometheus-client python3-protobuf protobuf-compiler python3-gevent util-linux uwsgi
 uwsgi-plugin-python3 nginx nodejs
 libclang-rt-14-dev python3-yaml debootstrap tmux openssl systemd procps cpio
-haproxy tinyproxy busybox uvicorn python3-fastapi nghttp2-client nghttp2-server python3-grpcio"
+haproxy tinyproxy busybox uvicorn python3-fastapi nghttp2-client nghttp2-server python3-grpcio apache2"
 BENCH_PKGS="gunicorn python3 python3-prometheus-client wrk hey nginx nodejs linux-perf valgrind"
 MATRIX_ARCHES="amd64 arm64"
 # The deploy tests also run kubectl (kustomize) and npm (the manifest validator's

@@ -60,11 +60,7 @@ static uint64_t requests_with_status(const struct service_series *svc, unsigned 
 void compat_statsd__render(const struct store *s, struct prom_out *o)
 {
 	bool done[1000] = {}; /* status codes whose family is out */
-	struct timespec ts;
-	uint64_t now;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	uint64_t now = mono_ns();
 
 	prom__family(o, "gunicorn_requests", PROM_COUNTER,
 		     "Requests served (gunicorn statsd compatible).");

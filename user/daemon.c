@@ -245,11 +245,12 @@ static void on_target(pid_t tgid)
 static void on_exit_event(struct daemon *d, pid_t tgid, uint64_t busy_ns)
 {
 	const struct identity *id = procs__known_identity(tgid);
+	uint64_t h2_busy = h2_conns_process_exit(d->h2, tgid, mono_ns());
 
 	/* (an entry the exit read mid-update: the counter keeps what it had) */
 	if (id && kernel__busy_plausible(busy_ns)) {
 		store__lock(d->store);
-		store__retire_busy(d->store, id, busy_ns);
+		store__retire_busy(d->store, id, busy_ns + h2_busy);
 		store__unlock(d->store);
 	}
 	procs__exit(tgid);
@@ -369,7 +370,7 @@ static void *page_open(void *ctx, enum prom_format format)
 	}
 	p->d = d;
 	catch_up(d);
-	targets__refresh(d->store);
+	targets__refresh(d->store, d->h2);
 	store__lock(d->store);
 	p->self = d->self;
 	store__unlock(d->store);
@@ -416,14 +417,6 @@ static void sample_process(struct daemon *d)
 	store__unlock(d->store);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /*
  * Take a snapshot and show the figures over the window (top: a frame; report: the
  * table or JSON on stdout).
@@ -434,9 +427,9 @@ static int show(struct daemon *d, struct view_state *view, size_t window, uint64
 	struct view v;
 	int err;
 
-	targets__refresh(d->store);
+	targets__refresh(d->store, d->h2);
 	store__lock(d->store);
-	view__tick(view, d->store, now_ns());
+	view__tick(view, d->store, mono_ns());
 	err = view__compute(view, d->store, window, started_ns, &v);
 	store__unlock(d->store);
 	if (err) {
@@ -542,7 +535,7 @@ static int start(struct daemon *d, struct config *c)
 	d->view = view__new(d->store);
 	if (!d->view || (c->cmd == CMD_TOP && top__start(c->sort, c->filter)))
 		return -1;
-	d->started_ns = now_ns();
+	d->started_ns = mono_ns();
 	if (c->cmd == CMD_REPORT)
 		fprintf(stderr, "redscope report: watching %s for %.1fs (Ctrl-C to stop early)\n",
 			watching(c), (double)c->report_ns / 1e9);
@@ -574,7 +567,7 @@ static int loop(struct daemon *d, const struct config *c)
 			tickets_served(d, asked);
 		}
 		tls__drain();
-		if (now_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
+		if (mono_ns() - last_sweep >= SWEEP_INTERVAL_NS) {
 			uint64_t abandoned = targets__sweep();
 
 			kube__sweep();
@@ -584,17 +577,17 @@ static int loop(struct daemon *d, const struct config *c)
 			d->self.unanswered += abandoned;
 			store__unlock(d->store);
 			h2_counts_publish(d);
-			last_sweep = now_ns();
+			last_sweep = mono_ns();
 		}
 		if (c->cmd == CMD_TOP) {
 			if (top__keys())
 				break;
-			if (now_ns() - last_tick >= TOP_INTERVAL_NS) {
-				last_tick = now_ns();
+			if (mono_ns() - last_tick >= TOP_INTERVAL_NS) {
+				last_tick = mono_ns();
 				if (show(d, d->view, VIEW_TICKS - 1, d->started_ns, c))
 					return -1;
 			}
-		} else if (c->cmd == CMD_REPORT && now_ns() - d->started_ns >= c->report_ns) {
+		} else if (c->cmd == CMD_REPORT && mono_ns() - d->started_ns >= c->report_ns) {
 			break;
 		}
 	}

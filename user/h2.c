@@ -9,6 +9,7 @@
  * stream ends at the server's END_STREAM (trailers included), a RST_STREAM either way,
  * or the connection's close.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,16 @@ struct h2_conn {
 };
 
 #define H2_BUCKETS 4096
+#define H2_PROC_BUCKETS 256
+
+/* A process's streams in flight and busy time: HTTP/2's part of its saturation gauges. */
+struct h2_proc {
+	struct h2_proc *next;
+	uint32_t tgid;
+	int64_t active;
+	uint64_t busy_ns; /* intervals with streams in flight that ended */
+	uint64_t since;	  /* the open one's start, while active > 0 */
+};
 
 struct h2_conns {
 	struct h2_conn *buckets[H2_BUCKETS];
@@ -71,6 +82,8 @@ struct h2_conns {
 	h2_on_stream on_stream;
 	void *ctx;
 	struct h2_counts counts;
+	pthread_mutex_t procs_lock; /* the scrapes read procs */
+	struct h2_proc *procs[H2_PROC_BUCKETS];
 };
 
 struct h2_conns *h2_conns_new(h2_on_stream on_stream, void *ctx)
@@ -81,7 +94,71 @@ struct h2_conns *h2_conns_new(h2_on_stream on_stream, void *ctx)
 		return NULL;
 	cs->on_stream = on_stream;
 	cs->ctx = ctx;
+	pthread_mutex_init(&cs->procs_lock, NULL);
 	return cs;
+}
+
+static struct h2_proc **proc_slot(struct h2_conns *cs, uint32_t tgid)
+{
+	struct h2_proc **pp = &cs->procs[tgid % H2_PROC_BUCKETS];
+
+	while (*pp && (*pp)->tgid != tgid)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* A stream of process tgid opened (+1) or ended (-1) at ts. */
+static void proc_streams(struct h2_conns *cs, uint32_t tgid, int delta, uint64_t ts)
+{
+	struct h2_proc **pp, *p;
+
+	pthread_mutex_lock(&cs->procs_lock);
+	pp = proc_slot(cs, tgid);
+	p = *pp;
+	if (!p && delta > 0 && (p = calloc(1, sizeof(*p)))) {
+		p->tgid = tgid;
+		*pp = p;
+	}
+	if (p) {
+		if (p->active <= 0 && delta > 0)
+			p->since = ts;
+		p->active += delta;
+		if (p->active <= 0) {
+			p->active = 0;
+			if (delta < 0 && ts > p->since)
+				p->busy_ns += ts - p->since;
+		}
+	}
+	pthread_mutex_unlock(&cs->procs_lock);
+}
+
+void h2_conns_process(struct h2_conns *cs, uint32_t tgid, uint64_t now, int64_t *active,
+		      uint64_t *busy_ns)
+{
+	struct h2_proc *p;
+
+	pthread_mutex_lock(&cs->procs_lock);
+	p = *proc_slot(cs, tgid);
+	*active = p ? p->active : 0;
+	*busy_ns = p ? p->busy_ns + (p->active > 0 && now > p->since ? now - p->since : 0) : 0;
+	pthread_mutex_unlock(&cs->procs_lock);
+}
+
+uint64_t h2_conns_process_exit(struct h2_conns *cs, uint32_t tgid, uint64_t now)
+{
+	struct h2_proc **pp, *p;
+	uint64_t busy = 0;
+
+	pthread_mutex_lock(&cs->procs_lock);
+	pp = proc_slot(cs, tgid);
+	p = *pp;
+	if (p) {
+		busy = p->busy_ns + (p->active > 0 && now > p->since ? now - p->since : 0);
+		*pp = p->next;
+		free(p);
+	}
+	pthread_mutex_unlock(&cs->procs_lock);
+	return busy;
 }
 
 static size_t bucket_of(uint64_t sk)
@@ -123,6 +200,14 @@ void h2_conns_free(struct h2_conns *cs)
 			conn_free(c);
 		}
 	}
+	for (size_t b = 0; b < H2_PROC_BUCKETS; b++) {
+		while (cs->procs[b]) {
+			struct h2_proc *p = cs->procs[b];
+			cs->procs[b] = p->next;
+			free(p);
+		}
+	}
+	pthread_mutex_destroy(&cs->procs_lock);
 	free(cs);
 }
 
@@ -153,6 +238,8 @@ static struct h2_conn *conn_new(struct h2_conns *cs, const struct rs_event_h2 *e
 		return NULL;
 	}
 	c->sk = ev->sk;
+	if (ev->flags & RS_H2_EVF_UPGRADE) /* stream 1 was the request that upgraded */
+		c->first_stream = c->last_stream = 1;
 	cs->n_conns++;
 	cs->counts.conns++;
 	if (late)
@@ -191,6 +278,7 @@ static struct h2_stream *stream_open(struct h2_conns *cs, struct h2_conn *c, uin
 	s->r.start_ns = ts;
 	s->r.grpc_status = H2_GRPC_NONE;
 	s->r.tls = c->tls;
+	proc_streams(cs, s->r.tgid, 1, ts);
 	return s;
 }
 
@@ -203,15 +291,17 @@ static void stream_end(struct h2_conns *cs, struct h2_conn *c, struct h2_stream 
 	s->r.queued = c->queued;
 	s->r.queue_ns = c->queue_ns;
 	c->queued = false;
+	proc_streams(cs, s->r.tgid, -1, ts);
 	cs->on_stream(cs->ctx, &s->r);
 	*s = c->streams[--c->n_streams];
 }
 
 /* What is open cannot be followed any more: dropped, and counted. */
-static void streams_drop(struct h2_conns *cs, struct h2_conn *c)
+static void streams_drop(struct h2_conns *cs, struct h2_conn *c, uint64_t ts)
 {
 	cs->counts.streams_dropped += c->n_streams;
-	c->n_streams = 0;
+	while (c->n_streams)
+		proc_streams(cs, c->streams[--c->n_streams].r.tgid, -1, ts);
 }
 
 static void value_set(struct h2_value *v, const struct hpack_str *s)
@@ -549,6 +639,7 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		for (size_t i = 0; i < c->n_streams;) {
 			if (c->streams[i].r.stream_id > last) {
 				cs->counts.streams_refused++;
+				proc_streams(cs, c->streams[i].r.tgid, -1, fr->ts);
 				c->streams[i] = c->streams[--c->n_streams];
 			} else {
 				i++;
@@ -559,7 +650,7 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 }
 
 /* A direction's state is unknown from here: what was open in it is dropped. */
-static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir)
+static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir, uint64_t ts)
 {
 	struct h2_dir *d = &c->dir[dir];
 
@@ -570,7 +661,7 @@ static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir)
 	d->frame.expect = d->frame.got = 0;
 	d->frame.skip = true;
 	hpack_decoder_lost(&d->dec);
-	streams_drop(cs, c);
+	streams_drop(cs, c, ts);
 }
 
 static bool frame_buf(struct h2_frame_in *fr, uint32_t need)
@@ -627,7 +718,7 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 		if (rec == RS_H2_REC_FRAG) {
 			if (at + g.len > used || fr->got + g.len > fr->expect || !frame_buf(fr, fr->got + g.len)) {
 				cs->counts.frame_errors++;
-				dir_unknown(cs, c, dir);
+				dir_unknown(cs, c, dir, ev->ts);
 				return;
 			}
 			memcpy(fr->buf + fr->got, ev->data + at, g.len);
@@ -646,10 +737,10 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 		} else if (rec == RS_H2_REC_LOST) {
 			cs->counts.framing_lost++;
 			d->lost = true;
-			dir_unknown(cs, c, dir);
+			dir_unknown(cs, c, dir, ev->ts);
 		} else {
 			cs->counts.frame_errors++;
-			dir_unknown(cs, c, dir);
+			dir_unknown(cs, c, dir, ev->ts);
 			return;
 		}
 	}
@@ -687,7 +778,7 @@ void h2_conns_event(struct h2_conns *cs, const void *data, size_t size)
 		*slot = c;
 	} else if (ev->flags & RS_H2_EVF_DROPPED) {
 		/* an event of this direction was lost: its frames and table are unknown */
-		dir_unknown(cs, c, ev->dir);
+		dir_unknown(cs, c, ev->dir, ev->ts);
 	}
 	c->tgid = ev->tgid;
 	c->cgroup_id = ev->cgroup_id;

@@ -89,5 +89,14 @@ void h2_conns_free(struct h2_conns *cs);
 void h2_conns_event(struct h2_conns *cs, const void *ev, size_t size);
 const struct h2_counts *h2_conns_counts(const struct h2_conns *cs);
 size_t h2_conns_open(const struct h2_conns *cs);
+/*
+ * Process tgid's HTTP/2 streams in flight, and the time it had any (to now, CLOCK_MONOTONIC,
+ * the kernel's clock): what its HTTP/1.x requests are to the kernel's busy time. Safe from
+ * any thread.
+ */
+void h2_conns_process(struct h2_conns *cs, uint32_t tgid, uint64_t now, int64_t *active,
+		      uint64_t *busy_ns);
+/* Process tgid exited: its busy time so far, and it is forgotten. */
+uint64_t h2_conns_process_exit(struct h2_conns *cs, uint32_t tgid, uint64_t now);
 
 #endif /* REDSCOPE_H2_H */

@@ -56,14 +56,6 @@ static struct redscope_bpf *skel;
 static bool busy_atomics;    /* targ_atomic_fetch: busy time in the targets map alone */
 static uint64_t loaded_ns;   /* CLOCK_MONOTONIC before the programs were loaded */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of bpf_ktime_get_ns() */
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 
 static bool has_cap(const struct __user_cap_data_struct data[2], int cap)
 {

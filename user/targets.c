@@ -477,8 +477,11 @@ void targets__stats(struct self_stats *st)
 }
 
 /* A live target's figures for the gauges of its service. procs locked. */
-static bool process_gauges(int fd, __u32 tgid, struct process_gauges *g)
+static bool process_gauges(int fd, __u32 tgid, struct h2_conns *h2, struct process_gauges *g)
 {
+	int64_t h2_active;
+	uint64_t h2_busy;
+
 	struct rs_target t, pt;
 	const struct identity *parent_id;
 	pid_t ppid;
@@ -494,6 +497,11 @@ static bool process_gauges(int fd, __u32 tgid, struct process_gauges *g)
 		return false;
 	g->active = t.active > 0 ? t.active : 0;
 	g->busy_ns = kernel__busy_ns(tgid, &t);
+	/* its HTTP/2 streams, which the daemon follows (a process serving both protocols
+	 * at once counts the time both were in flight twice) */
+	h2_conns_process(h2, tgid, mono_ns(), &h2_active, &h2_busy);
+	g->active += h2_active;
+	g->busy_ns += h2_busy;
 	ppid = procs__known_parent(tgid);
 	g->unwatched_parent = ppid > 0 && bpf_map_lookup_elem(fd, &(__u32){ ppid }, &pt) ? ppid : 0;
 	g->worker = ppid > 0 && !g->unwatched_parent &&
@@ -530,7 +538,7 @@ static void mark_sibling_workers(struct process_gauges *g, size_t n)
  * processes and busy time. Reads the kernel's maps and what procs knows, no /proc:
  * any thread. Takes the procs and store locks.
  */
-void targets__refresh(struct store *st)
+void targets__refresh(struct store *st, struct h2_conns *h2)
 {
 	int fd = kernel__map_fd(KMAP_TARGETS);
 	__u32 key, next, *prev = NULL;
@@ -541,7 +549,7 @@ void targets__refresh(struct store *st)
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (process_gauges(fd, key, &g))
+		if (process_gauges(fd, key, h2, &g))
 			buf__append(&gauges, &g, sizeof(g));
 	}
 	if (!gauges.oom)

@@ -11,6 +11,7 @@
 
 #include "selectors.h"
 #include "selfmetrics.h"
+#include "h2.h"
 #include "store.h"
 
 int targets__init(const struct selectors *sel);
@@ -19,7 +20,7 @@ void targets__on_exit(pid_t tgid);
 /* Resolve the identity and parent of the live targets procs does not know yet. */
 void targets__resolve(void);
 /* Set the gauges of the services from the live targets: any thread, no /proc I/O. */
-void targets__refresh(struct store *st);
+void targets__refresh(struct store *st, struct h2_conns *h2);
 /* Free what dead processes left in the maps; returns their requests left unanswered. */
 uint64_t targets__sweep(void);
 /* Counts for self metrics. */

@@ -6,6 +6,8 @@ generator's own (h2load), curl's, or the gRPC client's; a connection opened befo
 redscope started is counted from then on, its labels as the README says."""
 import collections
 import json
+import pathlib
+import shutil
 import subprocess
 import time
 
@@ -117,6 +119,73 @@ def test_h2c_prior_knowledge_nghttpd(server, redscope, tmp_path):
     no_h2_problems(m)
 
 
+def apache_h2c(tmp_path, port, docroot):
+    """Apache httpd with mod_http2 answering h2c by Upgrade and by prior knowledge, and
+    HTTP/1.1, on one port; its workers run as www-data, the files are theirs to read."""
+    conf = tmp_path / "httpd.conf"
+    conf.write_text("""
+ServerRoot %(w)s
+ServerName localhost
+PidFile %(w)s/httpd.pid
+Listen 127.0.0.1:%(p)d
+LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule http2_module /usr/lib/apache2/modules/mod_http2.so
+User www-data
+Group www-data
+ErrorLog %(w)s/error.log
+DocumentRoot %(d)s
+Protocols h2c http/1.1
+<Directory %(d)s>
+  Require all granted
+</Directory>
+""" % {"w": tmp_path, "p": port, "d": docroot})
+    return ["apache2", "-f", str(conf), "-DFOREGROUND"]
+
+
+def test_h2c_upgrade_and_http1_on_one_port(server, redscope, tmp_path):
+    """Apache httpd, one port: h2c by Upgrade (curl --http2, nghttp -u), h2c with prior
+    knowledge, and HTTP/1.1. The request that asked for the upgrade is HTTP/1.1's,
+    answered 101 on HTTP/1.1; the streams after the upgrade and the prior-knowledge ones
+    are HTTP/2 requests; each protocol's counts exact and apart; the upgraded
+    connections followed, not tunnels."""
+    import tempfile
+    docroot = pathlib.Path(tempfile.mkdtemp(prefix="redscope-h2c-"))
+    docroot.chmod(0o755)
+    for name in ("a", "b"):
+        (docroot / name).write_text(name * 10)
+        (docroot / name).chmod(0o644)
+    rs = redscope("--comm=apache2")
+    port = free_port()
+    try:
+        srv = server("apache2", apache_h2c(tmp_path, port, docroot), port)
+        k = scaled(10, 3)
+        for _ in range(k):
+            out = subprocess.run(pinned(["nghttp", "-u", "-n", "-v", srv.url + "/a", srv.url + "/b",
+                                         srv.url + "/nope"], CLIENT_CPUS),
+                                 check=True, capture_output=True, text=True).stdout
+            assert "HTTP Upgrade success" in out and out.count(":status:") == 3
+        upgraded = curl_h2(srv.url + "/b", k, prior_knowledge=False)  # curl --http2: Upgrade
+        prior = curl_h2(srv.url + "/a", k)
+        plain = subprocess.run(pinned(["curl", "-s", "--http1.1", "-o", "/dev/null", "-w", "%{http_code}",
+                                       srv.url + "/b"], CLIENT_CPUS),
+                               check=True, capture_output=True, text=True).stdout
+        assert upgraded == {200: k} and prior == {200: k} and plain == "200"
+        http1 = {("/a", "GET", 101): k, ("/b", "GET", 101): k, ("/b", "GET", 200): 1}
+        http2 = {("/b", "GET", 200): k, ("/nope", "GET", 404): k, ("/a", "GET", 200): k}
+        total = sum(http1.values()) + sum(http2.values())
+        m = wait_total(rs, lambda m: sum(m.request_counts("apache2").values()), total)
+        time.sleep(0.5)
+        m = rs.metrics()
+        assert m.request_counts("apache2", network_protocol_version="1.1") == http1
+        assert h2_counts(m, "apache2") == http2
+        assert m.value("redscope_connections_upgraded_total") == 0
+        assert m.value("redscope_http2_connections_total") == 3 * k
+        no_h2_problems(m)
+    finally:
+        shutil.rmtree(docroot)
+
+
 def test_nginx_http2_cleartext_and_tls(server, redscope, tmp_path):
     """nginx with http2: h2c and TLS with ALPN h2 (nginx writes its SETTINGS before it
     reads the client's preface), and HTTP/1.1 over TLS on the same TLS port, counted
@@ -216,6 +285,11 @@ def test_grpc_unary_and_streaming(server, redscope, tmp_path):
               for s in m.find("rpc_server_call_duration_seconds_count")}
     assert errors["UNKNOWN"] == "UNKNOWN" and errors["DEADLINE_EXCEEDED"] == "DEADLINE_EXCEEDED"
     assert errors["NOT_FOUND"] is None and errors["OK"] is None
+    # busy time counts the time the process had streams in flight: the two slow calls
+    # alone held one for about 0.3 s each (until the client gave up)
+    busy = m.value("http_server_worker_busy_seconds_total", service_name="grpc_app")
+    assert busy >= 0.5, busy
+    assert m.value("http_server_active_requests", service_name="grpc_app") == 0
     no_h2_problems(m)
 
 

@@ -245,10 +245,22 @@ static void test_close_open_streams(void)
 	}
 	deliver(cs);
 	CHECK_EQ(n_results, 0);
+	/* the process's saturation gauges: one stream in flight, busy since it opened */
+	int64_t active;
+	uint64_t busy, opened = sim_clock;
+	h2_conns_process(cs, SIM_TGID, opened + 100, &active, &busy);
+	CHECK_EQ(active, 1);
+	CHECK(busy >= 100 && busy < 100 + 2 * (uint64_t)c.n_calls);
 	close_conn(cs);
 	CHECK_EQ(n_results, 1);
 	CHECK_EQ(results[0].end, H2_END_CLOSED);
 	CHECK_EQ(results[0].status, 0);
+	h2_conns_process(cs, SIM_TGID, sim_clock + 1000, &active, &busy);
+	CHECK_EQ(active, 0);
+	CHECK_EQ(busy, results[0].end_ns - results[0].start_ns);
+	CHECK_EQ(h2_conns_process_exit(cs, SIM_TGID, sim_clock + 1000), busy);
+	h2_conns_process(cs, SIM_TGID, sim_clock + 1000, &active, &busy);
+	CHECK_EQ(busy, 0);
 	close_conn(cs); /* a second close: nothing */
 	CHECK_EQ(n_results, 1);
 	h2_conns_free(cs);
@@ -389,6 +401,44 @@ static void test_dropped_event(void)
 	tr_free(&c);
 }
 
+/*
+ * h2c by Upgrade: an HTTP/1.1 request with Upgrade: h2c, its 101, then HTTP/2 from
+ * both sides (the server's SETTINGS, the client's preface): the 101 is HTTP/1.1's
+ * record, the streams after it HTTP/2's, and the connection is no tunnel.
+ */
+static void test_h2c_upgrade(void)
+{
+	static const struct tr_stream_script s[] = {
+		{ "GET", "/after-upgrade", NULL, 0, NULL, NULL, 200, 5, NULL, NULL, false, false },
+		{ "POST", "/form", "application/x-www-form-urlencoded", 9, NULL, NULL, 201, 0, NULL, NULL,
+		  false, false },
+	};
+	static const char upgrade[] = "GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+				      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAA\r\n\r\n";
+	static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+					"Upgrade: h2c\r\n\r\n";
+	struct tr_conv c = { .script = s, .n_script = 2 };
+	struct h2_conns *cs;
+
+	tr_run(&c);
+	sim_reset();
+	n_results = 0;
+	cs = h2_conns_new(on_stream, NULL);
+	sim_io(RS_DIR_REQ, upgrade, sizeof(upgrade) - 1);
+	sim_io(RS_DIR_RESP, switching, sizeof(switching) - 1);
+	CHECK_EQ(sim_n_events, 1);
+	CHECK_EQ(sim_events[0].status, 101);
+	CHECK(!(sim_work.conn.flags & RS_CONN_H2));
+	play(cs, &c, 0);
+	CHECK(sim_work.conn.flags & RS_CONN_H2);
+	CHECK_EQ(sim_stat(RS_STAT_CONNS_UPGRADED), 0);
+	CHECK_EQ(sim_stat(RS_STAT_CONNS_H2), 1);
+	check_script(&c);
+	CHECK_EQ(n_results, 2);
+	h2_conns_free(cs);
+	tr_free(&c);
+}
+
 int main(void)
 {
 	RUN(test_conversation);
@@ -397,5 +447,6 @@ int main(void)
 	RUN(test_close_open_streams);
 	RUN(test_hostile_blocks);
 	RUN(test_dropped_event);
+	RUN(test_h2c_upgrade);
 	return unit_report("test_h2_conns");
 }
