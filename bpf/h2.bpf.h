@@ -117,7 +117,8 @@ static __always_inline int h2_lost(struct rs_work *w, __u32 dir, __u32 reason, _
 
 /*
  * A frame header, whole in h->hdr: record it and set up its payload. False when it
- * cannot be HTTP/2: each side's first frame is a SETTINGS frame (RFC 9113 3.4).
+ * cannot be HTTP/2: each side's first frame is a SETTINGS frame (RFC 9113 3.4), or a
+ * GOAWAY (a server that refuses what the client's first bytes were).
  */
 static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 dir)
 {
@@ -127,7 +128,9 @@ static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 	__u32 used;
 
 	if (h->first) {
-		if (type != RS_H2_SETTINGS || length % 6 || h->hdr[5] | h->hdr[6] | h->hdr[7] | h->hdr[8])
+		if (h->hdr[5] | h->hdr[6] | h->hdr[7] | h->hdr[8])
+			return false;
+		if (!(type == RS_H2_SETTINGS && !(length % 6)) && !(type == RS_H2_GOAWAY && length >= 8))
 			return false;
 		h->first = 0;
 	}

@@ -750,6 +750,9 @@ static void conn_close(struct h2_conns *cs, struct h2_conn **slot, uint64_t ts)
 {
 	struct h2_conn *c = *slot;
 
+	for (int d = 0; d < 2; d++) /* a header block its CONTINUATIONs never ended */
+		if (c->dir[d].block.open)
+			cs->counts.blocks_lost++;
 	while (c->n_streams)
 		stream_end(cs, c, &c->streams[c->n_streams - 1], H2_END_CLOSED, ts);
 	*slot = c->next;

@@ -128,6 +128,7 @@ GUEST_PACKAGES = [
     "python3", "gunicorn", "python3-flask", "python3-pytest", "python3-requests",
     "python3-prometheus-client",
     "curl", "wrk", "openssl", "bpftool", "procps", "util-linux", "iproute2",
+    "nghttp2-server", "nghttp2-client", "python3-grpcio",  # the HTTP/2 and gRPC cases
 ]
 GUEST_DROP = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
               "var/cache/apt", "var/lib/apt/lists", "var/cache/debconf"]
