@@ -487,7 +487,7 @@ http {{
     scgi_temp_path {dir}/tmp;
     types {{ text/html html; }}
     server {{
-        listen 127.0.0.1:{port} backlog=4096;
+        listen 127.0.0.1:{port} backlog=4096{http2};
         root {dir}/www;
         location = / {{ try_files /index.html =404; }}
         location /r/ {{ return 404; }}
@@ -498,7 +498,10 @@ STATIC_BYTES = 612  # the size of nginx's own welcome page
 
 
 class Nginx:
-    """nginx, one worker, on the server CPUs, serving a small static file at /."""
+    """nginx, one worker, on the server CPUs, serving a small static file at /. http2:
+    h2c with prior knowledge on its port (nginx's `http2`)."""
+
+    http2 = False
 
     def __init__(self):
         self.dir = tmpdir("nginx")
@@ -508,7 +511,8 @@ class Nginx:
         (self.dir / "www" / "index.html").write_text(body)
         self.port = free_port()
         conf = self.dir / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port))
+        conf.write_text(NGINX_CONF.format(dir=self.dir, port=self.port,
+                                          http2=" http2" if self.http2 else ""))
         # redscope names the service after the executable (nginx's setproctitle hides
         # OTEL_SERVICE_NAME): a copy of the binary under a name of our own keeps other
         # nginx traffic on the host out of our counts
@@ -521,6 +525,12 @@ class Nginx:
 
     def stop(self):
         stop(self.proc, signal.SIGQUIT)
+
+
+class NginxH2(Nginx):
+    """Nginx, speaking HTTP/2 (h2c) on its port."""
+
+    http2 = True
 
 
 class NodeHttp:
@@ -545,13 +555,33 @@ REQUEST_SERVERS = {
     "nginx": (Nginx, 50, True),
     "nginx-close": (Nginx, 50, False),
     "node": (NodeHttp, 6, False),
+    "nginx-h2": (NginxH2, 10, True),
 }
+H2_STREAMS = 10  # h2load's concurrent streams per connection
+
+
+def h2load(url, seconds, connections, streams=H2_STREAMS, cpus=None):
+    """Run h2load (HTTP/2, h2c with prior knowledge) pinned to the client CPUs, as wrk()
+    does: requests/s, requests completed (h2load reports no percentiles: p99 is 0)."""
+    cmd = ["taskset", "-c", cpus or CLIENT_CPUS, "h2load", "-D", str(seconds), "-c", str(connections),
+           "-m", str(streams), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
+    rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out).group(1))
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                  r"(\d+) errored", out)
+    done, succeeded, failed, errored = (int(m.group(i)) for i in (3, 4, 5, 6))
+    r = WrkResult(rps, 0.0, done, failed + errored, seconds)
+    r.non2xx = done - succeeded
+    return r
 
 
 def load(client, url, seconds, conns, keepalive):
-    """A load run by wrk or hey: keep-alive, or a connection per request."""
+    """A load run by wrk, hey or h2load: keep-alive, or a connection per request."""
     if client == "hey":
         return hey(url, seconds, conns, keepalive=keepalive)
+    if client == "h2load":
+        return h2load(url, seconds, conns)
     return wrk(url, seconds, conns, close=not keepalive)
 
 

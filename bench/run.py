@@ -36,7 +36,7 @@ import urllib.request
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
-from benchlib import (APPS, CLIENT_CPUS, GUNICORN, REQUEST_SERVERS, ROOT, SERVER_CPUS,  # noqa: E402
+from benchlib import (APPS, CLIENT_CPUS, GUNICORN, H2_STREAMS, REQUEST_SERVERS, ROOT, SERVER_CPUS,  # noqa: E402
                       STATIC_BYTES, Gunicorn, HookFloor, LeastWork, Nginx, Redscope, UdpSink, bpf_run,
                       bpf_stats_get, bpf_stats_set, cpu_seconds, http_get, load, log, median, pct,
                       prog_delta, prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
@@ -550,7 +550,7 @@ reads, counted in its time: short runs are overstated.
 # (server of REQUEST_SERVERS, load generator): two clients on the servers of the targets,
 # and the servers whose connections carry one request each
 REQUEST_CASES = [("gunicorn", "wrk"), ("gunicorn", "hey"), ("nginx", "wrk"), ("nginx", "hey"),
-                 ("nginx-close", "wrk"), ("node", "wrk")]
+                 ("nginx-close", "wrk"), ("node", "wrk"), ("nginx-h2", "h2load")]
 HOOK_PROGRAMS = [("socket reads", "sock_recv", "floor_recv"),
                  ("socket writes", "sock_send", "floor_send"),
                  ("TCP state changes", "sock_state_btf", "floor_state"),
@@ -573,7 +573,11 @@ def request_case(p, name, client):
     and throughput (stats off: bare, hooks alone, the cheaper least work, redscope) of
     one server under one load generator."""
     server, conns, keepalive = REQUEST_SERVERS[name]
-    bpf_modes = (["floor"] if FLOOR else []) + (LEAST_MODES if FLOOR else []) + ["redscope"]
+    # the least work reads HTTP/1.x heads: it has no HTTP/2 counterpart
+    least_modes = LEAST_MODES if FLOOR and client != "h2load" else []
+    # requests in flight when the load stops: a connection's, or its streams'
+    in_flight = conns * (H2_STREAMS if client == "h2load" else 1)
+    bpf_modes = (["floor"] if FLOOR else []) + least_modes + ["redscope"]
     per = {m: [] for m in bpf_modes}
     for rnd in range(p.rounds):
         for mode in bpf_modes:
@@ -585,7 +589,7 @@ def request_case(p, name, client):
             log("%s/%s bpf round %d/%d %-10s %6.0f ns per request" % (name, client, rnd + 1,
                                                                       p.rounds, mode,
                                                                       total / counted))
-    least = min(LEAST_MODES, key=lambda m: median(x["ns"] for x in per[m])) if FLOOR else None
+    least = min(least_modes, key=lambda m: median(x["ns"] for x in per[m])) if least_modes else None
     app = server()
     service = getattr(app, "service", None)
 
@@ -600,8 +604,9 @@ def request_case(p, name, client):
     modes = [("bare", bare)]
     if FLOOR:
         modes.append((FLOOR, lambda: floor_load(app.url, p.seconds, conns, run=run)))
+    if least:
         modes.append(("least", lambda: least_load(app.port, least == "least-hash", run)))
-    modes.append(("redscope", lambda: redscope_load(app.url, service, p.seconds, conns,
+    modes.append(("redscope", lambda: redscope_load(app.url, service, p.seconds, in_flight,
                                                     run=run)))
     res = run_modes(modes, p.rounds, "%s/%s" % (name, client))
     app.stop()
@@ -627,8 +632,10 @@ the least work (the cheaper way of the two) and redscope. Servers: gunicorn as i
 (`-c%d`, a connection per request: its sync workers close each), nginx as in (b)
 (`-c%d`, keep-alive), nginx with a connection per request (`-c%d`, `Connection:
 close`), node's `http` server (`bench/apps/node_http.js`, `-c%d`, a connection per
-request). Load generators: wrk and hey (a Go client, `-cpus 1`). The spread: the runs'
-median and, in brackets, their lowest and highest.
+request), and nginx speaking HTTP/2 (`http2`, h2c) under h2load (`-c%d -m%d`: %d
+connections of %d concurrent streams; the least work has no HTTP/2 counterpart). Load
+generators: wrk and hey (a Go client, `-cpus 1`). The spread: the runs' median and, in
+brackets, their lowest and highest.
 
 The least work is what any design of these metrics must do on the same hooks, and no
 more: the process check, the connection's state, the request line's first 64 bytes
@@ -637,7 +644,8 @@ per request. No framing, no connection bookkeeping, so a lower bound, not a coll
 what a request costs above the hooks alone whatever is built.
 """ % (SERVER_CPUS, CLIENT_CPUS, p.seconds, p.rounds, BEST, REQUEST_SERVERS["gunicorn"][1],
        REQUEST_SERVERS["nginx"][1], REQUEST_SERVERS["nginx-close"][1],
-       REQUEST_SERVERS["node"][1]))
+       REQUEST_SERVERS["node"][1], REQUEST_SERVERS["nginx-h2"][1], H2_STREAMS,
+       REQUEST_SERVERS["nginx-h2"][1], H2_STREAMS))
     rows, ns_rows, hook_rows, figures = [], [], {h[0]: [] for h in HOOK_PROGRAMS}, {}
 
     def spread(xs, fmt="%.0f"):
@@ -712,6 +720,13 @@ what a request costs above the hooks alone whatever is built.
                                                            figures[c]["loss"][FLOOR])
                          for c in cases if c[0] == "gunicorn"),
                max(gu) < 3, "%+.1f points at worst" % (max(gu) - 3))
+    h2 = figures[("nginx-h2", "h2load")]
+    target_row(rep, "req_h2", "HTTP/2 (h2load against nginx http2): BPF time per request <= 2x "
+               "the hooks alone, throughput lost < 5%",
+               "%.1fx the hooks alone (%.0f ns); %.1f%% lost (hooks alone %.1f%%)"
+               % (h2["ratio"], h2["ns"]["redscope"], h2["loss"]["redscope"], h2["loss"][FLOOR]),
+               h2["ratio"] <= 2 and h2["loss"]["redscope"] < 5,
+               "%.1fx the hooks alone" % h2["ratio"])
     # the same targets for the least work: whether any design can meet them here
     least_worst = max(figures[c]["least_ratio"] for c in cases)
     target_row(rep, "req_bpf_reach", "the least work, BPF time per request <= 2x the hooks alone "
@@ -1172,7 +1187,7 @@ before.
 HAND_MARKER = "<!-- measured by hand, kept by bench/run.py -->"
 TARGET_ORDER = ["unwatched", "socketpair", "bpf", "gunicorn", "nginx", "req_bpf", "req_bpf_reach",
                 "req_over_least", "req_nginx", "req_nginx_reach",
-                "req_gunicorn", "req_gunicorn_reach", "rss", "capacity", "scale", "scale_time",
+                "req_gunicorn", "req_gunicorn_reach", "req_h2", "rss", "capacity", "scale", "scale_time",
                 "scale_bytes"]
 
 

@@ -52,6 +52,7 @@ __noinline int rs_h2_flush(__u32 dir)
 	h = h2_of(w, dir);
 	if (used > RS_H2_EV_DATA)
 		used = RS_H2_EV_DATA;
+	RS_BOUND(used, 2 * RS_H2_EV_DATA - 1);
 	if (bpf_ringbuf_output(&events, &w->h2ev, __builtin_offsetof(struct rs_event_h2, data) + used,
 			       ringbuf_wakeup_flags())) {
 		stat_inc(RS_STAT_LOST_EVENTS);
@@ -173,8 +174,7 @@ static __always_inline int h2_header(struct rs_work *w, struct rs_h2 *h, __u32 d
 	n = RS_H2_FRAME_HEADER - have;
 	if (n > avail)
 		n = avail;
-	if (n > RS_H2_FRAME_HEADER)
-		n = RS_H2_FRAME_HEADER;
+	RS_BOUND(n, 15); /* n <= 9: a bound older verifiers lose through the min() */
 	if (bpf_probe_read_user(h->hdr + have, n, (void *)(ptr + w->off)))
 		return h2_lost(w, dir, RS_R_READ_FAULT, len);
 	h->have = have + n;
@@ -201,7 +201,7 @@ static __always_inline int h2_payload(struct rs_work *w, struct rs_h2 *h, __u32 
 			used = w->h2ev.used & RS_H2_EV_MASK;
 			if (n > RS_H2_EV_DATA - sizeof(*f) - used)
 				n = RS_H2_EV_DATA - sizeof(*f) - used;
-			n &= RS_H2_EV_DATA - 1;
+			RS_BOUND(n, RS_H2_EV_DATA - 1); /* n < RS_H2_EV_DATA, said to the verifier */
 			f = (struct rs_h2_frag *)(w->h2ev.data + used);
 			if (bpf_probe_read_user(w->h2ev.data + used + sizeof(*f), n,
 						(void *)(ptr + w->off))) {

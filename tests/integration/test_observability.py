@@ -26,8 +26,8 @@ import time
 import pytest
 import yaml
 
-from conftest import (CLIENT_CPUS, ROOT, SERVER_CPUS, Prometheus, Redscope, pinned, skip_reason,
-                      wait_for)
+from conftest import (APPS, CLIENT_CPUS, ROOT, SERVER_CPUS, Prometheus, Redscope, pinned,
+                      skip_reason, wait_for)
 from test_deploy import validator  # noqa: F401  (the fixture: the npm-installed validators)
 
 import stack  # the demo's own launcher (conftest puts it on the path)
@@ -361,6 +361,10 @@ def test_the_dashboard_shows_red_saturation_and_redscopes_health():
     panel("redscope_requests_unanswered_total")
     panel("redscope_tracked_processes", "redscope_tracked_connections")
     panel("scrape_duration_seconds")
+    panel("rate(rpc_server_call_duration_seconds_count", 'error_type!=""')
+    panel("rpc_response_status_code")
+    for q in ("0.5", "0.9", "0.99"):
+        panel("histogram_quantile(%s" % q, "rpc_server_call_duration_seconds_bucket")
 
 
 # --------------------------------------------------------------------------------------
@@ -372,6 +376,7 @@ SCRAPE_S = 1
 # ratio would take 5 minutes to climb to 1. Everything else, for: included, as shipped.
 WINDOW = "20s"
 HEALTHY, SATURATED = "polls", "polls-saturated"
+GRPC_SERVICE = "grpc_app"
 LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -392,7 +397,9 @@ def demo(tmp_path_factory):
     2.4 s between requests: the workers about 15% busy. polls-saturated: 2 sync workers,
     the 2xx endpoint sleeping 1.2 s on average, 8 locust users who hardly wait: both
     workers always busy, 6 connections in the listen queue. Both answer 5xx to a
-    quarter of their requests (locust's 2:1:1 mix)."""
+    quarter of their requests (locust's 2:1:1 mix). And a gRPC service (grpc_app, its
+    client calling in a loop: OK, NOT_FOUND and UNKNOWN answers) for the gRPC rules and
+    panels."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
@@ -415,13 +422,21 @@ def demo(tmp_path_factory):
                                                     workers), env)
             stack.wait_port(port, app, service)
             apps[service] = (port, app)
-        rs = Redscope(workdir, ["--pid=%d" % app.pid for _, app in apps.values()])
+        grpc_port = stack.free_port()
+        grpc = start(GRPC_SERVICE, ["/usr/bin/python3", str(APPS / "grpc_app.py"), "serve",
+                                    str(grpc_port)])
+        stack.wait_port(grpc_port, grpc, GRPC_SERVICE)
+        rs = Redscope(workdir, ["--pid=%d" % app.pid for _, app in apps.values()]
+                      + ["--pid=%d" % grpc.pid])
         prom = Prometheus(workdir, rs.port, SCRAPE_S, rule_files=[local_rules(workdir)])
         for service, users, scale, wait in ((HEALTHY, 10, 0.2, (6, 12)),
                                             (SATURATED, 8, 1.5, (0, 0.02))):
             url = "http://127.0.0.1:%d" % apps[service][0]
             start("locust-" + service, stack.locust_cmd(url, users),
                   stack.env_with_scale(scale, wait), cpus=CLIENT_CPUS)
+        start("grpc-client", ["/usr/bin/python3", str(APPS / "grpc_app.py"), "loop", str(grpc_port),
+                              json.dumps([["unary", "Add", 5, "ok"], ["unary", "Add", 1, "notfound"],
+                                          ["unary", "Add", 1, "crash"]])], cpus=CLIENT_CPUS)
         yield {"redscope": rs, "prometheus": prom, "started": time.time()}
     finally:
         for p in reversed(procs):
@@ -448,7 +463,9 @@ def test_the_rules_load_and_every_recording_rule_records_series(demo):
             return None
         missing = []
         for rule in all_rules():
-            if "record" not in rule:
+            # the gRPC rules record gRPC services only (the demo's are gunicorn's): their
+            # expressions are checked by the promtool unit tests
+            if "record" not in rule or "rpc_server" in rule["record"]:
                 continue
             selector = rule["record"]
             if "quantile" in rule.get("labels", {}):
@@ -545,7 +562,8 @@ def test_every_dashboard_panel_answers_with_its_shape(demo):
         selections.append(chosen)
     for values in selections:
         for p in panels(d):
-            if p["type"] != "row":
+            # the gRPC panels answer for the gRPC service, which is in "All" only
+            if p["type"] != "row" and (values is selections[0] or not p["title"].startswith("gRPC")):
                 retry(lambda: check_panel(prom, p, values), 20)
 
 

@@ -3,6 +3,7 @@ the methods take and return raw bytes.
 
     python3 grpc_app.py serve PORT [--tls CERT KEY]
     python3 grpc_app.py call PORT [--tls CERT] SCRIPT   (JSON: [[kind, method, n, arg], ...])
+    python3 grpc_app.py loop PORT SCRIPT                 the script again and again, until killed
 
 Methods of the service shop.Cart:
   Add      unary; the request's bytes say the outcome: b"ok", b"notfound" (NOT_FOUND with a
@@ -68,7 +69,7 @@ def serve(port, tls):
     server.wait_for_termination()
 
 
-def call(port, tls, script):
+def call(port, tls, script, forever=False):
     target = "127.0.0.1:%d" % port
     if tls:
         creds = grpc.ssl_channel_credentials(open(tls, "rb").read())
@@ -76,6 +77,15 @@ def call(port, tls, script):
     else:
         channel = grpc.insecure_channel(target)
     outcomes = {}
+    while forever:
+        run_script(channel, script, outcomes)
+        time.sleep(0.1)
+    run_script(channel, script, outcomes)
+    channel.close()
+    print(json.dumps(outcomes))
+
+
+def run_script(channel, script, outcomes):
     for kind, method, n, arg in script:
         path = "/%s/%s" % (SERVICE, method)
         for _ in range(n):
@@ -100,8 +110,6 @@ def call(port, tls, script):
                 code = e.code().name if hasattr(e, "code") and callable(e.code) else "CANCELLED"
             key = "%s/%s" % (method if kind != "cancel" else "List", code)
             outcomes[key] = outcomes.get(key, 0) + 1
-    channel.close()
-    print(json.dumps(outcomes))
 
 
 if __name__ == "__main__":
@@ -114,4 +122,4 @@ if __name__ == "__main__":
         tls = None
         if rest[:1] == ["--tls"]:
             tls, rest = rest[1], rest[2:]
-        call(port, tls, json.loads(rest[0]))
+        call(port, tls, json.loads(rest[0]), forever=mode == "loop")
