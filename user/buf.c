@@ -7,7 +7,7 @@
 
 #include "buf.h"
 
-static bool buf_reserve(struct buf *b, size_t extra)
+bool buf__reserve(struct buf *b, size_t extra)
 {
 	size_t cap;
 	char *p;
@@ -16,7 +16,7 @@ static bool buf_reserve(struct buf *b, size_t extra)
 		return false;
 	if (b->len + extra + 1 <= b->cap)
 		return true;
-	cap = b->cap ? b->cap : 4096;
+	cap = b->cap ? b->cap : 256;
 	while (cap < b->len + extra + 1)
 		cap *= 2;
 	p = realloc(b->data, cap);
@@ -31,7 +31,7 @@ static bool buf_reserve(struct buf *b, size_t extra)
 
 void buf__append(struct buf *b, const void *p, size_t n)
 {
-	if (!buf_reserve(b, n))
+	if (!buf__reserve(b, n))
 		return;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
@@ -48,7 +48,7 @@ void buf__printf(struct buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (!buf_reserve(b, 64))
+	if (!buf__reserve(b, 64))
 		return;
 	va_start(ap, fmt);
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
@@ -56,7 +56,7 @@ void buf__printf(struct buf *b, const char *fmt, ...)
 	if (n < 0)
 		return;
 	if ((size_t)n >= b->cap - b->len) {
-		if (!buf_reserve(b, n))
+		if (!buf__reserve(b, n))
 			return;
 		va_start(ap, fmt);
 		vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);

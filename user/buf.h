@@ -12,6 +12,8 @@ struct buf {
 	size_t cap;
 	bool oom; /* an append failed: contents are incomplete */
 };
+/* Room for extra more bytes (and a NUL); false, and oom set, when there is none. */
+bool buf__reserve(struct buf *b, size_t extra);
 void buf__append(struct buf *b, const void *p, size_t n);
 void buf__puts(struct buf *b, const char *s);
 void buf__printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

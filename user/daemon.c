@@ -88,6 +88,30 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
+/*
+ * A finished request in its series (answered), or counted as unanswered; truncated: its
+ * response was cut short. One lock for all it changes: a scrape sees the request
+ * counted, or not yet.
+ */
+static void count_request(struct daemon *d, bool answered, bool truncated,
+			  const struct request_obs *obs)
+{
+	int stored = 0;
+
+	store__lock(d->store);
+	if (!answered) {
+		d->self.unanswered++;
+	} else {
+		if (truncated)
+			d->self.truncated++;
+		stored = store__observe_request(d->store, obs);
+	}
+	store__unlock(d->store);
+	if (stored)
+		p_warn("out of memory: a request of %s is missing from its series",
+		       obs->id->service_name);
+}
+
 /* One finished request from the kernel: parse, label, count. */
 static void on_http(struct daemon *d, const struct rs_event_http *e)
 {
@@ -97,7 +121,6 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	struct http1_request req;
 	char route[ROUTE_MAX];
 	enum http1_error err;
-	int stored = 0;
 
 	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
@@ -128,19 +151,7 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 			.version = req.version,
 		};
 	}
-	/* one lock for all it changes: a scrape sees the request counted, or not yet */
-	store__lock(d->store);
-	if (!answered) {
-		d->self.unanswered++;
-	} else {
-		if (e->end_reason == RS_END_TRUNCATED)
-			d->self.truncated++;
-		stored = store__observe_request(d->store, &obs);
-	}
-	store__unlock(d->store);
-	if (stored)
-		p_warn("out of memory: a request of %s is missing from its series",
-		       obs.id->service_name);
+	count_request(d, answered, e->end_reason == RS_END_TRUNCATED, &obs);
 }
 
 /* A gRPC call: its content type says so (application/grpc, +proto, +json, ...). */
@@ -187,7 +198,6 @@ static void on_h2_stream(void *ctx, const struct h2_stream_result *r)
 	bool answered = grpc || (r->status_known && r->status);
 	char route[ROUTE_MAX];
 	struct request_obs obs;
-	int stored = 0;
 
 	if (!r->path_known) {
 		snprintf(route, sizeof(route), "{unknown}"); /* not decodable: never a guess */
@@ -220,18 +230,7 @@ static void on_h2_stream(void *ctx, const struct h2_stream_result *r)
 	};
 	if (answered)
 		obs.id = procs__identity(r->tgid); /* before the store lock: procs comes first */
-	store__lock(d->store);
-	if (!answered) {
-		d->self.unanswered++;
-	} else {
-		if (!grpc && r->end != H2_END_STREAM)
-			d->self.truncated++;
-		stored = store__observe_request(d->store, &obs);
-	}
-	store__unlock(d->store);
-	if (stored)
-		p_warn("out of memory: a request of %s is missing from its series",
-		       obs.id->service_name);
+	count_request(d, answered, !grpc && r->end != H2_END_STREAM, &obs);
 }
 
 /* A process the kernel side started watching: know its identity and parent now. */

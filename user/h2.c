@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "h2.h"
 #include "hpack.h"
 
@@ -23,8 +24,7 @@ struct h2_frame_in {
 	bool gap;	      /* some were not */
 	bool skip;	      /* after a lost event: pieces of a frame whose header was lost */
 	uint64_t ts;	      /* the event its header came in */
-	uint8_t *buf;
-	uint32_t cap;
+	struct buf payload;   /* what was forwarded of it */
 };
 
 struct h2_block {
@@ -34,8 +34,7 @@ struct h2_block {
 	uint8_t flags;	 /* of the HEADERS frame: END_STREAM */
 	uint32_t stream;
 	uint64_t ts;
-	uint8_t *buf;
-	uint32_t len, cap;
+	struct buf bytes;
 };
 
 struct h2_dir {
@@ -182,8 +181,8 @@ static void conn_free(struct h2_conn *c)
 {
 	for (int d = 0; d < 2; d++) {
 		hpack_decoder_free(&c->dir[d].dec);
-		free(c->dir[d].frame.buf);
-		free(c->dir[d].block.buf);
+		buf__free(&c->dir[d].frame.payload);
+		buf__free(&c->dir[d].block.bytes);
 	}
 	free(c->streams);
 	free(c);
@@ -499,7 +498,7 @@ static void block_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 	struct h2_dir *d = &c->dir[dir];
 	struct h2_block *b = &d->block;
 	struct h2_fields f;
-	bool ok = block_decode(cs, d, b->buf, b->len, b->broken, &f);
+	bool ok = block_decode(cs, d, (const uint8_t *)b->bytes.data, b->bytes.len, b->broken, &f);
 
 	if (dir == RS_DIR_REQ)
 		request_block(cs, c, b, ok, &f);
@@ -507,32 +506,22 @@ static void block_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		response_block(cs, c, b, ok, &f);
 	b->open = false;
 	b->broken = false;
-	b->len = 0;
+	b->bytes.len = 0;
 }
 
-static void block_append(struct h2_conns *cs, struct h2_block *b, const uint8_t *p, uint32_t len)
+static void block_append(struct h2_block *b, const uint8_t *p, uint32_t len)
 {
 	if (b->broken)
 		return;
-	if (b->len + len > H2_BLOCK_MAX) {
+	if (b->bytes.len + len > H2_BLOCK_MAX) {
 		b->broken = true; /* a CONTINUATION flood, or a block too large to decode */
 		return;
 	}
-	if (b->len + len > b->cap) {
-		uint32_t cap = b->cap ? b->cap : 1024;
-		while (cap < b->len + len)
-			cap *= 2;
-		uint8_t *buf = realloc(b->buf, cap);
-		if (!buf) {
-			b->broken = true;
-			return;
-		}
-		b->buf = buf;
-		b->cap = cap;
+	buf__append(&b->bytes, p, len);
+	if (b->bytes.oom) {
+		b->broken = true;
+		b->bytes.oom = false;
 	}
-	memcpy(b->buf + b->len, p, len);
-	b->len += len;
-	(void)cs;
 }
 
 static uint32_t be32(const uint8_t *p)
@@ -552,7 +541,7 @@ static bool fragment_of(const struct h2_frame_in *fr, const uint8_t **p, uint32_
 	if (fr->flags & RS_H2_PADDED) {
 		if (n < 1)
 			return false;
-		pad = fr->buf[0];
+		pad = (uint8_t)fr->payload.data[0];
 		start = 1;
 	}
 	if (fr->type == RS_H2_HEADERS && (fr->flags & RS_H2_PRIORITY_FLAG))
@@ -561,7 +550,7 @@ static bool fragment_of(const struct h2_frame_in *fr, const uint8_t **p, uint32_
 		start += 4;
 	if (start + pad > n)
 		return false;
-	*p = fr->buf + start;
+	*p = (const uint8_t *)fr->payload.data + start;
 	*len = n - start - pad;
 	return true;
 }
@@ -590,9 +579,9 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		b->flags = fr->flags;
 		b->stream = fr->stream;
 		b->ts = fr->ts;
-		b->len = 0;
+		b->bytes.len = 0;
 		if (!b->broken)
-			block_append(cs, b, p, len);
+			block_append(b, p, len);
 		if (fr->flags & RS_H2_END_HEADERS)
 			block_done(cs, c, dir);
 		break;
@@ -605,7 +594,7 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		if (fr->gap)
 			b->broken = true;
 		else
-			block_append(cs, b, fr->buf, fr->got);
+			block_append(b, (const uint8_t *)fr->payload.data, fr->got);
 		if (fr->flags & RS_H2_END_HEADERS)
 			block_done(cs, c, dir);
 		break;
@@ -627,7 +616,7 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		s = stream_find(c, fr->stream);
 		if (!s)
 			break;
-		s->r.reset_code = fr->got >= 4 ? be32(fr->buf) : 0;
+		s->r.reset_code = fr->got >= 4 ? be32((const uint8_t *)fr->payload.data) : 0;
 		s->r.reset_by_client = dir == RS_DIR_REQ;
 		stream_end(cs, c, s, H2_END_RESET, fr->ts);
 		break;
@@ -635,7 +624,7 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 		if (dir != RS_DIR_RESP || fr->got < 4)
 			break;
 		/* the server says which streams it never processed: not requests served */
-		uint32_t last = be32(fr->buf) & 0x7fffffff;
+		uint32_t last = be32((const uint8_t *)fr->payload.data) & 0x7fffffff;
 		for (size_t i = 0; i < c->n_streams;) {
 			if (c->streams[i].r.stream_id > last) {
 				cs->counts.streams_refused++;
@@ -657,26 +646,11 @@ static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir, uint64_
 	if (d->block.open)
 		cs->counts.blocks_lost++;
 	d->block.open = false;
-	d->block.len = 0;
+	d->block.bytes.len = 0;
 	d->frame.expect = d->frame.got = 0;
 	d->frame.skip = true;
 	hpack_decoder_lost(&d->dec);
 	streams_drop(cs, c, ts);
-}
-
-static bool frame_buf(struct h2_frame_in *fr, uint32_t need)
-{
-	if (need <= fr->cap)
-		return true;
-	uint32_t cap = fr->cap ? fr->cap : 256;
-	while (cap < need)
-		cap *= 2;
-	uint8_t *buf = realloc(fr->buf, cap);
-	if (!buf)
-		return false;
-	fr->buf = buf;
-	fr->cap = cap;
-	return true;
 }
 
 static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_event_h2 *ev)
@@ -699,8 +673,9 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 				frame_done(cs, c, dir);
 			}
 			*fr = (struct h2_frame_in){ .type = f.type, .flags = f.flags, .stream = f.stream,
-						    .length = f.length, .ts = ev->ts, .buf = fr->buf,
-						    .cap = fr->cap };
+						    .length = f.length, .ts = ev->ts, .payload = fr->payload };
+			fr->payload.len = 0;
+			fr->payload.oom = false;
 			fr->expect = rs_h2_copy_len(f.type, f.length);
 			if (fr->expect > RS_H2_FRAG_MAX) /* the walker sends a gap for it */
 				fr->expect = 0, fr->gap = true;
@@ -716,12 +691,13 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 			continue;
 		}
 		if (rec == RS_H2_REC_FRAG) {
-			if (at + g.len > used || fr->got + g.len > fr->expect || !frame_buf(fr, fr->got + g.len)) {
+			if (at + g.len > used || fr->got + g.len > fr->expect ||
+			    !buf__reserve(&fr->payload, g.len)) {
 				cs->counts.frame_errors++;
 				dir_unknown(cs, c, dir, ev->ts);
 				return;
 			}
-			memcpy(fr->buf + fr->got, ev->data + at, g.len);
+			buf__append(&fr->payload, ev->data + at, g.len);
 			fr->got += g.len;
 			at += (g.len + 3) & ~3u;
 			if (fr->got == fr->expect)

@@ -147,7 +147,7 @@ void hpack_decoder_free(struct hpack_decoder *d)
 {
 	evict_to(d, 0);
 	free(d->ring);
-	free(d->out);
+	buf__free(&d->out);
 	if (d->huffman)
 		nghttp2_hd_inflate_del(d->huffman);
 	memset(d, 0, sizeof(*d));
@@ -190,21 +190,6 @@ static enum hpack_error read_int(const uint8_t **pp, const uint8_t *end, unsigne
 	}
 	*pp = p;
 	*out = v;
-	return HPACK_OK;
-}
-
-static enum hpack_error reserve_out(struct hpack_decoder *d, uint32_t need)
-{
-	if (need <= d->out_cap)
-		return HPACK_OK;
-	uint32_t cap = d->out_cap ? d->out_cap : 256;
-	while (cap < need)
-		cap *= 2;
-	char *out = realloc(d->out, cap);
-	if (!out)
-		return HPACK_NO_MEMORY;
-	d->out = out;
-	d->out_cap = cap;
 	return HPACK_OK;
 }
 
@@ -255,10 +240,13 @@ static enum hpack_error huffman_decode(struct hpack_decoder *d, const uint8_t *s
 			if (flags & NGHTTP2_HD_INFLATE_EMIT) {
 				if (got)
 					goto fail;
-				err = reserve_out(d, at + (uint32_t)nv.namelen);
-				if (err)
+				d->out.len = at;
+				buf__append(&d->out, nv.name, nv.namelen);
+				if (d->out.oom) {
+					d->out.oom = false;
+					err = HPACK_NO_MEMORY;
 					goto fail;
-				memcpy(d->out + at, nv.name, nv.namelen);
+				}
 				*out_len = (uint32_t)nv.namelen;
 				got = true;
 			}
@@ -281,7 +269,7 @@ fail:
 	return err;
 }
 
-/* RFC 7541 5.2: a string literal, decoded into d->out at `at` when Huffman-coded. */
+/* RFC 7541 5.2: a string literal, decoded into d->out from `at` when Huffman-coded. */
 static enum hpack_error read_str(struct hpack_decoder *d, const uint8_t **pp, const uint8_t *end,
 				 uint32_t at, struct hpack_str *out)
 {
@@ -308,7 +296,7 @@ static enum hpack_error read_str(struct hpack_decoder *d, const uint8_t **pp, co
 		err = len ? huffman_decode(d, p, len, at, &n) : HPACK_OK;
 		if (err)
 			return err;
-		out->p = d->out ? d->out + at : "";
+		out->p = n ? d->out.data + at : "";
 		out->len = n;
 	}
 	*pp = p + len;
@@ -445,12 +433,12 @@ enum hpack_error hpack_decode(struct hpack_decoder *d, const uint8_t *p, size_t 
 		} else {
 			if ((err = read_str(d, &p, end, 0, &h.name)))
 				return err;
-			name_in_out = d->out && h.name.p == d->out;
+			name_in_out = h.name.len && h.name.p == d->out.data;
 		}
 		if ((err = read_str(d, &p, end, name_in_out ? h.name.len : 0, &h.value)))
 			return err;
 		if (name_in_out) /* the value's decoding may have moved the buffer */
-			h.name.p = d->out;
+			h.name.p = d->out.data;
 		if ((err = emit(d, &h, on_header, ctx, &stop)))
 			return err;
 		if (indexing && (err = insert(d, &h)))

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define HPACK_DEFAULT_TABLE_SIZE 4096 /* SETTINGS_HEADER_TABLE_SIZE's initial value */
 #define HPACK_TABLE_LIMIT 65536	      /* the largest table size an encoder may set here */
 #define HPACK_DECODED_MAX 65536	      /* decoded bytes of one header block at most */
@@ -61,8 +63,7 @@ struct hpack_decoder {
 	uint32_t emitted;	   /* decoded bytes of the block at hand */
 	bool late;		   /* entries older than those kept may exist and are unknown */
 	void *huffman;		   /* libnghttp2's inflater, for Huffman strings */
-	char *out;		   /* Huffman-decoded strings of the field at hand */
-	uint32_t out_cap;
+	struct buf out;		   /* Huffman-decoded strings of the field at hand */
 };
 
 /*
