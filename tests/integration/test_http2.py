@@ -9,6 +9,7 @@ import json
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -104,10 +105,15 @@ def test_h2c_prior_knowledge_nghttpd(server, redscope, tmp_path):
     n = scaled(2000, 200)
     ok, by_class = h2load(srv.url + "/index.html", n)
     assert ok == n and by_class["2xx"] == n
+    # 100 concurrent streams on one connection
+    wide, _ = h2load(srv.url + "/index.html", scaled(1000, 200), clients=1, streams=100)
     big, _ = h2load(srv.url + "/big.bin", scaled(50, 10), clients=2, streams=5)
+    # a header block larger than a frame: HEADERS and CONTINUATION frames
+    tall, _ = h2load(srv.url + "/index.html", 20, clients=1, streams=4,
+                     extra=["-H", "x-big: " + "q" * 40000])
     missing = curl_h2(srv.url + "/missing", 7)
-    assert missing == {404: 7}
-    expected = {("/index.html", "GET", 200): n, ("/big.bin", "GET", 200): big,
+    assert missing == {404: 7} and tall == 20 and wide == scaled(1000, 200)
+    expected = {("/index.html", "GET", 200): n + wide + tall, ("/big.bin", "GET", 200): big,
                 ("/missing", "GET", 404): 7}
     m = wait_total(rs, lambda m: sum(h2_counts(m, "nghttpd").values()), sum(expected.values()))
     time.sleep(0.5)
@@ -118,8 +124,20 @@ def test_h2c_prior_knowledge_nghttpd(server, redscope, tmp_path):
     sizes = {s.labels["http_route"]: s.value
              for s in m.find("http_server_response_body_size_bytes_sum", service_name="nghttpd")}
     assert sizes["/big.bin"] == 300000 * big
-    assert sizes["/index.html"] == 6 * n
+    assert sizes["/index.html"] == 6 * (n + wide + tall)
     assert m.value("redscope_http2_connections_total") >= 10 + 2 + 1
+    no_h2_problems(m)
+
+    # a server that pads its HEADERS and DATA frames: counted the same
+    port = free_port()
+    padded = server("nghttpd-pad", ["nghttpd", "--no-tls", "--padding=32", "-d", str(www), str(port)],
+                    port)
+    ok, _ = h2load(padded.url + "/index.html", scaled(500, 100), clients=2)
+    expected[("/index.html", "GET", 200)] += ok
+    m = wait_total(rs, lambda m: sum(h2_counts(m, "nghttpd").values()), sum(expected.values()))
+    time.sleep(0.5)
+    m = rs.metrics()
+    assert h2_counts(m, "nghttpd") == expected
     no_h2_problems(m)
 
 
@@ -328,7 +346,7 @@ def test_grpc_unary_and_streaming(server, redscope, tmp_path):
         expected[("shop.Cart/" + method, CLIENT_TO_SERVER[code])] = n
     assert sum(expected.values()) == k + 5 + 2 + 3 + 2 + 4 + 3 + 2 + 2
     m = wait_total(rs, lambda m: sum(rpc_counts(m, "grpc_app").values()), sum(expected.values()))
-    time.sleep(1.2)  # the slow calls' server side ends after the client gave up
+    time.sleep(0.5)
     m = rs.metrics()
     assert rpc_counts(m, "grpc_app") == expected
     assert m.request_counts("grpc_app") == {}  # not counted twice
@@ -338,9 +356,9 @@ def test_grpc_unary_and_streaming(server, redscope, tmp_path):
     assert errors["UNKNOWN"] == "UNKNOWN" and errors["DEADLINE_EXCEEDED"] == "DEADLINE_EXCEEDED"
     assert errors["NOT_FOUND"] is None and errors["OK"] is None
     # busy time counts the time the process had streams in flight: the two slow calls
-    # alone held one for about 0.3 s each (until the client gave up)
+    # alone held one for about 1 s each (until the client gave up)
     busy = m.value("http_server_worker_busy_seconds_total", service_name="grpc_app")
-    assert busy >= 0.5, busy
+    assert busy >= 1.5, busy
     assert m.value("http_server_active_requests", service_name="grpc_app") == 0
     no_h2_problems(m)
 
@@ -473,3 +491,29 @@ def test_hostile_http2_clients(server, redscope, tmp_path):
     ok, _ = h2load(srv.url + "/index.html", 50, clients=1)
     assert ok == 50
     rs.metrics()
+
+
+def test_report_counts_grpc_errors_by_status_code(server, tmp_path):
+    """redscope report with a gRPC service: a method's calls, and as errors the ones that
+    ended with a server error (UNKNOWN here), not the client's NOT_FOUND, though every
+    one of them was an HTTP/2 200."""
+    from conftest import REDSCOPE
+    port = free_port()
+    server("grpc", [PYTHON, str(GRPC_APP), "serve", str(port)], port)
+    report = subprocess.Popen(pinned([str(REDSCOPE), "report", "--duration=120s", "--format=json",
+                                      "--comm=python3"], CLIENT_CPUS),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "watching" in report.stderr.readline()
+    seen = grpc_call(port, [["unary", "Add", 10, "ok"], ["unary", "Add", 5, "notfound"],
+                            ["unary", "Add", 3, "crash"]])
+    assert seen == {"Add/OK": 10, "Add/NOT_FOUND": 5, "Add/UNKNOWN": 3}
+    time.sleep(0.5)
+    report.send_signal(signal.SIGINT)
+    out, err = report.communicate(timeout=30)
+    assert report.returncode == 0, err
+    doc = json.loads(out)
+    svc = [s for s in doc["services"] if s["service_name"] == "grpc_app"]
+    assert len(svc) == 1, doc
+    routes = {(r["method"], r["route"]): r for r in svc[0]["routes"]}
+    add = routes[("POST", "shop.Cart/Add")]
+    assert add["requests"] == 18 and add["errors"] == 3

@@ -116,6 +116,7 @@ def test_every_recording_rule_is_unit_tested():
 LEVELS = {
     "namespace_service": {"k8s_namespace_name", "service_name"},
     "namespace_service_route": {"k8s_namespace_name", "service_name", "http_route"},
+    "namespace_service_method": {"k8s_namespace_name", "service_name", "rpc_method"},
 }
 
 
@@ -128,7 +129,7 @@ def test_recording_rules_are_named_level_metric_operations_after_what_they_keep(
             name, expr = rule["record"], rule["expr"]
             assert re.fullmatch(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", name), name
             level, metric, ops = name.split(":")
-            assert metric.startswith("http_server_"), name
+            assert metric.startswith(("http_server_", "rpc_server_")), name
             assert re.search(r"(^|_)(rate5m|sum|histogram_quantile_rate5m)$", ops), name
             # the recorded series it reads: recorded before it (rules of a group are
             # evaluated in order)
@@ -159,7 +160,7 @@ def test_alerts_say_how_bad_what_it_means_and_what_to_do():
         if "alert" not in rule:
             continue
         name = rule["alert"]
-        assert re.fullmatch(r"(HttpServer|Redscope)[A-Z0-9][A-Za-z0-9]+", name), name
+        assert re.fullmatch(r"(HttpServer|GrpcServer|Redscope)[A-Z0-9][A-Za-z0-9]+", name), name
         assert rule["labels"]["severity"] in ("warning", "critical"), name
         assert re.fullmatch(r"\d+m", rule["for"]), name
         assert set(rule["annotations"]) == {"summary", "description", "runbook"}, name

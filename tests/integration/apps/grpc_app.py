@@ -7,8 +7,8 @@ the methods take and return raw bytes.
 
 Methods of the service shop.Cart:
   Add      unary; the request's bytes say the outcome: b"ok", b"notfound" (NOT_FOUND with a
-           grpc-message), b"slow" (sleeps past the caller's deadline), b"crash" (INTERNAL),
-           b"big" (a 100 KB answer)
+           grpc-message), b"slow" (sleeps 3 s, past the caller's deadline of 1 s), b"crash"
+           (grpcio answers an exception UNKNOWN), b"big" (a 100 KB answer)
   List     server streaming: as many answers as the request's number
   Upload   client streaming: one answer after the whole stream
   Chat     bidirectional: one answer per request
@@ -28,10 +28,10 @@ def add(request, context):
     if request == b"notfound":
         context.abort(grpc.StatusCode.NOT_FOUND, "no such cart: a message after the status")
     if request == b"slow":
-        time.sleep(1.0)
+        time.sleep(3.0)
         return b"late"
     if request == b"crash":
-        raise RuntimeError("boom")  # grpcio answers INTERNAL... as UNKNOWN
+        raise RuntimeError("boom")
     if request == b"big":
         return b"x" * 100000
     return b"added"
@@ -91,7 +91,10 @@ def run_script(channel, script, outcomes):
         for _ in range(n):
             try:
                 if kind == "unary":
-                    channel.unary_unary(path)(arg.encode(), timeout=0.3 if arg == "slow" else 10)
+                    # a deadline of 1 s, of which the server sees the last tenth or more
+                    # pass even when the call took a while to leave the client (an
+                    # emulated guest)
+                    channel.unary_unary(path)(arg.encode(), timeout=1.0 if arg == "slow" else 10)
                 elif kind == "server_stream":
                     for _ in channel.unary_stream(path)(arg.encode(), timeout=10):
                         pass
