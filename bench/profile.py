@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Where redscope's BPF time per request goes, for one server and one load generator.
 
-    bench/profile.py [--server gunicorn|nginx|nginx-close|node] [--client wrk|hey]
+    bench/profile.py [--server gunicorn|nginx|nginx-close|node|nginx-h2] [--client wrk|hey|h2load]
                      [--seconds S] [--rounds N] [--build NAME=PATH]... [--least] [--perf]
 
 Each round runs the load with the hooks alone (bench/apps/hookfloor.bpf.c) and with
@@ -43,7 +43,7 @@ def perf_symbols(data, top=25):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--server", choices=sorted(SERVERS), default="gunicorn")
-    ap.add_argument("--client", choices=["wrk", "hey"], default="wrk")
+    ap.add_argument("--client", choices=["wrk", "hey", "h2load"], default="wrk")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", action="append", default=[], metavar="NAME=PATH",
