@@ -788,12 +788,13 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 			 * feeding goes on with it), else a tunnel (WebSocket, ...): not
 			 * followed any further.
 			 */
-			w->conn.req.state = RS_H1_IGNORED;
-			w->conn.resp.state = RS_H1_IGNORED;
-			if (i + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1)))))
+			if (i + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))))) {
 				w->h2_at = w->off + i + 1;
-			else
+			} else {
+				w->conn.req.state = RS_H1_IGNORED;
+				w->conn.resp.state = RS_H1_IGNORED;
 				stat_inc(RS_STAT_CONNS_UPGRADED);
+			}
 			return -1;
 		}
 		j = i;
@@ -811,8 +812,6 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 		 * to the feeding (feed.bpf.h), which goes on with HTTP/2's framing.
 		 */
 		if ((__u32)j + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (j & (RS_SCAN_WINDOW - 1))))) {
-			w->conn.req.state = RS_H1_IGNORED;
-			w->conn.resp.state = RS_H1_IGNORED;
 			w->h2_at = w->off + j + 1;
 			return -1;
 		}

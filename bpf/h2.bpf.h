@@ -75,7 +75,6 @@ static __always_inline void h2_room(struct rs_work *w, __u32 dir, __u32 need)
 	if (!w->h2ev.used) {
 		w->h2ev.type = RS_EV_H2;
 		w->h2ev.tgid = w->tgid;
-		w->h2ev.cgroup_id = bpf_get_current_cgroup_id();
 		w->h2ev.sk = w->sk;
 		w->h2ev.ts = w->now;
 		w->h2ev.dir = dir;

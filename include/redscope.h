@@ -388,8 +388,7 @@ _Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http 
 
 struct rs_event_h2 {
 	__u32 type; /* RS_EV_H2 */
-	__u32 tgid;
-	__u64 cgroup_id;
+	__u32 tgid; /* the process that moved the bytes: the daemon names it */
 	__u64 sk;      /* the connection */
 	__u64 ts;      /* when the call moved the bytes */
 	__u64 queue_ns; /* RS_H2_EVF_QUEUED: accept() minus the handshake's end, in the
@@ -400,7 +399,7 @@ struct rs_event_h2 {
 	__u32 pad;
 	__u8 data[RS_H2_EV_DATA];
 };
-_Static_assert(sizeof(struct rs_event_h2) == 48 + RS_H2_EV_DATA, "rs_event_h2 layout");
+_Static_assert(sizeof(struct rs_event_h2) == 40 + RS_H2_EV_DATA, "rs_event_h2 layout");
 
 struct rs_event_proc {
 	__u32 type; /* RS_EV_FORK, RS_EV_EXIT, RS_EV_EXEC, RS_EV_TARGET, RS_EV_TLS, ... */

@@ -57,7 +57,6 @@ struct h2_conn {
 	size_t n_streams, cap_streams;
 	uint32_t first_stream, last_stream; /* client streams opened: the first and newest ids */
 	uint32_t tgid;
-	uint64_t cgroup_id;
 	bool tls;
 	bool queued; /* queue_ns waits for the first stream to end */
 	uint64_t queue_ns;
@@ -272,7 +271,6 @@ static struct h2_stream *stream_open(struct h2_conns *cs, struct h2_conn *c, uin
 	memset(s, 0, sizeof(*s));
 	s->r.sk = c->sk;
 	s->r.tgid = c->tgid;
-	s->r.cgroup_id = c->cgroup_id;
 	s->r.stream_id = id;
 	s->r.start_ns = ts;
 	s->r.grpc_status = H2_GRPC_NONE;
@@ -430,6 +428,10 @@ static void request_block(struct h2_conns *cs, struct h2_conn *c, struct h2_bloc
 			cs->counts.frame_errors++;
 			return;
 		}
+		/* stream ids only grow: a block for one seen before is of a stream that ended
+		 * (trailers the client sent after the server's answer), never a new request */
+		if (c->first_stream && b->stream <= c->last_stream)
+			return;
 		if (!c->first_stream)
 			c->first_stream = b->stream;
 		if (b->stream > c->last_stream)
@@ -760,7 +762,6 @@ void h2_conns_event(struct h2_conns *cs, const void *data, size_t size)
 		dir_unknown(cs, c, ev->dir, ev->ts);
 	}
 	c->tgid = ev->tgid;
-	c->cgroup_id = ev->cgroup_id;
 	c->tls = ev->flags & RS_H2_EVF_TLS;
 	if (ev->flags & RS_H2_EVF_QUEUED) {
 		c->queued = true;

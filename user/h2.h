@@ -41,7 +41,6 @@ struct h2_value {
 struct h2_stream_result {
 	uint64_t sk;
 	uint32_t tgid;
-	uint64_t cgroup_id;
 	uint32_t stream_id;
 	uint64_t start_ns; /* the request's HEADERS were read */
 	uint64_t end_ns;   /* the stream ended */

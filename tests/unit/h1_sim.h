@@ -227,10 +227,14 @@ static inline void sim_blind(__u32 dir, size_t n)
 	sim_call(dir, RS_IO_BLIND, NULL, 0, n);
 }
 
+/* The connection closes, as conn_end does it. */
 static inline void sim_close(void)
 {
 	sim_work.now = ++sim_clock;
-	rs_close();
+	if (sim_work.conn.flags & RS_CONN_H2)
+		h2_close(&sim_work);
+	else
+		rs_close();
 }
 
 static inline __u64 sim_stat(enum rs_stat s)

@@ -457,6 +457,17 @@ static void what_is_not_http_is_counted_with_a_reason_and_framing_resumes(void)
 	CHECK_EQ(sim_n_h2_events, 1);
 	CHECK_EQ(sim_h2_events[0].data[0], RS_H2_REC_LOST);
 
+	/* a preface after a request still unanswered: that request ends as at a close */
+	sim_reset();
+	io_str(RS_DIR_REQ, GET_OK);
+	io_str(RS_DIR_REQ, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+	CHECK(sim_work.conn.flags & RS_CONN_H2);
+	CHECK_EQ(sim_n_events, 1);
+	CHECK_EQ(event(0)->end_reason, RS_END_NO_RESPONSE);
+	CHECK_EQ(sim_target.active, 0);
+	sim_close();
+	CHECK(sim_accounted());
+
 	/* a response nobody asked for (a 408 on an idle connection): framed, not a series */
 	sim_reset();
 	io_str(RS_DIR_RESP, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 7\r\n\r\ntimeout");
