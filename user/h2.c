@@ -321,7 +321,7 @@ struct h2_fields {
 	struct h2_value method, authority, content_type, status, grpc_status, grpc_timeout;
 	char path[H2_PATH_MAX];
 	uint32_t path_len;
-	bool path_known, path_truncated, path_seen, unknown_names;
+	bool path_known, path_truncated, unknown_names;
 };
 
 static int on_field(void *ctx, const struct hpack_header *h)
@@ -335,7 +335,6 @@ static int on_field(void *ctx, const struct hpack_header *h)
 	if (name_is(&h->name, ":method")) {
 		value_set(&f->method, &h->value);
 	} else if (name_is(&h->name, ":path")) {
-		f->path_seen = true;
 		f->path_known = h->value.known;
 		f->path_len = h->value.len < H2_PATH_MAX ? h->value.len : H2_PATH_MAX;
 		f->path_truncated = h->value.len > f->path_len;
@@ -484,8 +483,6 @@ static void response_block(struct h2_conns *cs, struct h2_conn *c, struct h2_blo
 		s->final_status = true;
 		s->r.status_known = n >= 100;
 		s->r.status = n >= 100 ? (unsigned)n : 0;
-		if (ok)
-			s->r.resp_content_type = f->content_type;
 	}
 	if (ok && f->grpc_status.len)
 		s->r.grpc_status = small_number(&f->grpc_status, 999);

@@ -45,7 +45,7 @@ struct h2_stream_result {
 	uint64_t start_ns; /* the request's HEADERS were read */
 	uint64_t end_ns;   /* the stream ended */
 	uint64_t req_body_bytes, resp_body_bytes; /* DATA payloads, padding included */
-	struct h2_value method, authority, content_type, resp_content_type;
+	struct h2_value method, authority, content_type;
 	char path[H2_PATH_MAX];
 	uint32_t path_len;
 	bool path_known, path_truncated;
