@@ -799,7 +799,7 @@ def section_framing(p, rep):
         rows.append([what] + ["%.0f" % x for x in n] + [signed(pct(n[1], n[0]))])
     rep.add("""## i. The framing core's instructions per request
 
-The HTTP/1 framing core (`bpf/h1.bpf.h` and the connection layer in `bpf/conn.bpf.h`), the
+The HTTP/1 framing core (`bpf/h1.bpf.h` and the exchange layer in `bpf/h1_exchange.bpf.h`), the
 very code the kernel runs, compiled as C through the unit tests' simulation
 (`bench/apps/framing.c`, `cc -O2`) and run under valgrind's callgrind: x86 instructions
 per request (the count for 10000 requests minus the count for none), which a machine's

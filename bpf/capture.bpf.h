@@ -10,20 +10,6 @@
 #include "feed.bpf.h"
 #include "targets.bpf.h"
 
-static __always_inline struct rs_conn *conn_get(struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	return bpf_map_lookup_elem(&conns, &key);
-}
-
-static __always_inline void conn_del(struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	bpf_map_delete_elem(&conns, &key);
-}
-
 /*
  * The current thread read ciphertext of TLS connection sk outside any SSL call, and no
  * SSL object has sk yet: if its SSL object is on a memory BIO, the thread's next
@@ -133,14 +119,14 @@ static __always_inline void conn_end(struct sock *sk, struct rs_conn *c)
 		conn_del(sk);
 		return;
 	}
-	/* with no request unanswered and no response open, rs_close has nothing to end */
+	/* with no request unanswered and no response open, rs_h1_close has nothing to end */
 	w = (c->flags & RS_CONN_IN_REQUEST) || resp_open(&c->resp) ? work_get() : NULL;
 	if (w) {
 		w->conn = *c;
 		w->sk = (__u64)sk;
 		w->tgid = c->tgid;
 		w->now = bpf_ktime_get_ns();
-		rs_close();
+		rs_h1_close();
 	}
 	conn_del(sk);
 }
@@ -263,14 +249,6 @@ static __always_inline int conn_io_of(struct sock *sk, __u32 tgid, __u32 dir, __
 				      __u64 buf, __u32 vlen, __u64 len, __u64 ssl)
 {
 	return conn_io(sk, conn_get(sk), NULL, 0, tgid, dir, kind, buf, vlen, len, ssl);
-}
-
-/* When the handshake of socket sk completed, in the established map, or NULL. */
-static __always_inline __u64 *established_at(struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	return bpf_map_lookup_elem(&established, &key);
 }
 
 /*

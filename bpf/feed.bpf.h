@@ -8,7 +8,7 @@
 #ifndef REDSCOPE_FEED_BPF_H
 #define REDSCOPE_FEED_BPF_H
 
-#include "conn.bpf.h"
+#include "h1.bpf.h"
 #include "h2.bpf.h"
 
 /*
@@ -45,7 +45,7 @@ __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
 	}
 	if (w->h2_at) {
 		/* what HTTP/1.x had in flight ends here, as at a close: counted, not lost */
-		rs_close();
+		rs_h1_close();
 		h2_begin(w, false);
 		w->off = w->h2_at - 1;
 		return rs_h2_feed(dir, ptr, len);

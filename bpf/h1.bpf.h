@@ -10,8 +10,8 @@
  * and trailers are looked at byte by byte; bodies of known length are skipped by
  * arithmetic, so a 10 MB response costs what a 10 byte one does.
  *
- * The framing core touches framing state only and tells the connection layer
- * (conn.bpf.h) when a message begins or ends, or when framing is lost.
+ * The framing core touches framing state only and tells the exchange layer below
+ * it (h1_exchange.bpf.h) when a message begins or ends, or when framing is lost.
  *
  * The heavy functions are global (non-static) BPF subprograms: the verifier checks
  * each once, on its own, instead of once per call site and loop iteration. They
@@ -20,18 +20,7 @@
 #ifndef REDSCOPE_H1_BPF_H
 #define REDSCOPE_H1_BPF_H
 
-#include "maps.bpf.h"
-
-/* The connection layer (conn.bpf.h). */
-__noinline int rs_message_begin(__u32 dir, __u32 first);
-__noinline int rs_message_end(__u32 dir);
-__noinline int rs_lost(__u32 dir, __u32 reason);
-__noinline int rs_resync(__u32 dir, __u64 ptr, __u64 len);
-
-#define RS_STATUS_LINE_LEN 12 /* "HTTP/1.x NNN" */
-/* Little-endian packing of bytes into words, for comparisons without string tables. */
-#define M4(a, b, c, d) ((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24)
-#define M8(a, b, c, d, e, f, g, h) (M4(a, b, c, d) | M4(e, f, g, h) << 32)
+#include "h1_exchange.bpf.h"
 
 /* Tokens the scanner matches, as words (names lower case: matched case-insensitively). */
 #define CL_NAME_0 M8('c', 'o', 'n', 't', 'e', 'n', 't', '-')
@@ -45,11 +34,7 @@ __noinline int rs_resync(__u32 dir, __u64 ptr, __u64 len);
 #define CHUNKED_LEN 7
 #define STATUS_PREFIX M8('H', 'T', 'T', 'P', '/', '1', '.', 0)
 #define STATUS_PREFIX_LEN 7
-#define HEAD_NAME M8('H', 'E', 'A', 'D', ' ', 0, 0, 0)
-#define HEAD_NAME_LEN 5
-#define CONNECT_NAME M8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' ')
 #define H2_PREFACE M8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
-#define RS_TLS_HANDSHAKE 0x16 /* content type of a TLS handshake record */
 #define POS_DONE 0xff
 
 /* Character pos of the token packed in words w0, w1, w2. */
@@ -58,11 +43,6 @@ static __always_inline __u8 token_char(__u64 w0, __u64 w1, __u64 w2, __u32 pos)
 	__u64 w = pos < 8 ? w0 : pos < 16 ? w1 : w2;
 
 	return w >> (8 * (pos & 7));
-}
-
-static __always_inline struct rs_h1 *h1_of(struct rs_work *w, __u32 dir)
-{
-	return dir == RS_DIR_REQ ? &w->conn.req : &w->conn.resp;
 }
 
 static __always_inline bool is_digit(__u8 c)
@@ -84,8 +64,6 @@ static __always_inline int hex_value(__u8 c)
 #define SWAR_HIGHS 0x8080808080808080ULL
 #define SWAR_LF 0x0a0a0a0a0a0a0a0aULL
 #define SWAR_LOWER 0x2020202020202020ULL
-#define LOW_BYTES(n) ((n) >= 8 ? ~0ULL : (1ULL << (8 * (n))) - 1)
-
 /* What the first 8 bytes of a request line (fewer: len) say of its response's framing. */
 static __always_inline __u8 method_kind(__u64 w, __u32 len)
 {
@@ -94,44 +72,6 @@ static __always_inline __u8 method_kind(__u64 w, __u32 len)
 	if (len >= 8 && w == CONNECT_NAME)
 		return RS_METHOD_CONNECT;
 	return RS_METHOD_OTHER;
-}
-
-/*
- * Do the 8 bytes in w, of a read that returned len bytes, start a request: a method
- * of RFC 9110 or PATCH and a space? What a read must start with for redscope to
- * pick a connection up, or to find its footing again, mid-stream.
- */
-static __always_inline bool looks_like_request(__u64 w, __u64 len)
-{
-	if (len < 4)
-		return false;
-	if ((w & 0xffffffff) == M4('G', 'E', 'T', ' ') || (w & 0xffffffff) == M4('P', 'U', 'T', ' '))
-		return true;
-	if (len < 5)
-		return false;
-	w &= len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
-	if ((w & 0xffffffffff) == M8('P', 'O', 'S', 'T', ' ', 0, 0, 0) ||
-	    (w & 0xffffffffff) == HEAD_NAME)
-		return true;
-	if ((w & 0xffffffffffff) == M8('P', 'A', 'T', 'C', 'H', ' ', 0, 0) ||
-	    (w & 0xffffffffffff) == M8('T', 'R', 'A', 'C', 'E', ' ', 0, 0))
-		return true;
-	if ((w & 0xffffffffffffff) == M8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0))
-		return true;
-	return w == M8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') || w == CONNECT_NAME;
-}
-
-/* The first 8 bytes (fewer: len) of the user buffer at ptr, 0 when they cannot be read. */
-static __always_inline __u64 first_word(__u64 ptr, __u64 len)
-{
-	__u64 first[2] = {};
-	__u32 size = len < 8 ? len : 8;
-
-	RS_BOUND(size, sizeof(first) - 1);
-
-	if (!ptr || bpf_probe_read_user(first, size, (void *)ptr))
-		return 0;
-	return first[0];
 }
 
 /*

@@ -2,7 +2,8 @@
 /*
  * redscope BPF programs, one file per hook family: the capture backend (socket
  * syscall tracepoints, TCP state changes), TLS plaintext (libssl uprobes) and the
- * process lifecycle (sched raw tracepoints), over one HTTP/1.x framing core.
+ * process lifecycle (sched raw tracepoints), over one parser per protocol (HTTP/1.x,
+ * HTTP/2) and the connection layer beneath them.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -14,8 +15,9 @@
 #include "maps.bpf.h"
 #include "sock.bpf.h"
 #include "targets.bpf.h"
-#include "h1.bpf.h"
 #include "conn.bpf.h"
+#include "h1_exchange.bpf.h"
+#include "h1.bpf.h"
 #include "h2.bpf.h"
 #include "feed.bpf.h"
 #include "capture.bpf.h"

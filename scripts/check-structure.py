@@ -5,7 +5,11 @@
 - no two modules of user/ depend on each other in a loop (a module is x.c with x.h;
   it depends on another by including its header or calling its x__ functions);
 - every header compiles on its own;
-- main.c is under 150 lines and no function of user/ is over 120.
+- main.c is under 150 lines and no function of user/ is over 120;
+- the kernel side is layered: a bpf/ header calls only functions defined in itself or
+  in the headers it includes (directly or not), so no header calls up into one that
+  includes it (the protocol parsers call down into the connection layer, never the
+  other way) and the includes have no loop.
 
 Prints what is wrong and exits 1, or says ok.
 """
@@ -17,6 +21,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 USER = ROOT / "user"
+BPF = ROOT / "bpf"
 MAX_FUNCTION_LINES = 120
 MAX_MAIN_LINES = 150
 
@@ -84,6 +89,43 @@ def headers_alone(cc):
     return bad
 
 
+def bpf_layers():
+    """Problems of the kernel side's layering: include loops, and calls of a function
+    defined in a header the caller does not include (a call up, or sideways)."""
+    includes, defined, calls = {}, {}, {}
+    definition = re.compile(r"^(?:static\s+)?(?:__always_inline\s+|__noinline\s+)*"
+                            r"[a-z_][\w\s*]*?\b(\w+)\([^;]*$", re.M)
+    for f in sorted(BPF.glob("*.bpf.h")):
+        text = f.read_text()
+        includes[f.name] = set(re.findall(r'#include "(\w+\.bpf\.h)"', text))
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            m = definition.match(line)
+            # a definition: its parameters close on this or a later line, then "{" alone
+            if m and any(lines[j] == "{" for j in range(i + 1, min(i + 4, len(lines)))):
+                defined.setdefault(m.group(1), set()).add(f.name)
+        body = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+        calls[f.name] = set(re.findall(r"\b(\w+)\(", body))
+    problems = []
+
+    def below(name, path=()):
+        if name in path:
+            problems.append("bpf includes in a loop: %s" % " -> ".join(path + (name,)))
+            return set()
+        out = set()
+        for inc in includes.get(name, ()):
+            out |= {inc} | below(inc, path + (name,))
+        return out
+    for name in sorted(includes):
+        reach = below(name) | {name}
+        for fn in sorted(calls[name]):
+            homes = defined.get(fn, set())
+            if homes and not homes & reach:
+                problems.append("bpf/%s calls %s of %s, which it does not include" %
+                                (name, fn, ", ".join(sorted(homes))))
+    return sorted(set(problems))
+
+
 def main():
     cc = sys.argv[1] if len(sys.argv) > 1 else "cc"
     problems = []
@@ -99,6 +141,7 @@ def main():
         problems.append("main.c has %d lines (under %d)" % (main_lines, MAX_MAIN_LINES))
     for name, func, n in long_functions():
         problems.append("%s: %s is %d lines (at most %d)" % (name, func, n, MAX_FUNCTION_LINES))
+    problems += bpf_layers()
     for p in problems:
         print("structure: " + p)
     if problems:

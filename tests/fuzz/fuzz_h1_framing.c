@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * libFuzzer: the BPF framing core and connection layer (bpf/h1.bpf.h, bpf/conn.bpf.h,
+ * libFuzzer: the BPF framing core and exchange layer (bpf/h1.bpf.h, bpf/h1_exchange.bpf.h,
  * run as C) on any sequence of reads, writes, sendfiles and a close. The input is a
  * script of operations:
  *   op, len, then len bytes: op % 4 = 0 read, 1 write, 2 sendfile of len * 509 bytes

@@ -234,7 +234,7 @@ static inline void sim_close(void)
 	if (sim_work.conn.flags & RS_CONN_H2)
 		h2_close(&sim_work);
 	else
-		rs_close();
+		rs_h1_close();
 }
 
 static inline __u64 sim_stat(enum rs_stat s)
