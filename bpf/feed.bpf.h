@@ -25,7 +25,8 @@ __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
 
 	if (!w || !len)
 		return 0;
-	if (dir == RS_DIR_RESP)
+	/* after a 101, its time stays the end of the request that asked (rs_upgrade_tunnel) */
+	if (dir == RS_DIR_RESP && !(w->conn.flags & RS_CONN_UPGRADE))
 		w->conn.end_ns = w->now;
 	w->off = 0;
 	if (w->conn.flags & RS_CONN_H2)
@@ -44,9 +45,16 @@ __noinline int rs_feed(__u32 dir, __u64 ptr, __u64 len)
 		}
 	}
 	if (w->h2_at) {
-		/* what HTTP/1.x had in flight ends here, as at a close: counted, not lost */
+		/*
+		 * h2c by Upgrade: the request that asked is stream 1. Anything else HTTP/1.x
+		 * had in flight ends here, as at a close: counted, not lost.
+		 */
+		bool upgraded = rs_h1_hand_over();
+
 		rs_h1_close();
 		h2_begin(w, false);
+		if (upgraded)
+			h2_upgraded(w, dir);
 		w->off = w->h2_at - 1;
 		return rs_h2_feed(dir, ptr, len);
 	}

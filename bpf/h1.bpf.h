@@ -76,16 +76,16 @@ static __always_inline __u8 method_kind(__u64 w, __u32 len)
 
 /*
  * Do the 8 bytes in w start HTTP/2 where a message of direction dir would start: the
- * client's connection preface, or, before any request, the server's (a SETTINGS frame:
- * nginx and others write theirs as soon as the connection is up, ahead of the
- * client's).
+ * client's connection preface, or, before any request or after a 101, the server's (a
+ * SETTINGS frame: nginx and others write theirs as soon as the connection is up, ahead
+ * of the client's).
  */
 static __always_inline bool h2_starts(struct rs_work *w, __u32 dir, __u64 word)
 {
 	if (dir == RS_DIR_REQ)
 		return word == H2_PREFACE;
 	/* length < 64 KiB, a multiple of 6; type SETTINGS; no flags; stream 0 (3 bytes of 4) */
-	return !(w->conn.flags & RS_CONN_IN_REQUEST) && (word & 0xffffffffff0000ffULL) == 0x04000000ULL &&
+	return (!(w->conn.flags & RS_CONN_IN_REQUEST) || (w->conn.flags & RS_CONN_UPGRADE)) && (word & 0xffffffffff0000ffULL) == 0x04000000ULL &&
 	       !((((word >> 8) & 0xff) << 8 | ((word >> 16) & 0xff)) % 6);
 }
 
@@ -731,9 +731,7 @@ __noinline int rs_frame(__u32 dir, __u32 i, __u32 n)
 			if (i + 8 <= n && h2_starts(w, dir, RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))))) {
 				w->h2_at = w->off + i + 1;
 			} else {
-				w->conn.req.state = RS_H1_IGNORED;
-				w->conn.resp.state = RS_H1_IGNORED;
-				stat_inc(RS_STAT_CONNS_UPGRADED);
+				rs_upgrade_tunnel();
 			}
 			return -1;
 		}

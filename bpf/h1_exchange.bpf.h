@@ -350,16 +350,59 @@ __noinline int rs_message_end(__u32 dir)
 		stat_inc(RS_STAT_UNFRAMED + RS_R_ORPHAN_RESPONSE);
 		return 0;
 	}
-	rs_emit(RS_END_LENGTH);
 	if (status == 101) {
-		w->conn.flags |= RS_CONN_UPGRADE; /* to what, the next bytes say (rs_frame) */
-	} else if (flags & RS_H1F_CONNECT) {
+		/*
+		 * Switching protocols: to what, the next bytes say (rs_frame). HTTP/2 (h2c)
+		 * answers the request again on stream 1 (rs_h1_hand_over); a tunnel leaves
+		 * the 101 its answer (rs_upgrade_tunnel), as does a close first (rs_h1_close).
+		 */
+		w->conn.flags |= RS_CONN_UPGRADE;
+		return 0;
+	}
+	rs_emit(RS_END_LENGTH);
+	if (flags & RS_H1F_CONNECT) {
 		if (status >= 200 && status < 300)
 			tunnel(w, RS_STAT_CONNS_TUNNELED);
 		else if (w->conn.req.state == RS_H1_IGNORED)
 			w->conn.req.state = RS_H1_IDLE; /* refused: requests go on */
 	}
 	return 0;
+}
+
+/*
+ * After a 101, bytes of another protocol than HTTP/2: the request that asked is
+ * answered by the 101 (sent at its end, rs_feed keeps end_ns from then), and the
+ * connection is a tunnel from here, not parsed until close.
+ */
+__noinline int rs_upgrade_tunnel(void)
+{
+	struct rs_work *w = work_get();
+
+	if (!w)
+		return 0;
+	rs_emit(RS_END_LENGTH);
+	tunnel(w, RS_STAT_CONNS_UPGRADED);
+	return 0;
+}
+
+/*
+ * After a 101, HTTP/2 (h2c by Upgrade): the request that asked for it is HTTP/2's
+ * stream 1 (RFC 9113 3.1, RFC 7540 3.2), answered in HTTP/2. It leaves HTTP/1.x here
+ * with no record and stays in w->conn.cur, its body's size with it, for the HTTP/2
+ * walker to hand to the daemon. Returns 1 when it did; 0 when there is none to hand
+ * over (or requests were pipelined ahead of it: rs_h1_close answers it with the 101).
+ */
+__noinline int rs_h1_hand_over(void)
+{
+	struct rs_work *w = work_get();
+	struct rs_pipe_key pk = {};
+
+	if (!w || !(w->conn.flags & RS_CONN_UPGRADE) || !(w->conn.flags & RS_CONN_IN_REQUEST) ||
+	    w->conn.queued)
+		return 0;
+	w->conn.cur.body_bytes = w->conn.req.body_bytes;
+	pop_oldest(w, &pk, w->conn.cur.tgid, w->now);
+	return 1;
 }
 
 /*
@@ -375,6 +418,9 @@ __noinline int rs_h1_close(void)
 	if (!w)
 		return 0;
 	h = &w->conn.resp;
+	/* answered 101, and nothing came after it: the 101 was its answer */
+	if ((w->conn.flags & RS_CONN_UPGRADE) && h->state == RS_H1_IDLE)
+		rs_emit(RS_END_LENGTH);
 	if (resp_open(h) && !(h->state == RS_H1_HEAD && h->pos < RS_STATUS_LINE_LEN)) {
 		if (h->flags & RS_H1F_ORPHAN)
 			stat_inc(RS_STAT_UNFRAMED + RS_R_ORPHAN_RESPONSE);

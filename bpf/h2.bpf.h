@@ -302,6 +302,30 @@ static __always_inline void h2_begin(struct rs_work *w, bool late)
 }
 
 /*
+ * h2c by Upgrade: the HTTP/1.1 request that asked for it, which the HTTP/1.x exchange
+ * layer left in w->conn.cur, is stream 1 and is answered there (RFC 7540 3.2): the
+ * daemon gets its request line, start and body size in a record of its own.
+ */
+static __always_inline void h2_upgraded(struct rs_work *w, __u32 dir)
+{
+	struct rs_h2_upgrade *u;
+	__u64 body = w->conn.cur.body_bytes;
+	__u32 used;
+
+	h2_room(w, dir, sizeof(*u));
+	used = w->h2ev.used & RS_H2_EV_MASK;
+	u = (struct rs_h2_upgrade *)(w->h2ev.data + used);
+	u->rec = RS_H2_REC_UPGRADE;
+	u->pad = 0;
+	u->head_len = w->conn.cur.head_len;
+	u->body_bytes = body > 0xffffffffULL ? 0xffffffffU : (__u32)body;
+	u->start_lo = (__u32)w->conn.cur.start_ns;
+	u->start_hi = (__u32)(w->conn.cur.start_ns >> 32);
+	__builtin_memcpy(u->head, w->conn.cur.head, RS_HEAD_MAX);
+	w->h2ev.used = used + sizeof(*u);
+}
+
+/*
  * The HTTP/2 connection in the work area closed: an event says so, for the daemon to
  * end the streams it had open.
  */

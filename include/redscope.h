@@ -171,6 +171,7 @@ enum rs_h2_rec {
 	RS_H2_REC_FRAG = 2,  /* struct rs_h2_frag and len bytes: payload of the last frame */
 	RS_H2_REC_GAP = 3,   /* struct rs_h2_frag: len bytes of it that could not be read */
 	RS_H2_REC_LOST = 4,  /* struct rs_h2_frag: framing lost here (len: enum rs_reason) */
+	RS_H2_REC_UPGRADE = 5, /* struct rs_h2_upgrade: stream 1 of an h2c Upgrade */
 };
 
 struct rs_h2_frame {
@@ -187,6 +188,17 @@ struct rs_h2_frag {
 	__u8 pad;
 	__u16 len;
 };
+
+/* The HTTP/1.1 request that asked for h2c by Upgrade: HTTP/2's stream 1. */
+struct rs_h2_upgrade {
+	__u8 rec; /* RS_H2_REC_UPGRADE */
+	__u8 pad;
+	__u16 head_len;	    /* as rs_event_http's */
+	__u32 body_bytes;   /* its body's size */
+	__u32 start_lo, start_hi; /* its start_ns (records are 4-byte aligned) */
+	char head[RS_HEAD_MAX];
+};
+_Static_assert(sizeof(struct rs_h2_upgrade) % 4 == 0, "rs_h2_upgrade: records 4-byte aligned");
 
 #define RS_CONN_ACCEPTED (1u << 0)   /* seen at accept(): the first bytes start a request */
 #define RS_CONN_IN_REQUEST (1u << 1) /* a request was read and is not answered yet */

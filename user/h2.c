@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "h2.h"
 #include "hpack.h"
+#include "http1.h"
 
 struct h2_frame_in {
 	uint8_t type, flags;
@@ -637,6 +638,40 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
 	}
 }
 
+/*
+ * h2c by Upgrade: the HTTP/1.1 request that asked for it is stream 1, answered in
+ * HTTP/2. Its method and path come from its request line; its start is the request's.
+ */
+static void upgraded(struct h2_conns *cs, struct h2_conn *c, const struct rs_h2_upgrade *u, uint64_t ts)
+{
+	size_t n = u->head_len < RS_HEAD_MAX ? u->head_len : RS_HEAD_MAX;
+	struct http1_request req;
+	struct h2_stream *s;
+	const char *m;
+
+	if (stream_find(c, 1) || c->last_stream > 1) { /* stream 1 is the first, once */
+		cs->counts.frame_errors++;
+		return;
+	}
+	c->first_stream = c->last_stream = 1;
+	s = stream_open(cs, c, 1, ts);
+	if (!s)
+		return;
+	s->r.start_ns = (uint64_t)u->start_hi << 32 | u->start_lo;
+	s->r.req_body_bytes = u->body_bytes;
+	s->r.request_ended = true; /* sent whole as HTTP/1.1 before the switch */
+	if (http1_parse_request_line(u->head, n, u->head_len, &req) != HTTP1_OK)
+		return; /* method and path stay unknown */
+	m = http_method_name(req.method);
+	s->r.method.len = strlen(m) < H2_VALUE_MAX ? strlen(m) : H2_VALUE_MAX - 1;
+	memcpy(s->r.method.s, m, s->r.method.len);
+	s->r.method.known = true;
+	s->r.path_len = req.path_len < H2_PATH_MAX ? req.path_len : H2_PATH_MAX;
+	memcpy(s->r.path, req.path, s->r.path_len);
+	s->r.path_known = true;
+	s->r.path_truncated = req.truncated || req.path_len > s->r.path_len;
+}
+
 /* A direction's state is unknown from here: what was open in it is dropped. */
 static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir, uint64_t ts)
 {
@@ -680,6 +715,15 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 				fr->expect = 0, fr->gap = true;
 			if (!fr->expect)
 				frame_done(cs, c, dir);
+			continue;
+		}
+		if (rec == RS_H2_REC_UPGRADE) {
+			struct rs_h2_upgrade u;
+			if (at + sizeof(u) > used)
+				break;
+			memcpy(&u, ev->data + at, sizeof(u));
+			at += sizeof(u);
+			upgraded(cs, c, &u, ev->ts);
 			continue;
 		}
 		struct rs_h2_frag g;

@@ -47,6 +47,8 @@ struct tr_conv {
 	size_t pad_to;	  /* frames padded to a multiple of this, 0: no padding */
 	bool goaway;	  /* the server sends GOAWAY after the last response */
 	size_t max_write; /* the most bytes one write carries, 0: as libnghttp2 hands them */
+	bool upgrade;	  /* h2c by Upgrade: script[0] is the HTTP/1.1 request that asked,
+			     stream 1 (sent by the caller), answered in HTTP/2 */
 	/* the sessions */
 	nghttp2_session *client, *server;
 	size_t req_body_left[TR_MAX_STREAMS], resp_body_left[TR_MAX_STREAMS];
@@ -201,7 +203,20 @@ static void tr_run(struct tr_conv *c)
 	nghttp2_settings_entry big_window = { NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 24 };
 	nghttp2_submit_settings(c->client, NGHTTP2_FLAG_NONE, &big_window, 1);
 	nghttp2_submit_settings(c->server, NGHTTP2_FLAG_NONE, &big_window, 1);
-	for (int i = 0; i < c->n_script; i++) {
+	int first = 0;
+	if (c->upgrade) {
+		/* both sides take the HTTP2-Settings of the request; stream 1 is open */
+		uint8_t payload[16];
+		ssize_t n = nghttp2_pack_settings_payload(payload, sizeof(payload), &big_window, 1);
+		nghttp2_session_upgrade2(c->client, payload, (size_t)n, 0, NULL);
+		nghttp2_session_upgrade2(c->server, payload, (size_t)n, 0, NULL);
+		c->stream_ids[0] = 1;
+		nghttp2_frame head = { .hd = { .type = NGHTTP2_HEADERS, .flags = NGHTTP2_FLAG_END_STREAM,
+					       .stream_id = 1 } };
+		tr_server_frame(c->server, &head, c);
+		first = 1;
+	}
+	for (int i = first; i < c->n_script; i++) {
 		const struct tr_stream_script *t = &c->script[i];
 		nghttp2_nv nv[6] = {
 			{ (uint8_t *)":method", (uint8_t *)t->method, 7, strlen(t->method), 0 },

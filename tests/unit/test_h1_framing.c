@@ -152,13 +152,29 @@ static void upgraded_connections_are_left_alone(void)
 	sim_reset();
 	io_str(RS_DIR_REQ, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
 	io_str(RS_DIR_RESP, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
-	io_str(RS_DIR_REQ, "\x81\x85garbage frames");
+	__u64 switched = sim_clock;
+	/* what the next bytes are decides: HTTP/2 would answer the request again */
+	CHECK_EQ(sim_n_events, 0);
 	io_str(RS_DIR_RESP, "\x81\x05hello");
+	io_str(RS_DIR_REQ, "\x81\x85garbage frames");
 	CHECK_EQ(sim_n_events, 1);
 	CHECK_EQ(event(0)->status, 101);
+	/* it ended with the 101, not with the tunnel's first bytes */
+	CHECK_EQ(event(0)->end_ns, switched);
 	CHECK_EQ(sim_stat(RS_STAT_CONNS_UPGRADED), 1);
 	CHECK_EQ(sim_parse_errors(RS_R_NOT_HTTP), 0);
 	CHECK(sim_ignored());
+	sim_close();
+	CHECK_EQ(sim_n_events, 1);
+
+	/* closed right after the 101: the 101 was the answer, not a request unanswered */
+	sim_reset();
+	io_str(RS_DIR_REQ, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	io_str(RS_DIR_RESP, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n");
+	sim_close();
+	CHECK_EQ(sim_n_events, 1);
+	CHECK_EQ(event(0)->status, 101);
+	CHECK_EQ(event(0)->end_reason, RS_END_LENGTH);
 }
 
 static void a_2xx_to_connect_opens_a_tunnel_and_a_refusal_does_not(void)

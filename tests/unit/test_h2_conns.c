@@ -403,52 +403,60 @@ static void test_dropped_event(void)
 
 /*
  * h2c by Upgrade: an HTTP/1.1 request with Upgrade: h2c, its 101, then HTTP/2 from
- * both sides (the server's SETTINGS, the client's preface): the 101 is HTTP/1.1's
- * record, the streams after it HTTP/2's, and the connection is no tunnel.
+ * both sides (libnghttp2's sessions upgraded as RFC 7540 3.2 says: the server answers
+ * the request on stream 1). The request is counted once, as stream 1 with HTTP/2's
+ * answer, from its HTTP/1.1 start; no HTTP/1.1 record; the streams after it as
+ * scripted; the connection is no tunnel.
  */
 static void test_h2c_upgrade(void)
 {
 	static const struct tr_stream_script s[] = {
+		{ "GET", "/up", NULL, 0, NULL, NULL, 200, 7, NULL, NULL, false, false },
 		{ "GET", "/after-upgrade", NULL, 0, NULL, NULL, 200, 5, NULL, NULL, false, false },
 		{ "POST", "/form", "application/x-www-form-urlencoded", 9, NULL, NULL, 201, 0, NULL, NULL,
 		  false, false },
 	};
-	static const char upgrade[] = "GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-				      "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAA\r\n\r\n";
+	static const char upgrade[] = "GET /up?x=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+				      "Upgrade: h2c\r\nHTTP2-Settings: AAQBAAAA\r\n\r\n";
 	static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
 					"Upgrade: h2c\r\n\r\n";
-	struct tr_conv c = { .script = s, .n_script = 2 };
+	struct tr_conv c = { .script = s, .n_script = 3, .upgrade = true };
 	struct h2_conns *cs;
 
 	tr_run(&c);
+	CHECK_EQ(c.stream_ids[0], 1);
 	sim_reset();
 	n_results = 0;
 	cs = h2_conns_new(on_stream, NULL);
 	sim_io(RS_DIR_REQ, upgrade, sizeof(upgrade) - 1);
+	__u64 asked = sim_clock;
 	sim_io(RS_DIR_RESP, switching, sizeof(switching) - 1);
-	CHECK_EQ(sim_n_events, 1);
-	CHECK_EQ(sim_events[0].status, 101);
+	CHECK_EQ(sim_n_events, 0);
 	CHECK(!(sim_work.conn.flags & RS_CONN_H2));
 	play(cs, &c, 0);
 	CHECK(sim_work.conn.flags & RS_CONN_H2);
+	CHECK_EQ(sim_n_events, 0); /* no HTTP/1.1 record: the 101 was not the answer */
 	CHECK_EQ(sim_stat(RS_STAT_CONNS_UPGRADED), 0);
 	CHECK_EQ(sim_stat(RS_STAT_CONNS_H2), 1);
-	/*
-	 * Stream 1 of an upgraded connection is the request that asked for the upgrade,
-	 * counted as HTTP/1.1's 101: a block on it is never a new request (this
-	 * conversation's client, which knows nothing of the upgrade, opens it; a real one
-	 * starts at 3). The streams after it are counted as scripted.
-	 */
-	CHECK(result_of(c.stream_ids[0]) == NULL);
-	const struct h2_stream_result *r = result_of(c.stream_ids[1]);
+	CHECK_EQ(sim_target.active, 0);
+	const struct h2_stream_result *r = result_of(1);
 	CHECK(r != NULL);
 	if (r) {
-		CHECK_STR(r->method.s, "POST");
-		CHECK(r->path_len == 5 && !memcmp(r->path, "/form", 5));
-		CHECK_EQ(r->status, 201);
-		CHECK_EQ(r->req_body_bytes, 9);
+		CHECK_STR(r->method.s, "GET");
+		CHECK(r->path_known && r->path_len == 3 && !memcmp(r->path, "/up", 3));
+		CHECK_EQ(r->status, 200);
+		CHECK_EQ(r->resp_body_bytes, 7);
+		CHECK_EQ(r->start_ns, asked);
+		CHECK(r->end_ns > asked);
+		CHECK_EQ(r->end, H2_END_STREAM);
 	}
-	CHECK_EQ(n_results, 1);
+	for (int i = 1; i < 3; i++) {
+		r = result_of(c.stream_ids[i]);
+		CHECK(r != NULL && r->status == (unsigned)s[i].status && r->path_len == strlen(s[i].path));
+	}
+	CHECK_EQ(n_results, 3);
+	CHECK_EQ(h2_conns_counts(cs)->frame_errors, 0);
+	CHECK_EQ(h2_conns_counts(cs)->streams_unseen, 0);
 	h2_conns_free(cs);
 	tr_free(&c);
 }
