@@ -94,7 +94,7 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 PB_SRC := $(BUILD)/metrics.pb-c.c
 PB_OBJ := $(BUILD)/user/metrics.pb-c.o
 # modules that read captured bytes or render: unit tested in isolation, with sanitizers
-PURE_SRCS := user/http1.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
+PURE_SRCS := user/http1.c user/client.c user/route.c user/store.c user/quantile.c user/expose.c user/buf.c \
 	user/prom.c user/series.c user/selfmetrics.c user/compat_statsd.c user/log.c user/kube.c \
 	user/view.c user/capture.c user/naming.c user/procfs.c user/cli.c user/webconfig.c \
 	user/selectors.c user/prompb.c user/nhist.c user/hpack.c user/h2.c user/grpc.c $(PB_SRC)

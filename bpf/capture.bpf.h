@@ -76,9 +76,13 @@ static __always_inline bool looks_like_h2_frame(__u64 buf, __u64 len)
 
 enum rs_adopt {
 	RS_ADOPT_NO = 0,
-	RS_ADOPT_HTTP1, /* the read starts a request */
-	RS_ADOPT_HTTP2, /* the read starts an HTTP/2 frame a client sends */
+	RS_ADOPT_HTTP1,	 /* the read starts a request */
+	RS_ADOPT_HTTP2,	 /* the read starts an HTTP/2 frame a client sends */
+	RS_ADOPT_CLIENT, /* the write starts a request: the process is the client */
 };
+
+/* Set by the daemon before load: follow the requests targets send (--client-metrics). */
+RS_RODATA bool targ_client = false;
 
 /*
  * A request read on a socket we do not know: a connection accepted before redscope
@@ -94,11 +98,28 @@ static __always_inline enum rs_adopt conn_adoptable(struct sock *sk, __u64 buf, 
 	return RS_ADOPT_NO;
 }
 
-/* Socket sk, connection c (conn_get(sk)), is closed: what it had open ends, and it is forgotten. */
-static __always_inline void conn_end(struct sock *sk, struct rs_conn *c)
+/*
+ * A write on a TCP socket we do not know: the process sends a request on a connection
+ * it opened (a server never writes one on a connection it accepted) if the bytes at buf
+ * (len written) start a request. The process is watched; which ports it serves
+ * (--port) says nothing of what it calls.
+ */
+static __always_inline enum rs_adopt client_adoptable(struct sock *sk, __u64 buf, __u64 len)
+{
+	if (sock_is_unix(sk) || !looks_like_request(first_word(buf, len), len))
+		return RS_ADOPT_NO;
+	return RS_ADOPT_CLIENT;
+}
+
+/*
+ * Socket sk, connection c (conn_get(sk)), is closed: what it had open ends, and it is
+ * forgotten. by: who closed it (enum rs_ended_by), if the caller knows.
+ */
+static __always_inline void conn_end(struct sock *sk, struct rs_conn *c, __u8 by)
 {
 	struct rs_work *w;
 
+	c->peer.ended_by = c->flags & RS_CONN_RESET ? RS_BY_RESET : by;
 	if ((c->flags & (RS_CONN_TLS | RS_CONN_PLAINTEXT)) == RS_CONN_TLS)
 		stat_inc(RS_STAT_PARSE_ERROR + RS_R_TLS_NO_PLAINTEXT);
 	if (c->ssl) {
@@ -132,12 +153,12 @@ static __always_inline void conn_end(struct sock *sk, struct rs_conn *c)
 }
 
 /* Socket sk is closed: conn_end, for a caller that has not looked the connection up. */
-static __always_inline void conn_closed(struct sock *sk)
+static __always_inline void conn_closed(struct sock *sk, __u8 by)
 {
 	struct rs_conn *c = conn_get(sk);
 
 	if (c)
-		conn_end(sk, c);
+		conn_end(sk, c, by);
 }
 
 /*
@@ -145,10 +166,10 @@ static __always_inline void conn_closed(struct sock *sk)
  * accepted: taken from the listen queue since redscope started, its first bytes start
  * a request whatever they are; else picked up mid-stream. est: established_at(sk),
  * when its handshake completed, if known. copied: its socket's copied_seq after this
- * read (TCP), else 0.
+ * read (TCP), else 0. client: the process opened it and is sending a request on it.
  */
 static __always_inline void conn_new(struct rs_work *w, struct sock *sk, bool accepted, __u64 *est,
-				     __u32 copied)
+				     __u32 copied, bool client)
 {
 	__u64 key = (__u64)sk;
 
@@ -162,11 +183,18 @@ static __always_inline void conn_new(struct rs_work *w, struct sock *sk, bool ac
 		bpf_map_delete_elem(&established, &key);
 	}
 	w->conn.copied_seq = copied;
+	/* (its local port marked: its close is seen, at the cost of a lookup for others on it) */
 	if (sock_is_unix(sk))
 		w->conn.flags |= RS_CONN_UNIX;
 	else
 		conn_port_mark(tcp_local_port(sk));
-	stat_inc(RS_STAT_CONNS_OPENED);
+	if (client) {
+		w->conn.flags |= RS_CONN_CLIENT;
+		sock_peer(sk, &w->conn.peer);
+		stat_inc(RS_STAT_CONNS_CLIENT);
+	} else {
+		stat_inc(RS_STAT_CONNS_OPENED);
+	}
 }
 
 /*
@@ -184,6 +212,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	enum rs_adopt adopt = RS_ADOPT_NO;
 	__u64 key = (__u64)sk;
 	struct rs_work *w;
+	__u32 fdir;
 
 	if (c) {
 		/* syscall bytes of a TLS connection are ciphertext; a tunnel is not HTTP */
@@ -192,13 +221,15 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 				membio_read(sk);
 			return 1;
 		}
+		fdir = c->flags & RS_CONN_CLIENT ? dir ^ 1 : dir;
 		if (!(c->flags & RS_CONN_H2) &&
-		    (dir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
+		    (fdir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
 			return 1;
 	} else if (!est) {
-		if (dir != RS_DIR_REQ)
-			return 0;
-		adopt = conn_adoptable(sk, io_first_buf(kind, buf), len);
+		if (dir == RS_DIR_REQ)
+			adopt = conn_adoptable(sk, io_first_buf(kind, buf), len);
+		else if (targ_client)
+			adopt = client_adoptable(sk, io_first_buf(kind, buf), len);
 		if (adopt == RS_ADOPT_NO)
 			return 0;
 	}
@@ -208,7 +239,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	if (c)
 		w->conn = *c;
 	else
-		conn_new(w, sk, est != NULL, est, copied);
+		conn_new(w, sk, est != NULL, est, copied, adopt == RS_ADOPT_CLIENT);
 	if (adopt == RS_ADOPT_HTTP2)
 		h2_begin(w, true); /* its HPACK tables are older than redscope */
 	if (ssl) {
@@ -223,9 +254,11 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	w->now = bpf_ktime_get_ns();
 	w->first = 1;
 	w->budget = RS_FEED_BUDGET;
-	rs_feed_io(dir, kind, buf, vlen, len);
+	/* a client writes the requests and reads the responses */
+	fdir = w->conn.flags & RS_CONN_CLIENT ? dir ^ 1 : dir;
+	rs_feed_io(fdir, kind, buf, vlen, len);
 	if (w->conn.flags & RS_CONN_H2)
-		rs_h2_flush(dir);
+		rs_h2_flush(fdir);
 	if (c)
 		*c = w->conn;
 	else
@@ -235,7 +268,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	 * what it moved counts, then the connection ends (no state change is to come).
 	 */
 	if ((w->conn.flags & RS_CONN_RESET) || (!c && tcp_closed(sk)))
-		conn_closed(sk);
+		conn_closed(sk, RS_BY_RESET);
 	if (!ssl && (w->conn.flags & RS_CONN_TLS)) {
 		tls_seen(tgid);
 		if (dir == RS_DIR_REQ)
@@ -263,7 +296,7 @@ static __always_inline struct rs_conn *conn_accepted(struct sock *sk, __u32 tgid
 	/* reset while it waited to be accepted: its reads, if any, are picked up as such */
 	if (!w || tcp_closed(sk))
 		return NULL;
-	conn_new(w, sk, true, est, 0);
+	conn_new(w, sk, true, est, 0, false);
 	w->conn.tgid = tgid;
 	bpf_map_update_elem(&conns, &key, &w->conn, BPF_ANY);
 	return conn_get(sk);
@@ -304,7 +337,7 @@ static __always_inline int sock_state(struct sock *sk, __u16 port, int from, int
 		 * (sock_destroyed), whichever comes first.
 		 */
 		if (sock_write_shut(sk))
-			conn_end(sk, c);
+			conn_end(sk, c, to == RS_TCP_LAST_ACK ? RS_BY_PEER : to == RS_TCP_FIN_WAIT1 ? RS_BY_SELF : RS_BY_UNKNOWN);
 		else
 			c->flags |= RS_CONN_RESET;
 	} else if (to == RS_TCP_LISTEN && BPF_CORE_READ(sk, sk_protocol) == RS_IPPROTO_TCP) {
@@ -324,7 +357,7 @@ static __always_inline int sock_destroyed(struct sock *sk, __u16 port)
 	if (!conn_port_marked(port))
 		return 0;
 	bpf_map_delete_elem(&established, &key); /* costs what a lookup would when absent */
-	conn_closed(sk);
+	conn_closed(sk, RS_BY_UNKNOWN);
 	return 0;
 }
 

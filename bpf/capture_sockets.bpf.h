@@ -95,9 +95,9 @@ static __always_inline void unix_eof(struct sock *sk)
 {
 	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
-	conn_closed(sk);
+	conn_closed(sk, RS_BY_PEER);
 	if (peer)
-		conn_closed(peer);
+		conn_closed(peer, RS_BY_PEER);
 }
 
 /* Do the ret bytes the syscall in progress read start a request? */
@@ -246,7 +246,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, int flags, __u32 di
 			unix_eof(sk);
 		else if (ret < 0 && ret != -RS_EAGAIN && (c = conn_get(sk)) &&
 			 (c->flags & RS_CONN_RESET))
-			conn_end(sk, c); /* a call the reset interrupted returned */
+			conn_end(sk, c, RS_BY_RESET); /* a call the reset interrupted returned */
 		return 0;
 	}
 	if ((flags & RS_MSG_PEEK) || sk->sk_type != RS_SOCK_STREAM)

@@ -255,7 +255,7 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 	c = bpf_map_lookup_elem(&conns, &sk);
 	if (c && ((c->flags & (RS_CONN_UNIX | RS_CONN_RESET)) || tcp_closed((struct sock *)sk)) &&
 	    fd_last_reference(key.fd))
-		conn_end((struct sock *)sk, c);
+		conn_end((struct sock *)sk, c, RS_BY_SELF);
 	return 0;
 }
 

@@ -35,6 +35,8 @@
 #define STATUS_PREFIX M8('H', 'T', 'T', 'P', '/', '1', '.', 0)
 #define STATUS_PREFIX_LEN 7
 #define H2_PREFACE M8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T')
+#define HOST_NAME M8('h', 'o', 's', 't', ':', 0, 0, 0)
+#define HOST_NAME_LEN 5
 #define POS_DONE 0xff
 
 /* Character pos of the token packed in words w0, w1, w2. */
@@ -82,6 +84,8 @@ static __always_inline __u8 method_kind(__u64 w, __u32 len)
  */
 static __always_inline bool h2_starts(struct rs_work *w, __u32 dir, __u64 word)
 {
+	if (w->conn.flags & RS_CONN_CLIENT)
+		return false; /* what a process calls is followed in HTTP/1.x only */
 	if (dir == RS_DIR_REQ)
 		return word == H2_PREFACE;
 	/* length < 64 KiB, a multiple of 6; type SETTINGS; no flags; stream 0 (3 bytes of 4) */
@@ -173,6 +177,12 @@ static __always_inline void te_byte(struct rs_h1 *h, __u8 c)
 	}
 }
 
+/* Bytes of the head that hold the request line: a client's keeps room for its Host. */
+static __always_inline __u32 head_room(struct rs_work *w)
+{
+	return w->conn.flags & RS_CONN_CLIENT ? RS_CLIENT_LINE_MAX : RS_HEAD_MAX;
+}
+
 /* One byte of a start line or field line (not CR, not LF). */
 static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c)
 {
@@ -181,7 +191,7 @@ static __always_inline void line_byte(struct rs_work *w, struct rs_h1 *h, __u8 c
 
 	switch (h->mode) {
 	case RS_LINE_REQUEST:
-		if (w->conn.cur.head_len < RS_HEAD_MAX)
+		if (w->conn.cur.head_len < head_room(w))
 			w->conn.cur.head[w->conn.cur.head_len & (RS_HEAD_MAX - 1)] = c;
 		if (w->conn.cur.head_len < 0xffff)
 			w->conn.cur.head_len++;
@@ -327,6 +337,41 @@ __noinline int rs_field_value(__u32 dir, __u32 j, __u32 n)
 }
 
 /*
+ * The Host field of a request a client sends, its value from w->buf[j] (the window
+ * ends at n): kept after the request line (RS_CLIENT_HOST_AT), for the daemon to name
+ * the server called. A value longer than RS_CLIENT_HOST_MAX or not ended in the window
+ * is kept as cut (the daemon then names the server by its address). Global: the
+ * verifier checks it once.
+ */
+__noinline int rs_host_value(__u32 j, __u32 n)
+{
+	struct rs_work *w = work_get();
+	__u32 len = RS_CLIENT_HOST_CUT, at;
+
+	if (!w || j > n || n > RS_SCAN_WINDOW)
+		return 0;
+	/* its line feed within RS_CLIENT_HOST_MAX bytes, and the window */
+	for (__u32 k = 0; k < (RS_CLIENT_HOST_MAX + 8) / 8; k++) {
+		at = lf_index(RS_LOAD64(w->buf + ((j + 8 * k) & (RS_SCAN_WINDOW - 1))));
+		if (at < 8) {
+			len = 8 * k + at;
+			break;
+		}
+	}
+	if (len > RS_CLIENT_HOST_MAX || j + len >= n) {
+		w->conn.cur.head[RS_CLIENT_HOST_AT] = RS_CLIENT_HOST_CUT;
+		return 0;
+	}
+	RS_BOUND(len, 63); /* len <= RS_CLIENT_HOST_MAX, said to the verifier (the CR, if any,
+			      is cut by the daemon) */
+	if (bpf_probe_read_kernel(w->conn.cur.head + RS_CLIENT_HOST_AT + 1, len,
+				  w->buf + (j & (RS_SCAN_WINDOW - 1))))
+		len = RS_CLIENT_HOST_CUT;
+	w->conn.cur.head[RS_CLIENT_HOST_AT] = len;
+	return 0;
+}
+
+/*
  * The start of a field line, with its whole name in the window: classify it with
  * word compares. Returns the index after what it consumed.
  */
@@ -351,6 +396,9 @@ static __always_inline __u32 field_line_start(struct rs_work *w, struct rs_h1 *h
 		return rs_field_value(h == &w->conn.req ? RS_DIR_REQ : RS_DIR_RESP, i + TE_NAME_LEN, n);
 	}
 	h->mode = RS_LINE_SKIP;
+	if ((w0 & LOW_BYTES(HOST_NAME_LEN)) == HOST_NAME && (w->conn.flags & RS_CONN_CLIENT) &&
+	    h == &w->conn.req)
+		rs_host_value(i + HOST_NAME_LEN, n);
 	return i + 1;
 }
 
@@ -390,7 +438,7 @@ static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __
 	if (len && w->buf[(lf - 1) & (RS_SCAN_WINDOW - 1)] == '\r')
 		len--;
 	/* the line only: header fields (cookies, credentials) are never copied */
-	bpf_probe_read_kernel(w->conn.cur.head, len < RS_HEAD_MAX ? len : RS_HEAD_MAX, p);
+	bpf_probe_read_kernel(w->conn.cur.head, len < head_room(w) ? len : head_room(w), p);
 	w->conn.cur.head_len = len < 0xffff ? len : 0xffff;
 	w->conn.cur.method = method_kind(RS_LOAD64(p) & LOW_BYTES(len), len);
 	h->pos = POS_DONE;
@@ -578,12 +626,14 @@ __noinline int rs_slow(__u32 dir, __u32 i, __u32 n)
  * Transfer-Encoding (TE_NAME_LEN bytes readable)? A name that starts like
  * Transfer-Encoding goes the long way, to field_line_start, which tells them apart.
  */
-static __always_inline bool ordinary_field_line(const __u8 *p)
+static __always_inline bool ordinary_field_line(const __u8 *p, bool host)
 {
 	__u64 w0 = RS_LOAD64(p);
 	__u8 c = w0;
 
 	w0 |= SWAR_LOWER;
+	if (host && (w0 & LOW_BYTES(HOST_NAME_LEN)) == HOST_NAME)
+		return false; /* a client's: rs_host_value keeps it */
 	if (w0 == CL_NAME_0) /* Content-Type, Content-Encoding, ... */
 		return ((RS_LOAD64(p + 8) | SWAR_LOWER) & LOW_BYTES(7)) != CL_NAME_1;
 	return c != '\r' && c != '\n' && w0 != TE_NAME_0;
@@ -602,16 +652,18 @@ static __always_inline bool ordinary_field_line(const __u8 *p)
 __noinline int rs_skip_fields(__u32 i, __u32 n)
 {
 	struct rs_work *w = work_get();
+	bool host;
 
 	if (!w || n > RS_SCAN_WINDOW)
 		return n;
+	host = w->conn.flags & RS_CONN_CLIENT;
 	for (int k = 0; k < RS_SKIP_STEPS && i < n; k++) {
 		__u32 at = lf_index(RS_LOAD64(w->buf + (i & (RS_SCAN_WINDOW - 1))));
 
 		i += at;
 		if (at < 8 && i < n) {
 			if (i + 1 + TE_NAME_LEN > n ||
-			    !ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1))))
+			    !ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1)), host))
 				return i;
 			i += 2;
 		}
@@ -652,7 +704,8 @@ __noinline int rs_scan(__u32 dir, __u32 from, __u32 n)
 			 * skipped in one call, in the state rs_slow would leave them in.
 			 */
 			if (slow && h->state == RS_H1_HEAD && i + 1 + TE_NAME_LEN <= n &&
-			    ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1)))) {
+			    ordinary_field_line(w->buf + ((i + 1) & (RS_SCAN_WINDOW - 1)),
+						w->conn.flags & RS_CONN_CLIENT)) {
 				h->pos = 0;
 				i = rs_skip_fields(i + 2, n);
 				slow = i < n && w->buf[i & (RS_SCAN_WINDOW - 1)] == '\n';

@@ -90,7 +90,8 @@ static __always_inline void pop_oldest(struct rs_work *w, struct rs_pipe_key *pk
 	} else {
 		w->conn.flags &= ~RS_CONN_IN_REQUEST;
 	}
-	target_active_add(tgid, -1, end_ns);
+	if (!(w->conn.flags & RS_CONN_CLIENT)) /* what a process calls is not what it serves */
+		target_active_add(tgid, -1, end_ns);
 }
 
 /*
@@ -130,8 +131,9 @@ __noinline int rs_emit(__u32 reason)
 		e->req_body_bytes = w->conn.queued ? src->body_bytes : w->conn.req.body_bytes;
 		e->end_reason = reason;
 		e->tls = !!(w->conn.flags & RS_CONN_PLAINTEXT);
-		e->pad[0] = 0;
-		e->pad[1] = 0;
+		e->client = !!(w->conn.flags & RS_CONN_CLIENT);
+		e->pad = 0;
+		e->peer = w->conn.peer;
 		e->head_len = src->head_len;
 		__builtin_memcpy(e->head, src->head, RS_HEAD_MAX);
 		if (reason == RS_END_NO_RESPONSE) {
@@ -289,7 +291,10 @@ __noinline int rs_message_begin(__u32 dir, __u32 first)
 		w->conn.cur.method = RS_METHOD_OTHER;
 		w->conn.cur.tgid = w->tgid;
 		w->conn.cur.cgroup_id = bpf_get_current_cgroup_id();
-		target_active_add(w->tgid, 1, w->now);
+		if (w->conn.flags & RS_CONN_CLIENT)
+			w->conn.cur.head[RS_CLIENT_HOST_AT] = 0; /* no Host field seen yet */
+		else
+			target_active_add(w->tgid, 1, w->now);
 		h->mode = RS_LINE_REQUEST;
 		h->flags = 0;
 	} else {

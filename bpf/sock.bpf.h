@@ -116,6 +116,17 @@ static __always_inline bool sock_write_shut(struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RS_SEND_SHUTDOWN;
 }
 
+/* The other end of TCP socket sk: its address, port and family, into p. */
+static __always_inline void sock_peer(struct sock *sk, struct rs_peer *p)
+{
+	p->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	p->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (p->family == RS_AF_INET6)
+		BPF_CORE_READ_INTO(&p->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	else
+		BPF_CORE_READ_INTO((__u32 *)p->addr, sk, __sk_common.skc_daddr);
+}
+
 /* Local port of a TCP socket (host order); 0 for a unix socket. */
 static __always_inline __u16 sock_local_port(struct sock *sk)
 {

@@ -208,6 +208,36 @@ _Static_assert(sizeof(struct rs_h2_upgrade) % 4 == 0, "rs_h2_upgrade: records 4-
 #define RS_CONN_RESET (1u << 5)	     /* TCP reset or timed out: ends at the next call or close */
 #define RS_CONN_H2 (1u << 6)	     /* speaks HTTP/2: h2req and h2resp walk its frames */
 #define RS_CONN_UPGRADE (1u << 7)    /* answered 101: HTTP/2 (h2c), or a tunnel from here */
+#define RS_CONN_CLIENT (1u << 8)     /* opened by the process: it writes the requests and reads
+					the responses (each call's direction is turned round) */
+
+/* Who ended a connection (rs_conn.peer.ended_by, rs_event_http.ended_by). */
+enum rs_ended_by {
+	RS_BY_UNKNOWN = 0,
+	RS_BY_PEER,  /* the other end closed first (its FIN came before the process closed) */
+	RS_BY_SELF,  /* the process closed first (a client: gave up waiting) */
+	RS_BY_RESET, /* a reset, or a timeout of the TCP connection itself */
+};
+
+/* The other end of a connection, for client connections (RS_CONN_CLIENT). */
+struct rs_peer {
+	__u8 addr[16];	/* IPv4 in the first 4 bytes, or IPv6 */
+	__u16 port;	/* host order */
+	__u8 family;	/* AF_INET, AF_INET6 */
+	__u8 ended_by;	/* enum rs_ended_by, set when the connection ends */
+	__u32 pad;
+};
+
+/*
+ * A client request's head (rs_request.head): its request line in the first
+ * RS_CLIENT_LINE_MAX bytes, then the value of its Host field: a length byte at
+ * RS_CLIENT_HOST_AT (0: no Host field seen; RS_CLIENT_HOST_CUT: one too long, or cut by
+ * the end of what one call wrote) and up to RS_CLIENT_HOST_MAX bytes.
+ */
+#define RS_CLIENT_LINE_MAX 192
+#define RS_CLIENT_HOST_AT RS_CLIENT_LINE_MAX
+#define RS_CLIENT_HOST_MAX 62
+#define RS_CLIENT_HOST_CUT 0xff
 
 /* rs_request.method: what the framing of its response depends on. */
 enum rs_method_kind {
@@ -252,8 +282,10 @@ struct rs_conn {
 	__u16 queued;	       /* unanswered requests older than cur, in the pipeline map */
 	__u16 seq;	       /* pipeline sequence number of the oldest queued request */
 	__u32 copied_seq;      /* TCP: the socket's copied_seq after the last read seen */
+	struct rs_peer peer;   /* RS_CONN_CLIENT: the server it talks to */
 };
-_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 32 + RS_HEAD_MAX + 48, "rs_conn layout");
+_Static_assert(sizeof(struct rs_conn) == 2 * 40 + 32 + RS_HEAD_MAX + 48 + 24, "rs_conn layout");
+_Static_assert(RS_CLIENT_HOST_AT + 1 + RS_CLIENT_HOST_MAX < RS_HEAD_MAX, "client head layout");
 
 /* Key of a queued (pipelined) request in the pipeline map. */
 struct rs_pipe_key {
@@ -345,6 +377,7 @@ enum rs_stat {
 	RS_STAT_TLS_NO_SOCKET,	 /* SSL calls whose socket is unknown (memory BIO): not parsed */
 	RS_STAT_REQS_UNWATCHED,	 /* requests read by a server that could not become a target */
 	RS_STAT_CONNS_H2,	 /* connections followed as HTTP/2 (preface, or picked up late) */
+	RS_STAT_CONNS_CLIENT,	 /* connections a target opened and sent a request on */
 	RS_STAT_PARSE_ERROR,	 /* + enum rs_reason: framing lost, or not HTTP */
 	RS_STAT_UNFRAMED = RS_STAT_PARSE_ERROR + RS_R__COUNT, /* + enum rs_reason: requests */
 	RS_STAT__COUNT = RS_STAT_UNFRAMED + RS_R__COUNT,
@@ -386,10 +419,12 @@ struct rs_event_http {
 	__u16 head_len; /* bytes of the request line seen; head holds min(head_len, RS_HEAD_MAX) */
 	__u8 end_reason; /* enum rs_end_reason */
 	__u8 tls;	 /* seen as TLS plaintext: url_scheme https */
-	__u8 pad[2];
-	char head[RS_HEAD_MAX];
+	__u8 client;	 /* a request the process sent (RS_CONN_CLIENT): peer says to whom */
+	__u8 pad;
+	struct rs_peer peer; /* client: the server; ended_by with RS_END_NO_RESPONSE */
+	char head[RS_HEAD_MAX]; /* client: see RS_CLIENT_LINE_MAX */
 };
-_Static_assert(sizeof(struct rs_event_http) == 72 + RS_HEAD_MAX, "rs_event_http layout");
+_Static_assert(sizeof(struct rs_event_http) == 96 + RS_HEAD_MAX, "rs_event_http layout");
 
 #define RS_H2_EVF_TLS (1u << 0)	 /* seen as TLS plaintext */
 #define RS_H2_EVF_CLOSE (1u << 1) /* the connection closed: its open streams end */

@@ -27,6 +27,7 @@
 #define SUMMARY_CAP 1024
 /* distinct routes per service: plenty for an application, bounded for a scanner */
 #define DEFAULT_MAX_ROUTES 200
+#define DEFAULT_MAX_ADDRESSES 100
 #define DEFAULT_REPORT_NS (30ULL * 1000000000ULL)
 
 /* OpenTelemetry's advised boundaries for http.server.request.duration. */
@@ -69,6 +70,10 @@ static void usage(FILE *out)
 		"                             dates and long tokens in a path become {id}\n"
 		"  --max-routes=N             distinct routes per service; the rest are counted\n"
 		"                             under the route {overflow} (default %d)\n"
+		"  --client-metrics=on|off    http_client_* families: the HTTP/1.x requests watched\n"
+		"                             processes send, by the server they call (default on)\n"
+		"  --max-server-addresses=N   distinct servers each service's calls are labelled with;\n"
+		"                             the rest under server_address {overflow} (default %d)\n"
 		"  --duration-buckets=LIST    comma-separated upper bounds of the duration histogram,\n"
 		"                             in seconds (default 0.005,0.01,...,10: OpenTelemetry's)\n"
 		"  --body-size-buckets=LIST   upper bounds of the request and response body size\n"
@@ -119,7 +124,8 @@ static void usage(FILE *out)
 		"  -v, --verbose              same as --log.level=debug\n"
 		"  -h, --help                 show this help and exit\n"
 		"      --version              show the version and exit\n",
-		DEFAULT_MAX_ROUTES, NHIST_DEFAULT_MAX_BUCKETS, RS_MAX_CONNS, RS_MAX_TARGETS);
+		DEFAULT_MAX_ROUTES, DEFAULT_MAX_ADDRESSES, NHIST_DEFAULT_MAX_BUCKETS, RS_MAX_CONNS,
+		RS_MAX_TARGETS);
 }
 
 /* Ascending bucket bounds, positive (or from zero, allow_zero), at most CLI_MAX_BUCKETS. */
@@ -221,6 +227,8 @@ enum {
 	OPT_CGROUP,
 	OPT_ROUTE,
 	OPT_MAX_ROUTES,
+	OPT_CLIENT_METRICS,
+	OPT_MAX_ADDRESSES,
 	OPT_NATIVE_BUCKETS,
 	OPT_KUBERNETES,
 	OPT_KUBE_RUNTIME_DIR,
@@ -248,6 +256,8 @@ static const struct option long_opts[] = {
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "route", required_argument, NULL, OPT_ROUTE },
 	{ "max-routes", required_argument, NULL, OPT_MAX_ROUTES },
+	{ "client-metrics", required_argument, NULL, OPT_CLIENT_METRICS },
+	{ "max-server-addresses", required_argument, NULL, OPT_MAX_ADDRESSES },
 	{ "native-histogram-max-buckets", required_argument, NULL, OPT_NATIVE_BUCKETS },
 	{ "kubernetes", optional_argument, NULL, OPT_KUBERNETES },
 	{ "kubernetes.runtime-dir", required_argument, NULL, OPT_KUBE_RUNTIME_DIR },
@@ -336,6 +346,27 @@ static int kube_mode(const char *arg, enum kube_mode *out)
 }
 
 /* Options of the metrics, of top and report, and of the program. 0, or -1 once said. */
+/* --client-metrics, --max-server-addresses: what the calls targets send become. */
+static int client_option(struct config *c, int opt, char *arg)
+{
+	long v;
+
+	if (opt == OPT_CLIENT_METRICS) {
+		if (strcmp(arg, "on") && strcmp(arg, "off")) {
+			p_err("invalid --client-metrics '%s': expected on or off", arg);
+			return -1;
+		}
+		c->kernel.client = !strcmp(arg, "on");
+		return 0;
+	}
+	if (!number(arg, 1, 100000, &v)) {
+		p_err("invalid --max-server-addresses '%s': expected 1 to 100000", arg);
+		return -1;
+	}
+	c->store.max_addresses = v;
+	return 0;
+}
+
 static int value_option(struct config *c, int opt, char *arg)
 {
 	long v;
@@ -484,10 +515,12 @@ enum cli_result cli__parse(int argc, char **argv, struct config *c)
 			.body_size = { body_size_buckets, ARRAY_SIZE(body_size_buckets), 1.0 },
 			.queue = { queue_buckets, ARRAY_SIZE(queue_buckets), 1e-9 },
 			.max_routes = DEFAULT_MAX_ROUTES,
+			.max_addresses = DEFAULT_MAX_ADDRESSES,
 			.native_max_buckets = NHIST_DEFAULT_MAX_BUCKETS,
 			.summary_max_age_ns = SUMMARY_MAX_AGE_NS,
 			.summary_cap = SUMMARY_CAP,
 		},
+		.kernel = { .client = true },
 		.report_ns = DEFAULT_REPORT_NS,
 		.sort = VIEW_SORT_RATE,
 	};
@@ -507,6 +540,8 @@ enum cli_result cli__parse(int argc, char **argv, struct config *c)
 		}
 		if (opt == OPT_PID || opt == OPT_COMM || opt == OPT_PORT || opt == OPT_CGROUP
 			    ? selector_option(c, opt, optarg)
+		    : opt == OPT_CLIENT_METRICS || opt == OPT_MAX_ADDRESSES
+			    ? client_option(c, opt, optarg)
 			    : value_option(c, opt, optarg))
 			return CLI_USAGE;
 	}

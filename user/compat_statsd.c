@@ -52,7 +52,7 @@ static uint64_t requests_with_status(const struct service_series *svc, unsigned 
 	uint64_t n = 0;
 
 	store_for_each_request(r, svc)
-		if (!r->rpc && (!status || r->status == status))
+		if (r->kind == SERIES_HTTP_SERVER && (!status || r->status == status))
 			n += r->duration.count;
 	return n;
 }
@@ -78,7 +78,7 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 		store_for_each_request(r, svc) {
 			char name[64], help[96];
 
-			if (r->rpc || r->status >= ARRAY_SIZE(done) || done[r->status])
+			if (r->kind != SERIES_HTTP_SERVER || r->status >= ARRAY_SIZE(done) || done[r->status])
 				continue;
 			done[r->status] = true;
 			snprintf(name, sizeof(name), "gunicorn_request_status_%u", r->status);
@@ -115,7 +115,7 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 			const struct request_series *first = NULL;
 			uint64_t n = 0;
 
-			if (r->rpc)
+			if (r->kind != SERIES_HTTP_SERVER)
 				continue; /* the old series counted HTTP requests */
 			/*
 			 * The old series knew no scheme nor protocol version: the series of one
@@ -123,8 +123,12 @@ void compat_statsd__render(const struct store *s, struct prom_out *o)
 			 */
 			for (int tls = 0; tls < 2; tls++) {
 				for (int v = 0; v < HTTP_VERSION__COUNT; v++) {
-					struct request_key k = { r->method, r->route_entry, r->status,
-								 tls, v, false };
+					struct request_key k = { .method = r->method,
+								 .re = r->route_entry,
+								 .status = r->status,
+								 .tls = tls,
+								 .version = v,
+								 .kind = SERIES_HTTP_SERVER };
 					const struct request_series *twin = store__find_request(svc, &k);
 					if (!twin)
 						continue;

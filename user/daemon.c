@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "capture.h"
 #include "cli.h"
+#include "client.h"
 #include "common.h"
 #include "daemon.h"
 #include "expose.h"
@@ -112,6 +113,48 @@ static void count_request(struct daemon *d, bool answered, bool truncated,
 		       obs->id->service_name);
 }
 
+/*
+ * A request a watched process sent on a connection it opened: labelled by the server it
+ * called; one that got no answer is in its series too, with why (error_type).
+ */
+static void on_client_call(struct daemon *d, const struct rs_event_http *e)
+{
+	size_t len = e->head_len < RS_CLIENT_LINE_MAX ? e->head_len : RS_CLIENT_LINE_MAX;
+	uint8_t host_len = (uint8_t)e->head[RS_CLIENT_HOST_AT];
+	bool answered = e->end_reason != RS_END_NO_RESPONSE && e->status;
+	char address[CLIENT_ADDRESS_MAX];
+	struct http1_request req;
+	enum http1_error err;
+
+	err = http1_parse_request_line(e->head, len, e->head_len, &req);
+	if (err) {
+		store__lock(d->store);
+		d->self.parse_errors[err]++;
+		store__unlock(d->store);
+		return;
+	}
+	if (host_len > RS_CLIENT_HOST_MAX) /* cut: named by the peer */
+		host_len = 0;
+	client_server_address(e->head + RS_CLIENT_HOST_AT + 1, host_len, &e->peer, address);
+	struct request_obs obs = {
+		.id = procs__identity(e->tgid), /* before the store lock: procs comes first */
+		.method = req.method,
+		.route = address,
+		.status = answered ? e->status : 0,
+		.end_ns = e->end_ns,
+		.duration_ns = e->end_ns > e->start_ns ? e->end_ns - e->start_ns : 0,
+		.req_body_bytes = e->req_body_bytes,
+		.resp_body_bytes = e->resp_body_bytes,
+		.tls = e->tls,
+		.version = req.version,
+		.kind = SERIES_HTTP_CLIENT,
+		.server_port = e->peer.port,
+		.client_error = answered ? CLIENT_ANSWERED : client_error_of(e->peer.ended_by),
+	};
+	/* (the self metrics of unanswered and cut responses are the served requests') */
+	count_request(d, true, false, &obs);
+}
+
 /* One finished request from the kernel: parse, label, count. */
 static void on_http(struct daemon *d, const struct rs_event_http *e)
 {
@@ -122,6 +165,10 @@ static void on_http(struct daemon *d, const struct rs_event_http *e)
 	char route[ROUTE_MAX];
 	enum http1_error err;
 
+	if (e->client) {
+		on_client_call(d, e);
+		return;
+	}
 	/* not HTTP/1.x (an HTTP/2 preface, junk): a parse error, answered or not */
 	err = http1_parse_request_line(e->head, len, e->head_len, &req);
 	if (err) {
@@ -224,7 +271,7 @@ static void on_h2_stream(void *ctx, const struct h2_stream_result *r)
 		.resp_body_bytes = r->resp_body_bytes,
 		.tls = r->tls,
 		.version = HTTP_VERSION_2,
-		.rpc = grpc,
+		.kind = grpc ? SERIES_RPC_SERVER : SERIES_HTTP_SERVER,
 		.queued = r->queued,
 		.queue_ns = r->queue_ns,
 	};

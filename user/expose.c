@@ -20,12 +20,42 @@
 #include "series.h"
 #include "store.h"
 
+/*
+ * A call the service sent, as OpenTelemetry's HTTP client conventions label it: the
+ * server called, its port, and error_type for a 4xx or 5xx answer (its code) or for no
+ * answer (why); no status code without an answer.
+ */
+static void client_labels(struct prom_out *o, const struct identity *id,
+			  const struct request_series *r)
+{
+	char status[12], port[8];
+
+	snprintf(status, sizeof(status), "%u", r->status);
+	snprintf(port, sizeof(port), "%u", r->server_port);
+	series__identity_labels(o, id);
+	prom__label(o, "http_request_method", http_method_name(r->method));
+	if (r->status)
+		prom__label(o, "http_response_status_code", status);
+	prom__label(o, "server_address", r->route_entry->route);
+	prom__label(o, "server_port", port);
+	prom__label(o, "url_scheme", r->tls ? "https" : "http");
+	prom__label(o, "network_protocol_version", http_version_name(r->version));
+	if (r->client_error)
+		prom__label(o, "error_type", client_error_name(r->client_error));
+	else if (r->status >= 400)
+		prom__label(o, "error_type", status);
+}
+
 static void request_labels(struct prom_out *o, const struct identity *id,
 			   const struct request_series *r)
 {
 	char status[12];
 
-	if (r->rpc) {
+	if (r->kind == SERIES_HTTP_CLIENT) {
+		client_labels(o, id, r);
+		return;
+	}
+	if (r->kind == SERIES_RPC_SERVER) {
 		/* OpenTelemetry's RPC conventions: rpc.system.name, rpc.method, ... */
 		series__identity_labels(o, id);
 		prom__label(o, "rpc_system_name", "grpc");
@@ -66,21 +96,28 @@ static void series_labels(struct prom_out *o, const void *ctx)
 
 /*
  * The histogram families, in page order: three of every HTTP request series, one of
- * every gRPC call's (a call is in its family only, not also an HTTP request).
+ * every gRPC call's (a call is in its family only, not also an HTTP request), three of
+ * every series of calls sent.
  */
 static const struct {
 	const char *name, *help;
 	enum which_histogram which;
-	bool rpc;
+	enum series_kind kind;
 } families[] = {
 	{ "http_server_request_duration_seconds", "Duration of HTTP server requests.", H_DURATION,
-	  false },
+	  SERIES_HTTP_SERVER },
 	{ "http_server_request_body_size_bytes", "Size of HTTP server request bodies.", H_REQ_BODY,
-	  false },
+	  SERIES_HTTP_SERVER },
 	{ "http_server_response_body_size_bytes", "Size of HTTP server response bodies.",
-	  H_RESP_BODY, false },
+	  H_RESP_BODY, SERIES_HTTP_SERVER },
 	{ "rpc_server_call_duration_seconds", "Duration of RPCs received by the server.", H_DURATION,
-	  true },
+	  SERIES_RPC_SERVER },
+	{ "http_client_request_duration_seconds", "Duration of HTTP client requests.", H_DURATION,
+	  SERIES_HTTP_CLIENT },
+	{ "http_client_request_body_size_bytes", "Size of HTTP client request bodies.", H_REQ_BODY,
+	  SERIES_HTTP_CLIENT },
+	{ "http_client_response_body_size_bytes", "Size of HTTP client response bodies.",
+	  H_RESP_BODY, SERIES_HTTP_CLIENT },
 };
 
 static const struct histogram_spec *spec_of(const struct store *s, enum which_histogram w)
@@ -108,7 +145,7 @@ static bool histogram_series(struct expose_cursor *c, const struct store *s, siz
 		for (; c->r; c->r = store__next_request(c->r)) {
 			struct series_ctx sc = { c->svc, c->r };
 
-			if (c->r->rpc != families[c->family].rpc)
+			if (c->r->kind != families[c->family].kind)
 				continue;
 			if (prom__len(&c->out) >= budget)
 				return false;

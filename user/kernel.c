@@ -485,6 +485,7 @@ int kernel__open_and_attach(const struct kernel_opts *opts)
 	/* the fentry capture on kernels before 5.15 reads buffers from the iterators */
 	skel->rodata->targ_task_pt_regs = kernel_btf_enum_has("bpf_func_id", "BPF_FUNC_task_pt_regs");
 	skel->rodata->targ_atomic_fetch = busy_atomics;
+	skel->rodata->targ_client = opts->client;
 	loaded_ns = mono_ns();
 	bpf_object__for_each_program(prog, skel->obj)
 		if (!(capture_of(prog) & (1u << capture)) || !program_fits(prog))

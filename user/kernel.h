@@ -21,6 +21,7 @@ struct kernel_opts {
 	uint32_t max_connections; /* 0: the object's default */
 	uint32_t max_processes;	  /* 0: the object's default */
 	enum capture capture;
+	bool client; /* follow the requests targets send (--client-metrics) */
 };
 
 /* Mount tracefs and bpffs if needed; check the kernel version, BTF and privileges. */

@@ -197,6 +197,10 @@ void selfmetrics__render(const struct store *s, struct prom_out *o, const struct
 		      self->bpf[RS_STAT_LOST_EVENTS]);
 	prom__counter(o, "redscope_connections_total", "Server connections redscope started to follow.",
 		      self->bpf[RS_STAT_CONNS_OPENED]);
+	prom__counter(o, "redscope_client_connections_total",
+		      "Connections watched processes opened and sent a request on: their calls are "
+		      "in http_client_*.",
+		      self->bpf[RS_STAT_CONNS_CLIENT]);
 	prom__counter(o, "redscope_connections_upgraded_total",
 		      "Connections that switched protocols (101) and are no longer followed.",
 		      self->bpf[RS_STAT_CONNS_UPGRADED]);
@@ -250,7 +254,15 @@ void selfmetrics__render(const struct store *s, struct prom_out *o, const struct
 	store_for_each_service(svc, s) {
 		prom__sample(o, "redscope_route_overflow_total");
 		series__service_labels(o, svc);
-		prom__value_u64(o, svc->route_overflow);
+		prom__value_u64(o, svc->routes.overflow);
+	}
+	prom__family(o, "redscope_client_address_overflow_total", PROM_COUNTER,
+		     "Calls counted under server_address {overflow}: their service had called "
+		     "--max-server-addresses servers.");
+	store_for_each_service(svc, s) {
+		prom__sample(o, "redscope_client_address_overflow_total");
+		series__service_labels(o, svc);
+		prom__value_u64(o, svc->addresses.overflow);
 	}
 	prom__gauge(o, "redscope_tracked_processes", "Processes watched right now.",
 		    (double)self->tracked_processes);

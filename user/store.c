@@ -167,6 +167,28 @@ struct store *store__new(const struct store_opts *opts)
 	return s;
 }
 
+static int name_table_init(struct name_table *t)
+{
+	t->tail = &t->head;
+	t->tab_size = 16;
+	t->tab = calloc(t->tab_size, sizeof(*t->tab));
+	return t->tab ? 0 : -ENOMEM;
+}
+
+static void name_table_free(struct name_table *t)
+{
+	struct route_entry *re, *nre;
+
+	for (re = t->head; re; re = nre) {
+		nre = re->next;
+		if (re->latency)
+			quantiles__free(&re->latency->q);
+		free(re->latency);
+		free(re);
+	}
+	free(t->tab);
+}
+
 static void request_series_free(struct request_series *r)
 {
 	histogram_free(&r->duration);
@@ -179,7 +201,6 @@ void store__free(struct store *s)
 {
 	struct service_series *svc, *nsvc;
 	struct request_series *r, *nr;
-	struct route_entry *re, *nre;
 
 	if (!s)
 		return;
@@ -189,14 +210,8 @@ void store__free(struct store *s)
 			nr = r->next;
 			request_series_free(r);
 		}
-		for (re = svc->routes; re; re = nre) {
-			nre = re->next;
-			if (re->latency)
-				quantiles__free(&re->latency->q);
-			free(re->latency);
-			free(re);
-		}
-		free(svc->route_tab);
+		name_table_free(&svc->routes);
+		name_table_free(&svc->addresses);
 		quantiles__free(&svc->duration.q);
 		histogram_free(&svc->queue);
 		identity__free(&svc->id);
@@ -259,36 +274,46 @@ static void summary_observe(struct summary *sum, uint64_t now_ns, uint64_t durat
 }
 
 /*
- * The entry of a route of a service, created if the service has room for one more:
- * beyond opts.max_routes, routes fold into ROUTE_OVERFLOW (which does not count).
+ * The entry of a name in table t, created if there is room for one more: beyond max
+ * (0: no cap), names fold into overflow (which does not count).
  */
-static struct route_entry *route_get(struct store *s, struct service_series *svc,
-				     const char *route)
+static struct route_entry *name_get(struct name_table *t, const char *name, size_t max,
+				    const char *overflow)
 {
-	uint64_t h = fnv_str(FNV_OFFSET, route);
-	bool overflow = !strcmp(route, ROUTE_OVERFLOW);
+	uint64_t h = fnv_str(FNV_OFFSET, name);
+	bool is_overflow = !strcmp(name, overflow);
 	struct route_entry *re;
 
-	for (re = svc->route_tab[h & (svc->route_tab_size - 1)]; re; re = re->hnext)
-		if (re->hash == h && !strcmp(re->route, route))
+	for (re = t->tab[h & (t->tab_size - 1)]; re; re = re->hnext)
+		if (re->hash == h && !strcmp(re->route, name))
 			return re;
-	if (!overflow && s->opts.max_routes && svc->n_routes >= s->opts.max_routes) {
-		svc->route_overflow++;
-		return route_get(s, svc, ROUTE_OVERFLOW);
+	if (!is_overflow && max && t->n >= max) {
+		t->overflow++;
+		return name_get(t, overflow, max, overflow);
 	}
-	re = calloc(1, sizeof(*re) + strlen(route) + 1);
+	re = calloc(1, sizeof(*re) + strlen(name) + 1);
 	if (!re)
 		return NULL;
-	strcpy(re->route, route);
+	strcpy(re->route, name);
 	re->hash = h;
-	GROW_TABLE(struct route_entry, svc->route_tab, svc->route_tab_size, svc->n_routes);
-	re->hnext = svc->route_tab[h & (svc->route_tab_size - 1)];
-	svc->route_tab[h & (svc->route_tab_size - 1)] = re;
-	*svc->routes_tail = re;
-	svc->routes_tail = &re->next;
-	if (!overflow)
-		svc->n_routes++;
+	GROW_TABLE(struct route_entry, t->tab, t->tab_size, t->n);
+	re->hnext = t->tab[h & (t->tab_size - 1)];
+	t->tab[h & (t->tab_size - 1)] = re;
+	*t->tail = re;
+	t->tail = &re->next;
+	if (!is_overflow)
+		t->n++;
 	return re;
+}
+
+/* The entry of what names a request: its route, or (a call sent) the server's address. */
+static struct route_entry *route_get(struct store *s, struct service_series *svc,
+				     const struct request_obs *obs)
+{
+	if (obs->kind == SERIES_HTTP_CLIENT)
+		return name_get(&svc->addresses, obs->route, s->opts.max_addresses,
+				CLIENT_ADDRESS_OVERFLOW);
+	return name_get(&svc->routes, obs->route, s->opts.max_routes, ROUTE_OVERFLOW);
 }
 
 struct service_series *store__find_service(struct store *s, const struct identity *id)
@@ -321,19 +346,18 @@ struct service_series *store__service(struct store *s, const struct identity *id
 	}
 	svc->rtab_size = 16;
 	svc->rtab = calloc(svc->rtab_size, sizeof(*svc->rtab));
-	svc->route_tab_size = 16;
-	svc->route_tab = calloc(svc->route_tab_size, sizeof(*svc->route_tab));
-	if (!svc->rtab || !svc->route_tab || histogram_init(&svc->queue, s->queue_raw.n)) {
+	if (!svc->rtab || name_table_init(&svc->routes) || name_table_init(&svc->addresses) ||
+	    histogram_init(&svc->queue, s->queue_raw.n)) {
 		identity__free(&svc->id);
 		free(svc->rtab);
-		free(svc->route_tab);
+		free(svc->routes.tab);
+		free(svc->addresses.tab);
 		histogram_free(&svc->queue);
 		free(svc);
 		return NULL;
 	}
 	svc->hash = h;
 	svc->requests_tail = &svc->requests;
-	svc->routes_tail = &svc->routes;
 	summary_init(s, &svc->duration);
 	GROW_TABLE(struct service_series, s->stab, s->stab_size, s->n_services);
 	svc->hnext = s->stab[h & (s->stab_size - 1)];
@@ -351,7 +375,9 @@ static uint64_t request_hash(const struct request_key *k)
 	h = fnv_bytes(h, &k->method, sizeof(k->method));
 	h = fnv_bytes(h, &k->status, sizeof(k->status));
 	h = fnv_bytes(h, &k->version, sizeof(k->version));
-	h = fnv_bytes(h, &k->rpc, sizeof(k->rpc));
+	h = fnv_bytes(h, &k->kind, sizeof(k->kind));
+	h = fnv_bytes(h, &k->server_port, sizeof(k->server_port));
+	h = fnv_bytes(h, &k->client_error, sizeof(k->client_error));
 	return fnv_bytes(h, &k->tls, sizeof(k->tls));
 }
 
@@ -365,21 +391,30 @@ struct request_series *store__find_request(const struct service_series *svc,
 	for (struct request_series *r = svc->rtab[h & (svc->rtab_size - 1)]; r; r = r->hnext)
 		if (r->hash == h && r->method == k->method && r->status == k->status &&
 		    r->route_entry == k->re && r->tls == k->tls && r->version == k->version &&
-		    r->rpc == k->rpc)
+		    r->kind == k->kind && r->server_port == k->server_port &&
+		    r->client_error == k->client_error)
 			return r;
 	return NULL;
 }
 
 bool store__request_failed(const struct request_series *r)
 {
-	return r->rpc ? grpc_server_error(r->status) : r->status >= 500;
+	switch (r->kind) {
+	case SERIES_RPC_SERVER:
+		return grpc_server_error(r->status);
+	case SERIES_HTTP_CLIENT:
+		return r->status >= 400 || r->client_error;
+	default:
+		return r->status >= 500;
+	}
 }
 
 static struct request_series *request_series_get(struct store *s, struct service_series *svc,
 						 const struct request_obs *obs,
 						 struct route_entry *re)
 {
-	struct request_key k = { obs->method, re, obs->status, obs->tls, obs->version, obs->rpc };
+	struct request_key k = { obs->method, re,	    obs->status,      obs->tls,
+				 obs->version, obs->kind, obs->server_port, obs->client_error };
 	struct request_series *r = store__find_request(svc, &k);
 
 	if (r)
@@ -392,7 +427,9 @@ static struct request_series *request_series_get(struct store *s, struct service
 	r->status = obs->status;
 	r->tls = obs->tls;
 	r->version = obs->version;
-	r->rpc = obs->rpc;
+	r->kind = obs->kind;
+	r->server_port = obs->server_port;
+	r->client_error = obs->client_error;
 	r->route_entry = re;
 	if (histogram_init(&r->duration, s->duration_raw.n) ||
 	    (!s->opts.body_size_off && (histogram_init(&r->req_body, s->size_raw.n) ||
@@ -413,7 +450,7 @@ static struct request_series *request_series_get(struct store *s, struct service
 int store__observe_request(struct store *s, const struct request_obs *obs)
 {
 	struct service_series *svc = store__service(s, obs->id);
-	struct route_entry *re = svc ? route_get(s, svc, obs->route) : NULL;
+	struct route_entry *re = svc ? route_get(s, svc, obs) : NULL;
 	struct request_series *r = re ? request_series_get(s, svc, obs, re) : NULL;
 
 	int err = 0;
@@ -431,7 +468,9 @@ int store__observe_request(struct store *s, const struct request_obs *obs)
 	if (obs->queued)
 		err |= histogram_observe(s, &svc->queue, &s->queue_raw, s->opts.queue.scale,
 					 obs->queue_ns);
-	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN)) {
+	/* (a call the service sent is none of gunicorn's requests) */
+	if (s->opts.compat_statsd && (svc->id.flags & IDENTITY_GUNICORN) &&
+	    obs->kind != SERIES_HTTP_CLIENT) {
 		summary_observe(&svc->duration, obs->end_ns, obs->duration_ns);
 		/* only the statsd compat series pay for a summary per route */
 		if (!re->latency && (re->latency = calloc(1, sizeof(*re->latency))))
@@ -512,7 +551,7 @@ const struct request_series *store__next_request(const struct request_series *r)
 
 const struct route_entry *store__routes(const struct service_series *svc)
 {
-	return svc->routes;
+	return svc->routes.head;
 }
 
 const struct route_entry *store__next_route(const struct route_entry *re)

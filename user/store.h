@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "http1.h"
 #include "nhist.h"
 #include "quantile.h"
@@ -54,6 +55,21 @@ struct route_entry {
 	char route[];
 };
 
+/* Which family a request series is in. */
+enum series_kind {
+	SERIES_HTTP_SERVER = 0, /* http_server_*: requests the service answered */
+	SERIES_RPC_SERVER,	/* rpc_server_*: gRPC calls it answered */
+	SERIES_HTTP_CLIENT,	/* http_client_*: requests it sent */
+};
+
+/* Distinct names of a service (routes, or the servers it calls), capped. */
+struct name_table {
+	struct route_entry *head, **tail; /* insertion order */
+	struct route_entry **tab;
+	size_t tab_size, n;
+	uint64_t overflow; /* observations folded into the overflow entry: too many names */
+};
+
 struct request_series {
 	struct request_series *next;  /* insertion order within the service */
 	struct request_series *hnext; /* hash chain */
@@ -62,8 +78,11 @@ struct request_series {
 	unsigned int status;
 	bool tls;	   /* url_scheme https */
 	enum http_version version; /* network_protocol_version */
-	bool rpc;	   /* a gRPC call: status is its gRPC status code, the route its method */
-	struct route_entry *route_entry; /* its http_route (rpc: its rpc_method) */
+	enum series_kind kind; /* rpc: status is its gRPC status code, the route its method */
+	/* its http_route (rpc: its rpc_method; client: its server_address) */
+	struct route_entry *route_entry;
+	uint16_t server_port;		/* client: the server's port */
+	enum client_error client_error; /* client: why it got no response (status 0) */
 	struct histogram duration;
 	struct histogram req_body;
 	struct histogram resp_body;
@@ -86,10 +105,8 @@ struct service_series {
 	struct request_series **rtab;
 	size_t rtab_size, n_requests;
 	struct summary duration; /* compat: gunicorn_request_duration */
-	struct route_entry *routes, **routes_tail;
-	struct route_entry **route_tab;
-	size_t route_tab_size, n_routes;
-	uint64_t route_overflow; /* requests folded into ROUTE_OVERFLOW: too many routes */
+	struct name_table routes;    /* beyond max_routes: ROUTE_OVERFLOW */
+	struct name_table addresses; /* servers it calls; beyond max_addresses: CLIENT_ADDRESS_OVERFLOW */
 };
 
 struct store_opts {
@@ -99,6 +116,7 @@ struct store_opts {
 	struct histogram_spec queue;	 /* seconds, observed in nanoseconds */
 	uint32_t native_max_buckets;	 /* per native histogram; 0: none kept */
 	size_t max_routes;		 /* distinct routes per service; then ROUTE_OVERFLOW */
+	size_t max_addresses;		 /* distinct servers a service calls; then CLIENT_ADDRESS_OVERFLOW */
 	bool compat_statsd;		 /* keep the summaries of the statsd compat series */
 	uint64_t summary_max_age_ns;	 /* sliding window of the summaries' quantiles */
 	uint32_t summary_cap;		 /* samples kept per summary age bucket */
@@ -117,7 +135,11 @@ struct request_obs {
 	uint64_t queue_ns; /* its wait in the listen queue */
 	bool tls;	   /* seen as TLS plaintext: url_scheme https */
 	enum http_version version;
-	bool rpc; /* a gRPC call: route is "package.Service/Method", status its gRPC code */
+	/* rpc: route is "package.Service/Method", status its gRPC code; client: route is the
+	   server_address, status 0 with client_error when no response came */
+	enum series_kind kind;
+	uint16_t server_port;
+	enum client_error client_error;
 };
 
 struct store {
@@ -150,12 +172,17 @@ struct request_key {
 	unsigned int status;
 	bool tls;
 	enum http_version version;
-	bool rpc;
+	enum series_kind kind;
+	uint16_t server_port;
+	enum client_error client_error;
 };
 /* The request series of these labels if it exists, else NULL. */
 struct request_series *store__find_request(const struct service_series *svc,
 					   const struct request_key *k);
-/* A series' requests that failed: 5xx, or a gRPC code that is the server's error. */
+/*
+ * A series' requests that failed: 5xx, a gRPC code that is the server's error; a call
+ * sent: 4xx and 5xx, or no response.
+ */
 bool store__request_failed(const struct request_series *r);
 /*
  * Readers walk the store with these, the store lock held, in insertion order; the

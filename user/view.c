@@ -110,6 +110,8 @@ void view__tick(struct view_state *v, const struct store *s, uint64_t now_ns)
 		store_for_each_request(rs, svc) {
 			uint64_t *r;
 
+			if (rs->kind == SERIES_HTTP_CLIENT)
+				continue; /* what the service calls is not what it serves */
 			h = hist_of(v, rs, true);
 			if (!h)
 				continue;
@@ -255,6 +257,8 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 			struct view_route *r;
 			size_t idx;
 
+			if (rs->kind == SERIES_HTTP_CLIENT)
+				continue;
 			h = hist_of(v, rs, false);
 			if (!h)
 				continue;

@@ -27,6 +27,7 @@ static struct store *golden_store(void)
 		.body_size = { golden_size, 2, 1.0 },
 		.queue = { golden_queue, 3, 1e-9 },
 		.max_routes = 6,
+		.max_addresses = 2,
 		.native_max_buckets = NHIST_DEFAULT_MAX_BUCKETS, /* not in the text */
 		.compat_statsd = true,
 		.summary_max_age_ns = 600000000000ULL,
@@ -67,6 +68,19 @@ static struct store *golden_store(void)
 			.queue_ns = 300000ULL * (i % 13),
 			.tls = i % 9 == 0,
 		};
+		store__observe_request(s, &obs);
+	}
+	/* calls sent: answered, a 503, one with no answer; more servers than the cap */
+	static const char *const servers[] = { "polls.default.svc.cluster.local", "dynamodb.eu-west-1.amazonaws.com",
+					       "10.0.0.7" };
+	for (unsigned int i = 0; i < 9; i++) {
+		struct request_obs obs = { .id = &ids[i % 2 ? 1 : 0], .method = i % 4 ? HTTP_GET : HTTP_POST,
+					   .route = servers[i % 3], .status = i == 4 ? 503 : i == 7 ? 0 : 200,
+					   .end_ns = now, .duration_ns = 2000000ULL * i,
+					   .req_body_bytes = 10ULL * i, .resp_body_bytes = 100ULL * i,
+					   .tls = i % 3 == 1, .kind = SERIES_HTTP_CLIENT,
+					   .server_port = i % 3 == 1 ? 443 : 8000,
+					   .client_error = i == 7 ? CLIENT_TIMEOUT : CLIENT_ANSWERED };
 		store__observe_request(s, &obs);
 	}
 	/* more distinct routes than the cap on one service: the rest fold into {overflow} */

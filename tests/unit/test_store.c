@@ -167,8 +167,8 @@ static void routes_beyond_the_cap_fold_into_one(void)
 		CHECK_EQ(store__observe_request(s, &r), 0);
 	}
 	svc = s->services;
-	CHECK_EQ(svc->n_routes, 3);
-	CHECK_EQ(svc->route_overflow, 3); /* /4, /5, /5 */
+	CHECK_EQ(svc->routes.n, 3);
+	CHECK_EQ(svc->routes.overflow, 3); /* /4, /5, /5 */
 	CHECK_EQ(s->n_series, 4);	  /* /1 /2 /3 {overflow} */
 	CHECK_STR(svc->requests->next->next->next->route_entry->route, ROUTE_OVERFLOW);
 	CHECK_EQ(svc->requests->next->next->next->duration.count, 3);
@@ -178,8 +178,8 @@ static void routes_beyond_the_cap_fold_into_one(void)
 		struct request_obs r = obs(&b, "/9", 200, 1);
 
 		store__observe_request(s, &r);
-		CHECK_EQ(svc->next->n_routes, 1);
-		CHECK_EQ(svc->next->route_overflow, 0);
+		CHECK_EQ(svc->next->routes.n, 1);
+		CHECK_EQ(svc->next->routes.overflow, 0);
 	}
 	store__free(s);
 }
