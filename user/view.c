@@ -110,8 +110,6 @@ void view__tick(struct view_state *v, const struct store *s, uint64_t now_ns)
 		store_for_each_request(rs, svc) {
 			uint64_t *r;
 
-			if (rs->kind == SERIES_HTTP_CLIENT)
-				continue; /* what the service calls is not what it serves */
 			h = hist_of(v, rs, true);
 			if (!h)
 				continue;
@@ -195,12 +193,15 @@ static void figures_finish(struct view_figures *f, const uint64_t *buckets, cons
 	f->p99 = view_quantile(buckets, s->duration_raw.v, s->duration_raw.n, 0.99);
 }
 
+/* The row of a series: its method and route, or (a call) the server it called. */
 static struct view_route *route_row(struct view_service *vs, const struct request_series *rs)
 {
+	bool call = rs->kind == SERIES_HTTP_CLIENT;
 	struct view_route *r;
 
 	for (size_t i = 0; i < vs->n_routes; i++)
-		if (vs->routes[i].method == rs->method && !strcmp(vs->routes[i].route, rs->route_entry->route))
+		if (vs->routes[i].call == call && (call || vs->routes[i].method == rs->method) &&
+		    !strcmp(vs->routes[i].route, rs->route_entry->route))
 			return &vs->routes[i];
 	r = realloc(vs->routes, (vs->n_routes + 1) * sizeof(*r));
 	if (!r)
@@ -209,7 +210,8 @@ static struct view_route *route_row(struct view_service *vs, const struct reques
 	r = &vs->routes[vs->n_routes++];
 	memset(r, 0, sizeof(*r));
 	r->route = rs->route_entry->route;
-	r->method = rs->method;
+	r->method = call ? HTTP_OTHER : rs->method;
+	r->call = call;
 	return r;
 }
 
@@ -254,11 +256,10 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 						     : NAN;
 		}
 		store_for_each_request(rs, svc) {
+			bool served = rs->kind != SERIES_HTTP_CLIENT; /* else a call it sent */
 			struct view_route *r;
 			size_t idx;
 
-			if (rs->kind == SERIES_HTTP_CLIENT)
-				continue;
 			h = hist_of(v, rs, false);
 			if (!h)
 				continue;
@@ -284,15 +285,15 @@ int view__compute(struct view_state *v, const struct store *s, size_t window, ui
 			}
 			r->f.requests += d[R_COUNT];
 			r->f.sum_ns += d[R_SUM];
-			vs->all.requests += d[R_COUNT];
-			vs->all.sum_ns += d[R_SUM];
+			vs->all.requests += served ? d[R_COUNT] : 0;
+			vs->all.sum_ns += served ? d[R_SUM] : 0;
 			if (store__request_failed(rs)) {
 				r->f.errors += d[R_COUNT];
-				vs->all.errors += d[R_COUNT];
+				vs->all.errors += served ? d[R_COUNT] : 0;
 			}
 			for (size_t i = 0; i < nb; i++) {
 				route_buckets[idx][i] += d[R_BUCKETS + i];
-				sb[i] += d[R_BUCKETS + i];
+				sb[i] += served ? d[R_BUCKETS + i] : 0;
 			}
 		}
 		for (size_t i = 0; i < n_route_buckets; i++) {
@@ -456,11 +457,16 @@ void view__table(struct buf *b, const struct view *v, int width)
 		figure_columns(b, &s->all);
 		fmt_duration(queue, sizeof(queue), s->queue_mean);
 		buf__printf(b, "%6" PRId64 "%8s%5.0f%%\n", s->active, queue, 100 * s->busy_ratio);
-		for (size_t k = 0; k < s->n_routes; k++) {
-			name_column(b, "  ", http_method_name(s->routes[k].method), s->routes[k].route,
-				    name_w);
-			figure_columns(b, &s->routes[k].f);
-			buf__puts(b, "\n");
+		/* the routes it served, then the servers it called */
+		for (int calls = 0; calls < 2; calls++) {
+			for (size_t k = 0; k < s->n_routes; k++) {
+				if (s->routes[k].call != calls)
+					continue;
+				name_column(b, "  ", calls ? "calls" : http_method_name(s->routes[k].method),
+					    s->routes[k].route, name_w);
+				figure_columns(b, &s->routes[k].f);
+				buf__puts(b, "\n");
+			}
 		}
 	}
 }
@@ -517,6 +523,30 @@ static void json_figures(struct buf *b, const struct view_figures *f)
 	buf__puts(b, "}");
 }
 
+/* "routes": what a service served, or "calls": the servers it called. */
+static void json_rows(struct buf *b, const struct view_service *s, bool calls)
+{
+	const char *first = calls ? "\n    {\"server_address\": " : "\n    {\"method\": ";
+	size_t n = 0;
+
+	buf__puts(b, calls ? ",\n   \"calls\": [" : ",\n   \"routes\": [");
+	for (size_t k = 0; k < s->n_routes; k++) {
+		if (s->routes[k].call != calls)
+			continue;
+		buf__puts(b, n++ ? "," : "");
+		buf__puts(b, first);
+		if (!calls) {
+			json_string(b, http_method_name(s->routes[k].method));
+			buf__puts(b, ", \"route\": ");
+		}
+		json_string(b, s->routes[k].route);
+		buf__puts(b, ", ");
+		json_figures(b, &s->routes[k].f);
+		buf__puts(b, "}");
+	}
+	buf__puts(b, "]");
+}
+
 void view__json(struct buf *b, const struct view *v)
 {
 	buf__printf(b, "{\"format\": \"redscope-report/1\", \"window_seconds\": ");
@@ -543,17 +573,9 @@ void view__json(struct buf *b, const struct view *v)
 		json_number(b, s->busy_ratio);
 		buf__puts(b, ", \"queue_seconds_mean\": ");
 		json_number(b, s->queue_mean);
-		buf__puts(b, ",\n   \"routes\": [");
-		for (size_t k = 0; k < s->n_routes; k++) {
-			buf__puts(b, k ? ",\n    {\"method\": " : "\n    {\"method\": ");
-			json_string(b, http_method_name(s->routes[k].method));
-			buf__puts(b, ", \"route\": ");
-			json_string(b, s->routes[k].route);
-			buf__puts(b, ", ");
-			json_figures(b, &s->routes[k].f);
-			buf__puts(b, "}");
-		}
-		buf__puts(b, "]}");
+		json_rows(b, s, false);
+		json_rows(b, s, true);
+		buf__puts(b, "}");
 	}
 	buf__puts(b, "\n]}\n");
 }

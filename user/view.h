@@ -3,6 +3,7 @@
 #ifndef REDSCOPE_VIEW_H
 #define REDSCOPE_VIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,8 +19,9 @@ struct view_figures {
 	double mean, p50, p90, p99; /* seconds; NAN without requests */
 };
 struct view_route {
-	const char *route;
+	const char *route; /* call: the server called (server_address) */
 	enum http_method method;
+	bool call; /* the service's calls to a server (all methods), not requests it served */
 	struct view_figures f;
 };
 struct view_service {

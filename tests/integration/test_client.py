@@ -174,6 +174,7 @@ print(json.dumps(got), flush=True)
 """
 
 
+@pytest.mark.kernel_matrix
 def test_calls_that_get_no_answer_say_why(redscope):
     """A callee that resets the connection, one that closes it without answering, one the
     caller gives up on (requests' timeout): each call in the caller's series once, with no
@@ -265,13 +266,18 @@ def test_host_forms_and_the_cap_on_addresses(redscope, server, tmp_path):
 
 
 def test_curl_in_a_loop_and_node_clients(redscope, gunicorn, tmp_path):
-    """A watched shell running curl in a loop (each curl a child it forks), and Node.js
-    fetch (undici, keep-alive) and http.request: every call counted, once."""
+    """A watched shell running curl in a loop (each curl a child it forks): Content-Length
+    and chunked answers, uploads that wait for 100 Continue; and Node.js fetch (undici,
+    keep-alive) and http.request: every call counted, once, as the callee logged it."""
     callee = gunicorn("redapp:app", "--workers", "2", env={"REDAPP_WORK_MS": "1"})
     n = scaled(10, 4)
-    script = ("read go; for i in $(seq %d); do curl -s -o /dev/null http://localhost:%d/ok; done; "
-              "for i in $(seq %d); do curl -s -o /dev/null http://localhost:%d/missing; done; echo done"
-              % (n, callee.port, n, callee.port))
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(b"u" * 2000000)  # over 1 MB: curl asks for 100 Continue first
+    base = "http://localhost:%d" % callee.port
+    script = ("read go; for i in $(seq %d); do curl -s -o /dev/null %s/ok; "
+              "curl -s -o /dev/null %s/missing; curl -s -o /dev/null '%s/stream?pieces=7'; done; "
+              "for i in 1 2; do curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @%s %s/echo; done; "
+              "echo done" % (n, base, base, base, upload, base))
     shell = subprocess.Popen(pinned(["sh", "-c", script], CLIENT_CPUS), stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True)
     node_code = """
@@ -300,10 +306,69 @@ process.stdin.once("data", async () => {
     assert node.stdout.readline().strip() == "done %d" % n
     shell.wait(timeout=30)
     node.wait(timeout=30)
-    m = wait_calls(rs, "curl", 2 * n)
-    assert calls(m, "curl") == {("localhost", callee.port, "GET", 200, ""): n,
-                                ("localhost", callee.port, "GET", 404, "404"): n}
+    m = wait_calls(rs, "curl", 3 * n + 2)
+    assert calls(m, "curl") == {("localhost", callee.port, "GET", 200, ""): 2 * n,
+                                ("localhost", callee.port, "GET", 404, "404"): n,
+                                ("localhost", callee.port, "POST", 200, ""): 2}
+    up = m.value("http_client_request_body_size_bytes_sum", service_name="curl", http_request_method="POST")
+    assert up == 2 * 2000000
+    # (node's calls: below; what the callee served is all of both)
+    served = access_log_counts_gunicorn(callee)
+    assert served[("/echo", 200)] == 2 and served[("/stream", 200)] == n
     wait_for(lambda: sum(calls(rs.metrics(), "node").values()) >= 2 * n, 10, what="node's calls")
     time.sleep(0.5)
     assert calls(rs.metrics(), "node") == {("127.0.0.1", callee.port, "GET", 200, ""): n,
                                            ("127.0.0.1", callee.port, "GET", 500, "500"): n}
+
+
+def test_https_calls_are_read_through_libssl(gunicorn, redscope, tmp_path):
+    """Calls over TLS (requests' pool and urllib, libssl underneath): seen in plaintext
+    through the libssl uprobes, url_scheme https, the callee's name and port; the callee,
+    a TLS server, counts the same requests."""
+    from test_tls import make_cert, hooked
+    cert, key = make_cert(tmp_path)
+    callee = gunicorn("redapp:app", "--workers", "2", "--certfile", str(cert), "--keyfile", str(key),
+                      env={"REDAPP_WORK_MS": "1"})
+    caller = gunicorn("caller_app:app", "--workers", "1", "--worker-class", "gthread",
+                      "--threads", "2", env={"CALLEE": "https://localhost:%d" % callee.port})
+    rs = redscope("--comm=gunicorn")
+    hooked(rs)
+    n = scaled(8, 3)
+    sent = curl_requests(caller.url, ["/fan?to=/ok&n=2"] * n + ["/urllib?to=/missing"] * 3 +
+                         ["/post?n=20000"] * 2)
+    assert all(status == 200 for (_, status) in sent), sent
+    m = wait_calls(rs, "caller_app", 2 * n + 3 + 2)
+    port = callee.port
+    assert calls(m, "caller_app", url_scheme="https") == {
+        ("localhost", port, "GET", 200, ""): 2 * n,
+        ("localhost", port, "GET", 404, "404"): 3,
+        ("localhost", port, "POST", 200, ""): 2,
+    }
+    assert calls(m, "caller_app", url_scheme="http") == {}
+    assert m.request_counts("redapp") == {("/ok", "GET", 200): 2 * n, ("/missing", "GET", 404): 3,
+                                          ("/echo", "POST", 200): 2}
+
+
+def test_report_lists_each_services_dependencies(gunicorn, tmp_path):
+    """redscope report --format=json: a service's calls, by server called, beside the
+    routes it served; the served figures without them."""
+    from conftest import REDSCOPE
+    callee = gunicorn("redapp:app", "--workers", "1", env={"REDAPP_WORK_MS": "1"})
+    caller = gunicorn("caller_app:app", "--workers", "1",
+                      env={"CALLEE": "http://localhost:%d" % callee.port})
+    report = subprocess.Popen(pinned([str(REDSCOPE), "report", "--duration=120s", "--format=json",
+                                      "--comm=gunicorn"], CLIENT_CPUS),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "watching" in report.stderr.readline()
+    curl_requests(caller.url, ["/fan?to=/ok&n=3"] * 4 + ["/fan?to=/boom&n=1"] * 2)
+    time.sleep(1.5)
+    report.send_signal(2)  # SIGINT: prints what it saw
+    out, err = report.communicate(timeout=30)
+    assert report.returncode == 0, err
+    services = {s["service_name"]: s for s in json.loads(out)["services"]}
+    caller_svc = services["caller_app"]
+    assert caller_svc["requests"] == 6 and caller_svc["errors"] == 0
+    assert [(r["method"], r["route"], r["requests"]) for r in caller_svc["routes"]] == [("GET", "/fan", 6)]
+    assert [(c["server_address"], c["requests"], c["errors"]) for c in caller_svc["calls"]] == \
+        [("localhost", 14, 2)]
+    assert services["redapp"]["calls"] == [] and services["redapp"]["requests"] == 14

@@ -17,6 +17,7 @@ RedscopeDown go pending.
 """
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -358,6 +359,9 @@ def test_the_dashboard_shows_red_saturation_and_redscopes_health():
     panel("sum by (k8s_namespace_name, service_name) (http_server_workers")
     panel("http_server_active_requests")
     panel("redscope_lost_events_total")
+    panel("rate(http_client_request_duration_seconds_count", "server_address")
+    panel("http_client_request_duration_seconds_count", 'error_type!=""', "/")
+    panel("histogram_quantile(0.99", "http_client_request_duration_seconds_bucket", "server_address, le")
     panel("sum by (reason) (rate(redscope_parse_errors_total")
     panel("redscope_requests_unanswered_total")
     panel("redscope_tracked_processes", "redscope_tracked_connections")
@@ -378,6 +382,7 @@ SCRAPE_S = 1
 WINDOW = "20s"
 HEALTHY, SATURATED = "polls", "polls-saturated"
 GRPC_SERVICE = "grpc_app"
+CALLER = "polls-frontend"  # calls polls: the dependency panels' data
 LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -400,7 +405,8 @@ def demo(tmp_path_factory):
     workers always busy, 6 connections in the listen queue. Both answer 5xx to a
     quarter of their requests (locust's 2:1:1 mix). And a gRPC service (grpc_app, its
     client calling in a loop: OK, NOT_FOUND and UNKNOWN answers) for the gRPC rules and
-    panels."""
+    panels; and polls-frontend, calling polls' 4xx endpoint twice a second, for the
+    dependency panels."""
     reason = skip_reason()
     if reason:
         pytest.skip(reason)
@@ -427,8 +433,12 @@ def demo(tmp_path_factory):
         grpc = start(GRPC_SERVICE, ["/usr/bin/python3", str(APPS / "grpc_app.py"), "serve",
                                     str(grpc_port)])
         stack.wait_port(grpc_port, grpc, GRPC_SERVICE)
+        frontend = start(CALLER, ["/usr/bin/python3", str(APPS / "http_caller.py"),
+                                  json.dumps(["http://127.0.0.1:%d/polls/4xx_not_found/" % apps[HEALTHY][0]]),
+                                  "0.5"], env=dict(os.environ, OTEL_SERVICE_NAME=CALLER),
+                         cpus=CLIENT_CPUS)
         rs = Redscope(workdir, ["--pid=%d" % app.pid for _, app in apps.values()]
-                      + ["--pid=%d" % grpc.pid])
+                      + ["--pid=%d" % grpc.pid, "--pid=%d" % frontend.pid])
         prom = Prometheus(workdir, rs.port, SCRAPE_S, rule_files=[local_rules(workdir)])
         for service, users, scale, wait in ((HEALTHY, 10, 0.2, (6, 12)),
                                             (SATURATED, 8, 1.5, (0, 0.02))):
@@ -563,8 +573,10 @@ def test_every_dashboard_panel_answers_with_its_shape(demo):
         selections.append(chosen)
     for values in selections:
         for p in panels(d):
-            # the gRPC panels answer for the gRPC service, which is in "All" only
-            if p["type"] != "row" and (values is selections[0] or not p["title"].startswith("gRPC")):
+            # the gRPC and dependency panels answer for the gRPC service and the caller,
+            # which are in "All" only
+            if p["type"] != "row" and (values is selections[0] or
+                                       not p["title"].startswith(("gRPC", "Dependency"))):
                 retry(lambda: check_panel(prom, p, values), 20)
 
 
