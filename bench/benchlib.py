@@ -294,7 +294,7 @@ class Redscope:
         """{'requests': requests counted (of service_name=service if given; 'all_requests':
         of every service), plus every unlabelled sample}."""
         text = self.metrics_text()
-        out = {"requests": 0.0, "all_requests": 0.0}
+        out = {"requests": 0.0, "all_requests": 0.0, "calls": 0.0}
         for line in text.splitlines():
             m = _METRIC.match(line)
             if not m:
@@ -305,6 +305,10 @@ class Redscope:
                 svc = _SERVICE.search(labels or "")
                 if service is None or (svc and svc.group(1) == service):
                     out["requests"] += float(value)
+            elif name == "http_client_request_duration_seconds_count":
+                svc = _SERVICE.search(labels or "")
+                if service is None or (svc and svc.group(1) == service):
+                    out["calls"] += float(value)
             elif not labels:
                 out[name] = float(value)
         return out
@@ -451,12 +455,12 @@ def bpf_stats_restore():
 class Gunicorn:
     """gunicorn sync workers on the server CPUs, serving app (module:callable) from apps/."""
 
-    def __init__(self, app="trivial:app", workers=3, extra=(), env=None, name="gunicorn"):
+    def __init__(self, app="trivial:app", workers=3, extra=(), env=None, name="gunicorn", apps=APPS):
         self.port = free_port()
         # a service name of our own, so that other HTTP traffic on the host is not counted
         self.service = "bench-%s-%d" % (name, self.port)
         env = dict(env or os.environ, OTEL_SERVICE_NAME=self.service, PYTHONDONTWRITEBYTECODE="1")
-        self.proc = spawn(["taskset", "-c", SERVER_CPUS, GUNICORN, "--chdir", str(APPS),
+        self.proc = spawn(["taskset", "-c", SERVER_CPUS, GUNICORN, "--chdir", str(apps),
                            "-w", str(workers), "-b", "127.0.0.1:%d" % self.port]
                           + list(extra) + [app], env=env)
         wait_port(self.port, proc=self.proc)

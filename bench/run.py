@@ -43,7 +43,7 @@ from benchlib import (APPS, CLIENT_CPUS, GUNICORN, H2_STREAMS, REQUEST_SERVERS, 
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
 
 SECTIONS = ["gunicorn", "nginx", "unwatched", "bpf", "capacity", "footprint", "scale", "requests",
-            "framing", "steps"]
+            "framing", "steps", "calls"]
 
 
 def host_backends():
@@ -145,6 +145,7 @@ def redscope_load(url, service, seconds, conns, args=(), run=None):
     lost = s1["redscope_lost_events_total"] - s0["redscope_lost_events_total"]
     extra = counted - w.total
     return {"rps": w.rps, "p99": w.p99_ms, "sent": w.total, "counted": counted, "lost": lost,
+            "calls": s1["calls"] - s0["calls"],
             "extra": extra, "count_ok": 0 <= extra <= conns and lost == 0,
             "cpu_per_m": 1e6 * cpu / counted if counted else None,
             "rss_idle": idle_kib, "rss": rss,
@@ -878,6 +879,104 @@ what a request's cost comes down to.
             table(["step", "ns per step"], rows))
 
 
+# ------------------------------------------------------------------ k. outbound calls
+
+CALLER_APPS = ROOT / "tests" / "integration" / "apps"
+CALLER_CONNS = 4
+
+
+def calls_bpf(app, url, seconds, mode):
+    """BPF ns per request of the caller under wrk with the hooks alone (mode "floor") or
+    redscope with client metrics on or off (mode "on", "off"): {program: (runs, ns)},
+    the caller's requests and calls as redscope counted them (the floor: wrk's)."""
+    wrk(url, 1, CALLER_CONNS)
+    holder = HookFloor() if mode == "floor" else Redscope(["--client-metrics=" + mode])
+    time.sleep(0.5)
+    bpf_stats_set(1)
+    try:
+        before = prog_stats(holder.pid)
+        s0 = holder.scrape(app.service) if mode != "floor" else None
+        r = wrk(url, seconds, CALLER_CONNS)
+        time.sleep(0.3)
+        after = prog_stats(holder.pid)
+        s1 = holder.scrape(app.service) if mode != "floor" else None
+    finally:
+        bpf_stats_set(0)
+    holder.stop()
+    if s0 is None:
+        return prog_delta(before, after), r.total, r.total
+    return prog_delta(before, after), s1["requests"] - s0["requests"], s1["calls"] - s0["calls"]
+
+
+def section_calls(p, rep):
+    down = Nginx()
+    app = Gunicorn("caller_app:app", workers=3, name="caller", apps=CALLER_APPS,
+                   env=dict(os.environ, CALLEE=down.url.rstrip("/")))
+    url = app.url + "fan?to=/&n=1"
+    modes = (["floor"] if FLOOR else []) + ["off", "on"]
+    per = {m: [] for m in modes}
+    for rnd in range(p.rounds):
+        for mode in modes:
+            progs, counted, calls = calls_bpf(app, url, p.seconds, mode)
+            per[mode].append({"ns": sum(ns for _, ns in progs.values()) / counted,
+                              "counted": counted, "calls": calls})
+            log("calls bpf round %d/%d %-6s %6.0f ns per request" % (rnd + 1, p.rounds, mode,
+                                                                    per[mode][-1]["ns"]))
+
+    def bare():
+        r = wrk(url, p.seconds, CALLER_CONNS)
+        return {"rps": r.rps, "p99": r.p99_ms}
+    tp = [("bare", bare)]
+    if FLOOR:
+        tp.append((FLOOR, lambda: floor_load(url, p.seconds, CALLER_CONNS)))
+    tp += [("client metrics off", lambda: redscope_load(url, app.service, p.seconds, CALLER_CONNS,
+                                                        args=["--client-metrics=off"])),
+           ("client metrics on", lambda: redscope_load(url, app.service, p.seconds, CALLER_CONNS,
+                                                       args=["--client-metrics=on"]))]
+    res = run_modes(tp, p.rounds, "calls")
+    app.stop()
+    down.stop()
+    ns = {m: median(x["ns"] for x in per[m]) for m in modes}
+    on_runs = res["client metrics on"]
+    calls_ok = all(r["calls"] == r["counted"] for r in on_runs) and \
+        all(x["calls"] == x["counted"] for x in per["on"])
+    off_calls = sum(r["calls"] for r in res["client metrics off"]) + sum(x["calls"] for x in per["off"])
+    if not calls_ok or off_calls:
+        rep.problems.append("calls: client metrics on counted %s calls for %s requests; off %d calls"
+                            % ([r["calls"] for r in on_runs], [r["counted"] for r in on_runs], off_calls))
+    bare_rps = median(r["rps"] for r in res["bare"])
+    loss = {m: -pct(median(r["rps"] for r in runs), bare_rps) for m, runs in res.items()}
+    per_call = ns["on"] - ns["off"]
+    rep.add("""## k. Outbound calls
+
+A watched gunicorn app (`tests/integration/apps/caller_app.py`, 3 sync workers on CPU %s)
+whose every request makes one call downstream, to nginx's static page, through a
+requests session (keep-alive); wrk on CPU %s, `-c%d`, %d s per run, %d round(s), modes in
+turn. BPF time per request of the caller (its own request and its call, and nginx
+answering the call, which redscope watches either way) with `kernel.bpf_stats_enabled=1`:
+the hooks alone, redscope with `--client-metrics=off` and `=on`; a call's own cost is
+the difference between the last two. Then throughput with the stats off.
+
+""" % (SERVER_CPUS, CLIENT_CPUS, CALLER_CONNS, p.seconds, p.rounds) +
+            table(["mode", "BPF ns per request", "calls counted per request"],
+                  [[m, "%.0f" % ns[m], "%.3f" % (median(x["calls"] for x in per[m]) /
+                                               median(x["counted"] for x in per[m]))
+                    if m != "floor" else "-"] for m in modes]) +
+            "\nBPF time per outbound call (on minus off): **%.0f ns**%s.\n\n" % (
+                per_call, ", %.1fx the hooks alone's whole request (%.0f ns)" % (per_call / ns["floor"], ns["floor"])
+                if "floor" in ns else "") +
+            mode_table(res) +
+            "\nThroughput lost: %sclient metrics off %.1f%%, on %.1f%%; calls counted %s.\n" % (
+                floor_text(loss), loss["client metrics off"], loss["client metrics on"],
+                "exact (one per request, none with them off)" if calls_ok and not off_calls
+                else "**not exact**"))
+    target_row(rep, "calls", "outbound calls: throughput lost with client metrics on vs off, "
+               "BPF time per call (reported)",
+               "on %.1f%%, off %.1f%% lost; %.0f ns per call" % (loss["client metrics on"],
+                                                                 loss["client metrics off"], per_call),
+               None, "%+.1f points on vs off" % (loss["client metrics on"] - loss["client metrics off"]))
+
+
 # ------------------------------------------------------------------ e. capacity
 
 def section_capacity(p, rep):
@@ -1308,7 +1407,7 @@ def main():
     body.problems = rep.problems
     funcs = {"gunicorn": section_gunicorn, "nginx": section_nginx,
              "unwatched": section_unwatched, "bpf": section_bpf, "requests": section_requests,
-             "framing": section_framing, "steps": section_steps,
+             "framing": section_framing, "steps": section_steps, "calls": section_calls,
              "capacity": section_capacity, "footprint": section_footprint,
              "scale": section_scale}
     for s in sections:

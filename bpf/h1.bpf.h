@@ -396,8 +396,8 @@ static __always_inline __u32 field_line_start(struct rs_work *w, struct rs_h1 *h
 		return rs_field_value(h == &w->conn.req ? RS_DIR_REQ : RS_DIR_RESP, i + TE_NAME_LEN, n);
 	}
 	h->mode = RS_LINE_SKIP;
-	if ((w0 & LOW_BYTES(HOST_NAME_LEN)) == HOST_NAME && (w->conn.flags & RS_CONN_CLIENT) &&
-	    h == &w->conn.req)
+	if ((w->conn.flags & RS_CONN_CLIENT) && h == &w->conn.req &&
+	    (w0 & LOW_BYTES(HOST_NAME_LEN)) == HOST_NAME)
 		rs_host_value(i + HOST_NAME_LEN, n);
 	return i + 1;
 }

@@ -90,19 +90,25 @@ static __always_inline void h2_room(struct rs_work *w, __u32 dir, __u32 need)
 	}
 }
 
+/* Room for a record of size bytes at the end of the event: where to write it. */
+static __always_inline void *h2_record(struct rs_work *w, __u32 dir, __u32 size)
+{
+	__u32 used;
+
+	h2_room(w, dir, size);
+	used = w->h2ev.used & RS_H2_EV_MASK;
+	w->h2ev.used = used + size;
+	return w->h2ev.data + used;
+}
+
 /* A fragment-shaped record (RS_H2_REC_GAP, RS_H2_REC_LOST) with no bytes after it. */
 static __always_inline void h2_mark(struct rs_work *w, __u32 dir, __u8 rec, __u32 len)
 {
-	struct rs_h2_frag *f;
-	__u32 used;
+	struct rs_h2_frag *f = h2_record(w, dir, sizeof(*f));
 
-	h2_room(w, dir, sizeof(*f));
-	used = w->h2ev.used & RS_H2_EV_MASK;
-	f = (struct rs_h2_frag *)(w->h2ev.data + used);
 	f->rec = rec;
 	f->pad = 0;
 	f->len = len > 0xffff ? 0xffff : len;
-	w->h2ev.used = used + sizeof(*f);
 }
 
 /* Framing lost: counted, the daemon told, nothing more followed on this direction. */
@@ -125,7 +131,6 @@ static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 	__u32 length = (__u32)h->hdr[0] << 16 | (__u32)h->hdr[1] << 8 | h->hdr[2];
 	__u8 type = h->hdr[3];
 	struct rs_h2_frame *f;
-	__u32 used;
 
 	if (h->first) {
 		if (h->hdr[5] | h->hdr[6] | h->hdr[7] | h->hdr[8])
@@ -141,9 +146,7 @@ static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 	h->state = length ? RS_H2_PAYLOAD : RS_H2_HEADER;
 	if (!h2_followed(type))
 		return true;
-	h2_room(w, dir, sizeof(*f));
-	used = w->h2ev.used & RS_H2_EV_MASK;
-	f = (struct rs_h2_frame *)(w->h2ev.data + used);
+	f = h2_record(w, dir, sizeof(*f));
 	f->rec = RS_H2_REC_FRAME;
 	f->type = type;
 	f->flags = h->hdr[4];
@@ -151,7 +154,6 @@ static __always_inline bool h2_frame(struct rs_work *w, struct rs_h2 *h, __u32 d
 	f->stream = ((__u32)h->hdr[5] << 24 | (__u32)h->hdr[6] << 16 | (__u32)h->hdr[7] << 8 |
 		     h->hdr[8]) & 0x7fffffff;
 	f->length = length;
-	w->h2ev.used = used + sizeof(*f);
 	if (h->copy > RS_H2_FRAG_MAX) {
 		/* a header block this large is not forwarded: the daemon's table is lost */
 		h2_mark(w, dir, RS_H2_REC_GAP, h->copy);
@@ -308,13 +310,9 @@ static __always_inline void h2_begin(struct rs_work *w, bool late)
  */
 static __always_inline void h2_upgraded(struct rs_work *w, __u32 dir)
 {
-	struct rs_h2_upgrade *u;
+	struct rs_h2_upgrade *u = h2_record(w, dir, sizeof(*u));
 	__u64 body = w->conn.cur.body_bytes;
-	__u32 used;
 
-	h2_room(w, dir, sizeof(*u));
-	used = w->h2ev.used & RS_H2_EV_MASK;
-	u = (struct rs_h2_upgrade *)(w->h2ev.data + used);
 	u->rec = RS_H2_REC_UPGRADE;
 	u->pad = 0;
 	u->head_len = w->conn.cur.head_len;
@@ -322,7 +320,6 @@ static __always_inline void h2_upgraded(struct rs_work *w, __u32 dir)
 	u->start_lo = (__u32)w->conn.cur.start_ns;
 	u->start_hi = (__u32)(w->conn.cur.start_ns >> 32);
 	__builtin_memcpy(u->head, w->conn.cur.head, RS_HEAD_MAX);
-	w->h2ev.used = used + sizeof(*u);
 }
 
 /*

@@ -687,6 +687,16 @@ static void dir_unknown(struct h2_conns *cs, struct h2_conn *c, int dir, uint64_
 	streams_drop(cs, c, ts);
 }
 
+/* The record of size bytes at *at of an event's used bytes, into out; false if cut. */
+static bool take(const struct rs_event_h2 *ev, uint32_t *at, uint32_t used, void *out, size_t size)
+{
+	if (*at + size > used)
+		return false;
+	memcpy(out, ev->data + *at, size);
+	*at += size;
+	return true;
+}
+
 static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_event_h2 *ev)
 {
 	int dir = ev->dir;
@@ -698,10 +708,8 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 		uint8_t rec = ev->data[at];
 		if (rec == RS_H2_REC_FRAME) {
 			struct rs_h2_frame f;
-			if (at + sizeof(f) > used)
+			if (!take(ev, &at, used, &f, sizeof(f)))
 				break;
-			memcpy(&f, ev->data + at, sizeof(f));
-			at += sizeof(f);
 			if (fr->got < fr->expect) { /* the last frame's payload never came whole */
 				fr->gap = true;
 				frame_done(cs, c, dir);
@@ -719,10 +727,8 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 		}
 		if (rec == RS_H2_REC_UPGRADE) {
 			struct rs_h2_upgrade u;
-			if (at + sizeof(u) > used)
+			if (!take(ev, &at, used, &u, sizeof(u)))
 				break;
-			memcpy(&u, ev->data + at, sizeof(u));
-			at += sizeof(u);
 			upgraded(cs, c, &u, ev->ts);
 			continue;
 		}
