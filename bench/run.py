@@ -959,14 +959,15 @@ the difference between the last two. Then throughput with the stats off.
 
 """ % (SERVER_CPUS, CLIENT_CPUS, CALLER_CONNS, p.seconds, p.rounds) +
             table(["mode", "BPF ns per request", "calls counted per request"],
-                  [[m, "%.0f" % ns[m], "%.3f" % (median(x["calls"] for x in per[m]) /
+                  [[{"floor": FLOOR or "hooks alone", "off": "client metrics off",
+                     "on": "client metrics on"}[m], "%.0f" % ns[m], "%.3f" % (median(x["calls"] for x in per[m]) /
                                                median(x["counted"] for x in per[m]))
                     if m != "floor" else "-"] for m in modes]) +
-            "\nBPF time per outbound call (on minus off): **%.0f ns**%s.\n\n" % (
+            "\n\nBPF time per outbound call (on minus off): **%.0f ns**%s.\n\n" % (
                 per_call, ", %.1fx the hooks alone's whole request (%.0f ns)" % (per_call / ns["floor"], ns["floor"])
                 if "floor" in ns else "") +
             mode_table(res) +
-            "\nThroughput lost: %sclient metrics off %.1f%%, on %.1f%%; calls counted %s.\n" % (
+            "\n\nThroughput lost: %sclient metrics off %.1f%%, on %.1f%%; calls counted %s.\n" % (
                 floor_text(loss), loss["client metrics off"], loss["client metrics on"],
                 "exact (one per request, none with them off)" if calls_ok and not off_calls
                 else "**not exact**"))

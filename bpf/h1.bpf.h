@@ -430,15 +430,18 @@ static __always_inline bool status_line(struct rs_h1 *h, const __u8 *p)
 static __always_inline __u32 request_line(struct rs_work *w, struct rs_h1 *h, __u32 i, __u32 n)
 {
 	const __u8 *p = w->buf + (i & (RS_SCAN_WINDOW - 1));
-	__u32 lf = rs_find_lf(i, n), len;
+	__u32 lf = rs_find_lf(i, n), len, copy;
 
 	if (lf >= n)
 		return i;
 	len = lf - i;
 	if (len && w->buf[(lf - 1) & (RS_SCAN_WINDOW - 1)] == '\r')
 		len--;
+	copy = len < head_room(w) ? len : head_room(w);
+	RS_BOUND(copy, 2 * RS_HEAD_MAX - 1); /* copy <= RS_HEAD_MAX: a bound the 6.1 verifier
+						 loses through a min() of two variables */
 	/* the line only: header fields (cookies, credentials) are never copied */
-	bpf_probe_read_kernel(w->conn.cur.head, len < head_room(w) ? len : head_room(w), p);
+	bpf_probe_read_kernel(w->conn.cur.head, copy, p);
 	w->conn.cur.head_len = len < 0xffff ? len : 0xffff;
 	w->conn.cur.method = method_kind(RS_LOAD64(p) & LOW_BYTES(len), len);
 	h->pos = POS_DONE;
