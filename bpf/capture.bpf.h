@@ -37,7 +37,9 @@ static __always_inline __u64 io_first_buf(__u32 kind, __u64 buf)
 			return 0;
 		buf = msg.iov;
 	}
-	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
+	/* the iovecs of a message's iterator (Linux 5.10's fentry capture) are the kernel's copy */
+	if (kind == RS_IO_KIOV ? bpf_probe_read_kernel(&iov, sizeof(iov), (void *)buf)
+			       : bpf_probe_read_user(&iov, sizeof(iov), (void *)buf))
 		return 0;
 	return (__u64)iov.iov_base;
 }
