@@ -95,7 +95,12 @@ static __always_inline enum rs_adopt conn_adoptable(struct sock *sk, __u64 buf, 
 {
 	if (looks_like_request(first_word(buf, len), len))
 		return selected_conn(sk) ? RS_ADOPT_HTTP1 : RS_ADOPT_NO;
-	if (looks_like_h2_frame(buf, len))
+	/*
+	 * Either side sends frames of these shapes: HTTP/2 is taken up on the server's end
+	 * only, one whose local port is one connections are accepted on (a client reading
+	 * its answers on an ephemeral port is not a server)
+	 */
+	if (looks_like_h2_frame(buf, len) && (sock_is_unix(sk) || conn_port_marked(tcp_local_port(sk))))
 		return selected_conn(sk) ? RS_ADOPT_HTTP2 : RS_ADOPT_NO;
 	return RS_ADOPT_NO;
 }

@@ -410,3 +410,37 @@ def test_a_django_view_calling_a_service(gunicorn, redscope, tmp_path, tls):
     assert access_log_counts_gunicorn(callee) == {("/ok", 200): n, ("/missing", 404): 3,
                                                   ("/boom", 500): 2}
     assert m.request_counts("polls") == {("/polls/dependency/", "GET", 200): n + 5}
+
+
+GRPC_CALLER = """
+import sys, grpc
+sys.stdin.readline()
+add = grpc.insecure_channel("127.0.0.1:%d").unary_unary("/shop.Cart/Add")
+for _ in range(%d):
+    add(b"ok", timeout=30)
+print("done", flush=True)
+"""
+
+
+def test_a_watched_grpc_client_is_no_http2_server(redscope, server):
+    """A watched process calling a gRPC server (HTTP/2 calls are not followed yet): the
+    server's frames it reads are no connection of a server picked up late, so it gets no
+    server series, no HTTP/2 connection and no call."""
+    from conftest import APPS
+    port = free_port()
+    server("grpc", [PYTHON, str(APPS / "grpc_app.py"), "serve", str(port)], port)
+    n = scaled(10, 3)
+    client = subprocess.Popen(pinned([PYTHON, "-c", GRPC_CALLER % (port, n)], CLIENT_CPUS),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, OTEL_SERVICE_NAME="grpc-caller"))
+    rs = redscope("--pid=%d" % client.pid)
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    assert client.stdout.readline().strip() == "done"
+    client.wait(timeout=30)
+    time.sleep(1)
+    m = rs.metrics()
+    assert m.value("redscope_http2_connections_total") == 0
+    assert m.value("redscope_client_connections_total") == 0
+    assert not m.find("http_server_request_duration_seconds_count")
+    assert not m.find("rpc_server_call_duration_seconds_count") and not m.find(CLIENT_FAMILY)
