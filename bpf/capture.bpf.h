@@ -100,7 +100,8 @@ static __always_inline enum rs_adopt conn_adoptable(struct sock *sk, __u64 buf, 
 	 * only, one whose local port is one connections are accepted on (a client reading
 	 * its answers on an ephemeral port is not a server)
 	 */
-	if (looks_like_h2_frame(buf, len) && (sock_is_unix(sk) || conn_port_marked(tcp_local_port(sk))))
+	if ((sock_is_unix(sk) || conn_port_marked(tcp_local_port(sk))) &&
+	    looks_like_h2_frame(buf, len))
 		return selected_conn(sk) ? RS_ADOPT_HTTP2 : RS_ADOPT_NO;
 	return RS_ADOPT_NO;
 }
@@ -344,7 +345,10 @@ static __always_inline int sock_state(struct sock *sk, __u16 port, int from, int
 		 * (sock_destroyed), whichever comes first.
 		 */
 		if (sock_write_shut(sk))
-			conn_end(sk, c, to == RS_TCP_LAST_ACK ? RS_BY_PEER : to == RS_TCP_FIN_WAIT1 ? RS_BY_SELF : RS_BY_UNKNOWN);
+			conn_end(sk, c,
+				 to == RS_TCP_LAST_ACK	  ? RS_BY_PEER /* the peer's FIN came first */
+				 : to == RS_TCP_FIN_WAIT1 ? RS_BY_SELF
+							  : RS_BY_UNKNOWN);
 		else
 			c->flags |= RS_CONN_RESET;
 	} else if (to == RS_TCP_LISTEN && BPF_CORE_READ(sk, sk_protocol) == RS_IPPROTO_TCP) {

@@ -89,7 +89,8 @@ static __always_inline bool h2_starts(struct rs_work *w, __u32 dir, __u64 word)
 	if (dir == RS_DIR_REQ)
 		return word == H2_PREFACE;
 	/* length < 64 KiB, a multiple of 6; type SETTINGS; no flags; stream 0 (3 bytes of 4) */
-	return (!(w->conn.flags & RS_CONN_IN_REQUEST) || (w->conn.flags & RS_CONN_UPGRADE)) && (word & 0xffffffffff0000ffULL) == 0x04000000ULL &&
+	return (!(w->conn.flags & RS_CONN_IN_REQUEST) || (w->conn.flags & RS_CONN_UPGRADE)) &&
+	       (word & 0xffffffffff0000ffULL) == 0x04000000ULL &&
 	       !((((word >> 8) & 0xff) << 8 | ((word >> 16) & 0xff)) % 6);
 }
 

@@ -642,7 +642,8 @@ static void frame_done(struct h2_conns *cs, struct h2_conn *c, int dir)
  * h2c by Upgrade: the HTTP/1.1 request that asked for it is stream 1, answered in
  * HTTP/2. Its method and path come from its request line; its start is the request's.
  */
-static void upgraded(struct h2_conns *cs, struct h2_conn *c, const struct rs_h2_upgrade *u, uint64_t ts)
+static void upgraded(struct h2_conns *cs, struct h2_conn *c, const struct rs_h2_upgrade *u,
+		     uint64_t ts)
 {
 	size_t n = u->head_len < RS_HEAD_MAX ? u->head_len : RS_HEAD_MAX;
 	struct http1_request req;
