@@ -332,6 +332,7 @@ static __always_inline void h2_close(struct rs_work *w)
 	w->h2ev.flags = 0;
 	h2_room(w, RS_DIR_REQ, 0);
 	w->h2ev.flags |= RS_H2_EVF_CLOSE;
+	w->h2ev.ended_by = w->conn.peer.ended_by;
 	rs_h2_flush(RS_DIR_REQ);
 }
 

@@ -443,7 +443,8 @@ struct rs_event_h2 {
 	__u8 dir;      /* enum rs_dir */
 	__u8 flags;    /* RS_H2_EVF_* */
 	__u16 used;    /* bytes of data in use */
-	__u32 pad;
+	__u8 ended_by; /* RS_H2_EVF_CLOSE: who closed the connection (enum rs_ended_by) */
+	__u8 pad[3];
 	__u8 data[RS_H2_EV_DATA];
 };
 _Static_assert(sizeof(struct rs_event_h2) == 40 + RS_H2_EV_DATA, "rs_event_h2 layout");

@@ -232,8 +232,14 @@ static unsigned int grpc_status_of(const struct h2_stream_result *r)
 		return GRPC_DEADLINE_EXCEEDED;
 	if (r->end == H2_END_RESET)
 		return grpc_code_of_reset(r->reset_code);
+	/*
+	 * The connection closed with the call open. The client went away (it closed or
+	 * reset the connection, often right after cancelling, before its RST_STREAM
+	 * left): a gRPC server reports that call cancelled. The server's own end closed
+	 * it, or no one knows who: unavailable, what its client is told.
+	 */
 	if (r->end == H2_END_CLOSED)
-		return GRPC_UNAVAILABLE;
+		return r->closed_by_client ? GRPC_CANCELLED : GRPC_UNAVAILABLE;
 	return GRPC_UNKNOWN; /* ended with no grpc-status: a broken server */
 }
 

@@ -772,15 +772,20 @@ static void records(struct h2_conns *cs, struct h2_conn *c, const struct rs_even
 	}
 }
 
-static void conn_close(struct h2_conns *cs, struct h2_conn **slot, uint64_t ts)
+/* The connection closed; by: who closed it first (enum rs_ended_by). */
+static void conn_close(struct h2_conns *cs, struct h2_conn **slot, uint64_t ts, uint8_t by)
 {
 	struct h2_conn *c = *slot;
 
 	for (int d = 0; d < 2; d++) /* a header block its CONTINUATIONs never ended */
 		if (c->dir[d].block.open)
 			cs->counts.blocks_lost++;
-	while (c->n_streams)
-		stream_end(cs, c, &c->streams[c->n_streams - 1], H2_END_CLOSED, ts);
+	while (c->n_streams) {
+		struct h2_stream *s = &c->streams[c->n_streams - 1];
+
+		s->r.closed_by_client = by == RS_BY_PEER || by == RS_BY_RESET;
+		stream_end(cs, c, s, H2_END_CLOSED, ts);
+	}
 	*slot = c->next;
 	cs->n_conns--;
 	conn_free(c);
@@ -817,5 +822,5 @@ void h2_conns_event(struct h2_conns *cs, const void *data, size_t size)
 	}
 	records(cs, c, ev);
 	if (ev->flags & RS_H2_EVF_CLOSE)
-		conn_close(cs, slot, ev->ts);
+		conn_close(cs, slot, ev->ts, ev->ended_by);
 }

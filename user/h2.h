@@ -58,6 +58,7 @@ struct h2_stream_result {
 	enum h2_end end;
 	uint32_t reset_code;	 /* H2_END_RESET: the error code */
 	bool reset_by_client;
+	bool closed_by_client;	 /* H2_END_CLOSED: the client closed it first, or reset it */
 	bool request_ended;	 /* the request's END_STREAM was seen */
 	bool queued;		 /* the first stream to end of a connection seen at accept: */
 	uint64_t queue_ns;	 /* the connection's wait in the listen queue */

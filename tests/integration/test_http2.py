@@ -326,6 +326,24 @@ CLIENT_TO_SERVER = {"OK": "OK", "NOT_FOUND": "NOT_FOUND", "DEADLINE_EXCEEDED": "
                     "UNKNOWN": "UNKNOWN", "CANCELLED": "CANCELLED"}
 
 
+def test_grpc_calls_whose_client_went_away_are_cancelled(server, redscope):
+    """A client exits in the middle of its server streams, cancelling none of them: the
+    server's side of each ends at the connection's close, CANCELLED (what a gRPC server
+    reports of a client that went away), not UNAVAILABLE."""
+    rs = redscope("--comm=python3")
+    port = free_port()
+    server("grpc", [PYTHON, str(GRPC_APP), "serve", str(port)], port)
+    seen = grpc_call(port, [["unary", "Add", 3, "ok"], ["abandon", "List", 3, ""]])
+    assert seen == {"Add/OK": 3, "List/CANCELLED": 3}
+    expected = {("shop.Cart/Add", "OK"): 3, ("shop.Cart/List", "CANCELLED"): 3}
+    wait_total(rs, lambda m: sum(rpc_counts(m, "grpc_app").values()), 6)
+    time.sleep(0.5)
+    m = rs.metrics()
+    assert rpc_counts(m, "grpc_app") == expected
+    assert m.value("http_server_active_requests", service_name="grpc_app") == 0
+    no_h2_problems(m)
+
+
 @pytest.mark.kernel_matrix
 def test_grpc_unary_and_streaming(server, redscope, tmp_path):
     """A Python gRPC server: unary calls that succeed, fail with a status and a

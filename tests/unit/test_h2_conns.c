@@ -41,10 +41,11 @@ static void deliver(struct h2_conns *cs)
 	sim_n_h2_events = 0;
 }
 
-static void close_conn(struct h2_conns *cs)
+/* The connection's close, by: who closed it first (enum rs_ended_by). */
+static void close_conn(struct h2_conns *cs, uint8_t by)
 {
 	struct rs_event_h2 ev = { .type = RS_EV_H2, .sk = SIM_SK, .ts = ++sim_clock,
-				  .flags = RS_H2_EVF_CLOSE };
+				  .flags = RS_H2_EVF_CLOSE, .ended_by = by };
 	h2_conns_event(cs, &ev, sizeof(ev));
 }
 
@@ -135,7 +136,7 @@ static void test_conversation(void)
 		play(cs, &c, 0);
 		check_script(&c);
 		CHECK_EQ(n_results, 8);
-		close_conn(cs);
+		close_conn(cs, RS_BY_PEER);
 		CHECK_EQ(n_results, 8);
 		CHECK_EQ(h2_conns_open(cs), 0);
 		const struct h2_counts *k2 = h2_conns_counts(cs);
@@ -227,8 +228,11 @@ static void test_late_join(void)
 	tr_free(&c);
 }
 
-/* A connection closed with streams open: they end as closed, once. */
-static void test_close_open_streams(void)
+/*
+ * A connection closed with streams open: they end as closed, once, and say whether
+ * the client went away (by: who closed it).
+ */
+static void close_open_streams(uint8_t by, bool by_client)
 {
 	static const struct tr_stream_script s[] = {
 		{ "GET", "/slow", NULL, 0, NULL, NULL, 200, 10, NULL, NULL, false, false },
@@ -251,9 +255,10 @@ static void test_close_open_streams(void)
 	h2_conns_process(cs, SIM_TGID, opened + 100, &active, &busy);
 	CHECK_EQ(active, 1);
 	CHECK(busy >= 100 && busy < 100 + 2 * (uint64_t)c.n_calls);
-	close_conn(cs);
+	close_conn(cs, by);
 	CHECK_EQ(n_results, 1);
 	CHECK_EQ(results[0].end, H2_END_CLOSED);
+	CHECK_EQ(results[0].closed_by_client, by_client);
 	CHECK_EQ(results[0].status, 0);
 	h2_conns_process(cs, SIM_TGID, sim_clock + 1000, &active, &busy);
 	CHECK_EQ(active, 0);
@@ -261,10 +266,18 @@ static void test_close_open_streams(void)
 	CHECK_EQ(h2_conns_process_exit(cs, SIM_TGID, sim_clock + 1000), busy);
 	h2_conns_process(cs, SIM_TGID, sim_clock + 1000, &active, &busy);
 	CHECK_EQ(busy, 0);
-	close_conn(cs); /* a second close: nothing */
+	close_conn(cs, by); /* a second close: nothing */
 	CHECK_EQ(n_results, 1);
 	h2_conns_free(cs);
 	tr_free(&c);
+}
+
+static void test_close_open_streams(void)
+{
+	close_open_streams(RS_BY_PEER, true);
+	close_open_streams(RS_BY_RESET, true);
+	close_open_streams(RS_BY_SELF, false);
+	close_open_streams(RS_BY_UNKNOWN, false);
 }
 
 /* A frame of the request direction, built by hand. */

@@ -12,9 +12,13 @@ Methods of the service shop.Cart:
   List     server streaming: as many answers as the request's number
   Upload   client streaming: one answer after the whole stream
   Chat     bidirectional: one answer per request
-The client prints what each call ended with, as JSON: {"method/outcome": count}.
+The client prints what each call ended with, as JSON: {"method/outcome": count}. A script's
+last step may be ["abandon", "List", n, ""]: n server streams the client reads one answer
+of, then it prints and exits at once, cancelling nothing (the server's side of each ends
+CANCELLED: its client went away).
 """
 import json
+import os
 import sys
 import time
 from concurrent import futures
@@ -88,6 +92,13 @@ def call(port, tls, script, forever=False):
 def run_script(channel, script, outcomes):
     for kind, method, n, arg in script:
         path = "/%s/%s" % (SERVICE, method)
+        if kind == "abandon":
+            streams = [channel.unary_stream(path)(b"100000", timeout=10) for _ in range(n)]
+            for it in streams:
+                next(it)
+            outcomes["%s/CANCELLED" % method] = outcomes.get("%s/CANCELLED" % method, 0) + n
+            print(json.dumps(outcomes), flush=True)
+            os._exit(0)
         for _ in range(n):
             try:
                 if kind == "unary":
