@@ -248,10 +248,9 @@ def test_h2c_upgrade_and_http1_on_one_port(server, redscope, tmp_path):
         assert m.request_counts("apache2", network_protocol_version="1.1") == dict(http1)
         assert h2_counts(m, "apache2") == dict(http2)
         assert m.value("redscope_connections_upgraded_total") == 0
-        # every connection of the clients above became HTTP/2's (one run under the
-        # syscalls capture counted one more than the clients made: the counts above are
-        # what must be exact)
-        assert m.value("redscope_http2_connections_total") >= 3 * k
+        # every connection of the clients above became HTTP/2's, once each (a frame
+        # Apache's lingering close read after its end once counted one more)
+        assert m.value("redscope_http2_connections_total") == 3 * k
         no_h2_problems(m, allow=("stream_refused",))
     finally:
         shutil.rmtree(docroot)

@@ -14,13 +14,14 @@ import re
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
-from conftest import (APPS, access_log_counts, exact, free_port, nginx_conf, unframed, wait_for,
-                      wait_for_total)
+from conftest import (APPS, access_log_counts, exact, free_port, nginx_conf, scaled, unframed,
+                      wait_for, wait_for_total)
 from rawhttp import Conn, chunked, request
 
 pytestmark = pytest.mark.capture
@@ -412,3 +413,41 @@ def test_gunicorn_counts_are_its_log_plus_truncated_responses(gunicorn, redscope
           % (counted, logged, truncated, m.value("redscope_requests_unanswered_total")))
     assert truncated > 0 and logged > 0
     assert counted == logged + truncated
+
+
+def test_what_a_server_reads_after_shutting_its_writing_is_no_request(server, redscope):
+    """A server that closes as Apache and nginx do: it shuts down its writing after its
+    answer, then reads and drops what its client still sends (a lingering close). A
+    request or an HTTP/2 frame read then is never answered: no connection picked up
+    mid-stream, no request or HTTP/2 connection counted; the answered requests exact."""
+    rs = redscope("--comm=python3")
+    port = free_port()
+    srv = server("lingering", [sys.executable, str(APPS / "lingering.py"), str(port)], port)
+    after = [b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n",
+             bytes.fromhex("000004080000000000") + b"\x00\x00\x01\x00",  # WINDOW_UPDATE
+             bytes.fromhex("000000040100000000")]  # SETTINGS with ACK
+    n = scaled(4, 2)
+    for i in range(n * len(after)):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+            c.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = b""
+            while True:  # the answer, then the server's end of writing
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200 OK"), got
+            c.sendall(after[i % len(after)])
+            time.sleep(0.05)  # read by the server's lingering close
+    assert [l for l in srv.log_path.read_text().splitlines() if l.startswith("GET")] == \
+        ["GET /ok 200"] * (n * len(after))
+    m = wait_for_total(rs, "lingering", n * len(after))
+    time.sleep(0.5)
+    m = rs.metrics()
+    assert m.request_counts("lingering") == {("/ok", "GET", 200): n * len(after)}
+    # each connection followed once (the server's readiness check, a connection that
+    # sends nothing, is one more under a capture that follows connections from accept)
+    assert n * len(after) <= m.value("redscope_connections_total") <= n * len(after) + 1
+    assert m.value("redscope_requests_unanswered_total") == 0
+    assert m.value("redscope_http2_connections_total") == 0
+    assert unframed(m) == {}
