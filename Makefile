@@ -281,6 +281,7 @@ test:
 	echo "  the kernel matrix: $(MATRIX_DEB_ARCHES) guests beside the integration tests, output in $(MATRIX_LOG)-ARCH"; \
 	$(call stage,integration) integration INTEGRATION_ARGS='-m "not solo"'; host=$$?; \
 	guests=0; for p in $$pids; do wait $$p || guests=1; done; cat $(MATRIX_LOG)-*; \
+	[ $$guests -eq 0 ] || grep -h "^FAILED" $(MATRIX_LOG)-*; \
 	[ $$host -eq 0 ] && [ $$guests -eq 0 ] || { scripts/stage.sh --report $(STAGE_TIMES); exit 1; }
 	$(Q)$(call stage,integration-solo) integration INTEGRATION_ARGS='-m solo'
 	$(Q)$(call stage,kernel-matrix-host) vmtest VMTEST_ARGS='--deselect $(MATRIX_GUESTS)'
