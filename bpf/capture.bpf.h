@@ -90,11 +90,12 @@ RS_RODATA bool targ_client = false;
  * A request read on a socket we do not know: a connection accepted before redscope
  * started. Follow it from this read on if the bytes at buf (len read) start a request
  * or an HTTP/2 frame, and the process can still answer: a server that shut down its
- * writing (a lingering close, after its connection ended) reads only to drop.
+ * writing (a lingering close, after its connection ended) reads only to drop. A
+ * request read after its client's reset is followed: it is counted unanswered.
  */
 static __always_inline enum rs_adopt conn_adoptable(struct sock *sk, __u64 buf, __u64 len)
 {
-	if (sock_write_shut(sk))
+	if (tcp_write_shut_by_self(sk))
 		return RS_ADOPT_NO;
 	if (looks_like_request(first_word(buf, len), len))
 		return selected_conn(sk) ? RS_ADOPT_HTTP1 : RS_ADOPT_NO;

@@ -116,6 +116,16 @@ static __always_inline bool sock_write_shut(struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) & RS_SEND_SHUTDOWN;
 }
 
+/*
+ * Has the process shut down its writing on TCP socket sk (shutdown(SHUT_WR), as a
+ * lingering close does), so that nothing it reads now can be answered? A reset shuts
+ * both ways too, but leaves its error pending for the next call to report.
+ */
+static __always_inline bool tcp_write_shut_by_self(struct sock *sk)
+{
+	return !sock_is_unix(sk) && sock_write_shut(sk) && !BPF_CORE_READ(sk, sk_err);
+}
+
 /* The other end of TCP socket sk: its address, port and family, into p. */
 static __always_inline void sock_peer(struct sock *sk, struct rs_peer *p)
 {
