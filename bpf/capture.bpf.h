@@ -210,6 +210,16 @@ static __always_inline void conn_new(struct rs_work *w, struct sock *sk, bool ac
 }
 
 /*
+ * The direction a call's bytes (dir: read, RS_DIR_REQ, or written) flow in the
+ * exchanges of a connection with these flags: a client writes the requests and reads
+ * the responses.
+ */
+static __always_inline __u32 conn_dir(__u32 flags, __u32 dir)
+{
+	return flags & RS_CONN_CLIENT ? dir ^ 1 : dir;
+}
+
+/*
  * len bytes read (RS_DIR_REQ) or written (RS_DIR_RESP) by process tgid on socket sk,
  * where kind and buf say (vlen iovecs). ssl: the SSL object when the bytes are TLS
  * plaintext from SSL_read/SSL_write, else 0. c: conn_get(sk), which the caller has
@@ -233,7 +243,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 				membio_read(sk);
 			return 1;
 		}
-		fdir = c->flags & RS_CONN_CLIENT ? dir ^ 1 : dir;
+		fdir = conn_dir(c->flags, dir);
 		if (!(c->flags & RS_CONN_H2) &&
 		    (fdir == RS_DIR_REQ ? c->req.state : c->resp.state) == RS_H1_IGNORED)
 			return 1;
@@ -266,8 +276,7 @@ static __always_inline int conn_io(struct sock *sk, struct rs_conn *c, __u64 *es
 	w->now = bpf_ktime_get_ns();
 	w->first = 1;
 	w->budget = RS_FEED_BUDGET;
-	/* a client writes the requests and reads the responses */
-	fdir = w->conn.flags & RS_CONN_CLIENT ? dir ^ 1 : dir;
+	fdir = conn_dir(w->conn.flags, dir);
 	rs_feed_io(fdir, kind, buf, vlen, len);
 	if (w->conn.flags & RS_CONN_H2)
 		rs_h2_flush(fdir);
