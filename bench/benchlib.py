@@ -645,6 +645,19 @@ def bpf_run(server, client, seconds, conns, keepalive, mode, perf=None, binary=N
     return prog_delta(before, after), counted, r, c1 - c0
 
 
+class RespSink:
+    """A database stand-in that speaks no HTTP (bench/apps/resp_sink.py): answers each
+    read "+PONG\\r\\n", as Redis answers a PING."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = spawn([PYTHON, str(APPS / "resp_sink.py"), str(self.port)])
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self):
+        stop(self.proc)
+
+
 class UdpSink:
     """A statsd stand-in: a UDP socket that reads, counts and discards datagrams."""
 

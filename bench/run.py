@@ -37,7 +37,7 @@ import urllib.request
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 from benchlib import (APPS, CLIENT_CPUS, GUNICORN, H2_STREAMS, REQUEST_SERVERS, ROOT, SERVER_CPUS,  # noqa: E402
-                      STATIC_BYTES, Gunicorn, HookFloor, LeastWork, Nginx, Redscope, UdpSink, bpf_run,
+                      STATIC_BYTES, Gunicorn, HookFloor, LeastWork, Nginx, Redscope, RespSink, UdpSink, bpf_run,
                       bpf_stats_get, bpf_stats_set, cpu_seconds, http_get, load, log, median, pct,
                       prog_delta, prog_stats, redscope_messages, rss_kib, stop_all, tmpdir, wrk)
 from hooks import socket_tracepoints  # noqa: E402  (tests/lib, on the path benchlib sets)
@@ -883,6 +883,7 @@ what a request's cost comes down to.
 
 CALLER_APPS = ROOT / "tests" / "integration" / "apps"
 CALLER_CONNS = 4
+DB_TRIPS = 20  # round trips to the database stand-in per request of section k's /db
 
 
 def calls_bpf(app, url, seconds, mode):
@@ -910,11 +911,17 @@ def calls_bpf(app, url, seconds, mode):
 
 def section_calls(p, rep):
     down = Nginx()
+    database = RespSink()
     app = Gunicorn("caller_app:app", workers=3, name="caller", apps=CALLER_APPS,
-                   env=dict(os.environ, CALLEE=down.url.rstrip("/")))
+                   env=dict(os.environ, CALLEE=down.url.rstrip("/"),
+                            DATABASE="127.0.0.1:%d" % database.port))
     url = app.url + "fan?to=/&n=1"
     modes = (["floor"] if FLOOR else []) + ["off", "on"]
     per = {m: [] for m in modes}
+    # the same, for requests that talk to a database (no HTTP) DB_TRIPS times: what
+    # looking for a request in each write of a watched process costs
+    db_url = app.url + "db?n=%d" % DB_TRIPS
+    per_db = {m: [] for m in ("off", "on")}
     for rnd in range(p.rounds):
         for mode in modes:
             progs, counted, calls = calls_bpf(app, url, p.seconds, mode)
@@ -922,6 +929,12 @@ def section_calls(p, rep):
                               "counted": counted, "calls": calls})
             log("calls bpf round %d/%d %-6s %6.0f ns per request" % (rnd + 1, p.rounds, mode,
                                                                     per[mode][-1]["ns"]))
+        for mode in per_db:
+            progs, counted, calls = calls_bpf(app, db_url, p.seconds, mode)
+            per_db[mode].append({"ns": sum(ns for _, ns in progs.values()) / counted,
+                                 "counted": counted, "calls": calls})
+            log("database bpf round %d/%d %-6s %6.0f ns per request" % (rnd + 1, p.rounds, mode,
+                                                                       per_db[mode][-1]["ns"]))
 
     def bare():
         r = wrk(url, p.seconds, CALLER_CONNS)
@@ -936,7 +949,12 @@ def section_calls(p, rep):
     res = run_modes(tp, p.rounds, "calls")
     app.stop()
     down.stop()
+    database.stop()
     ns = {m: median(x["ns"] for x in per[m]) for m in modes}
+    db_ns = {m: median(x["ns"] for x in per_db[m]) for m in per_db}
+    db_calls = sum(x["calls"] for m in per_db for x in per_db[m])
+    if db_calls:
+        rep.problems.append("calls: %d calls counted of a database that speaks no HTTP" % db_calls)
     on_runs = res["client metrics on"]
     calls_ok = all(r["calls"] == r["counted"] for r in on_runs) and \
         all(x["calls"] == x["counted"] for x in per["on"])
@@ -970,7 +988,19 @@ the difference between the last two. Then throughput with the stats off.
             "\n\nThroughput lost: %sclient metrics off %.1f%%, on %.1f%%; calls counted %s.\n" % (
                 floor_text(loss), loss["client metrics off"], loss["client metrics on"],
                 "exact (one per request, none with them off)" if calls_ok and not off_calls
-                else "**not exact**"))
+                else "**not exact**") +
+            """
+Writes that start no request: the same app's `/db` makes %d round trips per request to a
+database stand-in that speaks no HTTP (`bench/apps/resp_sink.py`, a Redis PING and its
+PONG, on one kept connection). With client metrics on, each write a watched process
+makes on a socket redscope does not follow is looked at for a request's start.
+
+""" % DB_TRIPS +
+            table(["mode", "BPF ns per request", "calls counted"],
+                  [["client metrics %s" % m, "%.0f" % db_ns[m], str(sum(x["calls"] for x in per_db[m]))]
+                   for m in per_db]) +
+            "\n\nBPF time per write that starts no request (on minus off, over %d writes): "
+            "**%.0f ns**.\n" % (DB_TRIPS, (db_ns["on"] - db_ns["off"]) / DB_TRIPS))
     target_row(rep, "calls", "outbound calls: throughput lost with client metrics on vs off, "
                "BPF time per call (reported)",
                "on %.1f%%, off %.1f%% lost; %.0f ns per call" % (loss["client metrics on"],

@@ -5,8 +5,11 @@ CALLEE is the base URL of the service called (http://localhost:PORT, https://...
                         keep-alive pool), the statuses they got as the answer
   /urllib?to=PATH       one call of CALLEE+PATH through urllib (a connection each)
   /post?n=BYTES         one POST of an N-byte body to CALLEE/echo
+  /db?n=N               N round trips of a Redis PING ("*1\r\n$4\r\nPING\r\n") on one
+                        kept connection to DATABASE (HOST:PORT): traffic that is no HTTP
 """
 import os
+import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -45,3 +48,20 @@ def via_urllib():
 def post():
     body = b"x" * int(request.args["n"])
     return "%d\n" % session.post(CALLEE + "/echo", data=body, verify=VERIFY, timeout=10).status_code
+
+
+_db = None
+
+
+@app.route("/db")
+def db():
+    global _db
+    if _db is None:
+        host, port = os.environ["DATABASE"].rsplit(":", 1)
+        _db = socket.create_connection((host, int(port)), timeout=10)
+    for _ in range(int(request.args.get("n", "1"))):
+        _db.sendall(b"*1\r\n$4\r\nPING\r\n")
+        if _db.recv(64) != b"+PONG\r\n":
+            raise RuntimeError("the database did not answer PONG")
+    return "ok\n"
+
