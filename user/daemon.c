@@ -223,13 +223,22 @@ static unsigned int grpc_status_of(const struct h2_stream_result *r)
 	if (r->grpc_status == H2_GRPC_UNKNOWN || (r->end == H2_END_STREAM && !r->status_known))
 		return GRPC_CODE_UNDECODED;
 	/*
-	 * A client gives up on its call at its deadline: the server ran out of time. The
-	 * deadline ran from before the request was sent (a connection's setup, first), so a
-	 * reset in its last tenth is taken for it.
+	 * A call still open at its deadline (grpc-timeout) that ends with no status ran
+	 * out of time: the client gives up then (a reset, or it closes the connection),
+	 * or the server's own deadline resets it. The client's deadline ran from before
+	 * the request was sent (a connection's setup, first), so an end in its last tenth,
+	 * or in its last 250 ms (at most half of it), is taken for it.
 	 */
-	if (r->end == H2_END_RESET && r->reset_by_client && r->grpc_timeout_ns &&
-	    r->end_ns - r->start_ns >= r->grpc_timeout_ns - r->grpc_timeout_ns / 10)
-		return GRPC_DEADLINE_EXCEEDED;
+	if ((r->end == H2_END_RESET || r->end == H2_END_CLOSED) && r->grpc_timeout_ns) {
+		uint64_t slack = r->grpc_timeout_ns / 10, floor = 250 * 1000 * 1000ULL;
+
+		if (floor > r->grpc_timeout_ns / 2)
+			floor = r->grpc_timeout_ns / 2;
+		if (slack < floor)
+			slack = floor;
+		if (r->end_ns - r->start_ns >= r->grpc_timeout_ns - slack)
+			return GRPC_DEADLINE_EXCEEDED;
+	}
 	if (r->end == H2_END_RESET)
 		return grpc_code_of_reset(r->reset_code);
 	/*
