@@ -619,15 +619,24 @@ def boot(arch, package, capture, cases, binary=None, command=None):
         tmp = pathlib.Path(tmp)
         initrd = run_archive(arch, guest, binary, capture, cases, accel, tmp, command)
         console, results = tmp / "console.log", tmp / "results.log"
-        started = time.monotonic()
-        try:
-            subprocess.run(qemu_base(arch, vmlinuz, initrd, console, results, accel),
-                           timeout=GUEST_TIMEOUT, capture_output=True)
-        except subprocess.TimeoutExpired:
-            log("%s: no result after %d s, guest stopped" % (package, GUEST_TIMEOUT))
-        seconds = time.monotonic() - started
         text = lambda p: p.read_bytes().decode("utf-8", "replace") if p.exists() else ""
-        return Result(package, accel, seconds, text(console), text(results))
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                subprocess.run(qemu_base(arch, vmlinuz, initrd, console, results, accel),
+                               timeout=GUEST_TIMEOUT, capture_output=True)
+            except subprocess.TimeoutExpired:
+                log("%s: no result after %d s, guest stopped" % (package, GUEST_TIMEOUT))
+            seconds = time.monotonic() - started
+            r = Result(package, accel, seconds, text(console), text(results))
+            # a kernel that panicked before the guest's init ran ran nothing of ours:
+            # emulation gone wrong at boot (seen once: an int3 Oops patching the text of
+            # a 6.12 kernel under TCG), booted once more
+            if attempt == 1 and r.up_seconds is None and "Kernel panic" in r.console:
+                log("%s: the kernel panicked before init, booting it again; its console ends:\n%s"
+                    % (package, r.tail(20)))
+                continue
+            return r
 
 
 def newest_package(arch):
