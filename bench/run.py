@@ -922,19 +922,19 @@ def section_calls(p, rep):
     # looking for a request in each write of a watched process costs
     db_url = app.url + "db?n=%d" % DB_TRIPS
     per_db = {m: [] for m in ("off", "on")}
+
+    def bpf_round(what, runs, u, mode, rnd):
+        progs, counted, calls = calls_bpf(app, u, p.seconds, mode)
+        runs[mode].append({"ns": sum(ns for _, ns in progs.values()) / counted,
+                           "counted": counted, "calls": calls})
+        log("%s bpf round %d/%d %-6s %6.0f ns per request" % (what, rnd + 1, p.rounds, mode,
+                                                             runs[mode][-1]["ns"]))
+
     for rnd in range(p.rounds):
         for mode in modes:
-            progs, counted, calls = calls_bpf(app, url, p.seconds, mode)
-            per[mode].append({"ns": sum(ns for _, ns in progs.values()) / counted,
-                              "counted": counted, "calls": calls})
-            log("calls bpf round %d/%d %-6s %6.0f ns per request" % (rnd + 1, p.rounds, mode,
-                                                                    per[mode][-1]["ns"]))
+            bpf_round("calls", per, url, mode, rnd)
         for mode in per_db:
-            progs, counted, calls = calls_bpf(app, db_url, p.seconds, mode)
-            per_db[mode].append({"ns": sum(ns for _, ns in progs.values()) / counted,
-                                 "counted": counted, "calls": calls})
-            log("database bpf round %d/%d %-6s %6.0f ns per request" % (rnd + 1, p.rounds, mode,
-                                                                       per_db[mode][-1]["ns"]))
+            bpf_round("database", per_db, db_url, mode, rnd)
 
     def bare():
         r = wrk(url, p.seconds, CALLER_CONNS)
